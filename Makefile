@@ -1,0 +1,34 @@
+# `make demo` and `make test` are the README's two Quick start commands.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup dev demo test lint types check migrate docs
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip uv
+
+setup: $(BIN)/python
+	$(BIN)/uv pip install -q --python $(BIN)/python -e .
+
+dev: $(BIN)/python
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+
+demo: setup
+	$(BIN)/secretary demo
+
+test: dev
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+lint: dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+types: dev
+	$(BIN)/mypy
+
+check: lint types test
+
+migrate: setup
+	$(BIN)/secretary db upgrade

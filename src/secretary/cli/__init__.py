@@ -1,0 +1,1 @@
+"""The command-line edge (Typer + Rich). Commands parse arguments and call services."""

@@ -1,0 +1,141 @@
+"""The one ``Settings`` object: environment (``SECRETARY_`` prefix), ``.env``, defaults.
+
+Nested sections per domain use ``__`` as delimiter, e.g. ``SECRETARY_SYNC__WINDOW_DAYS=14``.
+``DATABASE_URL`` (no prefix) is honoured too, because every hosting platform sets it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_ENCRYPTION_KEY = "c2VjcmV0YXJ5LWRldi1rZXktbm90LWZvci1wcm9kISE="  # base64("secretary-dev-key-not-for-prod!!")
+
+
+class GoogleSettings(BaseModel):
+    """Where the Google APIs live. Point at the emulator by configuration only."""
+
+    api_base_url: str | None = Field(
+        default=None,
+        description="Base URL of the Google APIs (None = real Google). The demo sets the emulator's URL.",
+    )
+    oauth_base_url: str | None = Field(
+        default=None, description="Base URL of Google's OAuth server (None = real Google)."
+    )
+    client_id: str = Field(default="secretary-dev-client", description="OAuth client id.")
+    client_secret: SecretStr = Field(
+        default=SecretStr("secretary-dev-secret"), description="OAuth client secret."
+    )
+    redirect_uri: str = Field(
+        default="http://127.0.0.1:8000/oauth/google/callback",
+        description="OAuth redirect URI registered for the client.",
+    )
+    pubsub_audience: str = Field(
+        default="secretary-push", description="Expected audience of Pub/Sub push OIDC tokens."
+    )
+    pubsub_topic: str = Field(
+        default="projects/secretary/topics/gmail", description="Pub/Sub topic passed to watch()."
+    )
+    quota_units_per_minute: int = Field(
+        default=6000, description="Per-user Gmail quota units per minute (Google's 2026 default)."
+    )
+    max_concurrent_requests: int = Field(
+        default=10, description="Per-user concurrent requests to Google."
+    )
+
+
+class SyncSettings(BaseModel):
+    window_days: int = Field(default=30, ge=7, le=90, description="Initial sync window in days.")
+    batch_size: int = Field(default=50, ge=1, le=50, description="Messages per Google batch request.")
+    poll_min_seconds: int = Field(default=30, description="Shortest safety-poll interval.")
+    poll_max_seconds: int = Field(default=600, description="Longest safety-poll interval.")
+
+
+class TriageSettings(BaseModel):
+    max_age_days: float = Field(
+        default=3, description="Only messages newer than this are triaged and drafted for."
+    )
+
+
+class LLMSettings(BaseModel):
+    chain: list[str] = Field(
+        default_factory=lambda: ["local"],
+        description="Provider failover chain, e.g. ['openai', 'anthropic', 'local']. Always ends in local.",
+    )
+    openai_api_key: SecretStr | None = Field(default=None, description="OpenAI API key.")
+    openai_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
+    openai_model: str = Field(default="gpt-4o-mini", description="OpenAI model.")
+    anthropic_api_key: SecretStr | None = Field(default=None, description="Anthropic API key.")
+    anthropic_base_url: str | None = Field(default=None, description="Anthropic base URL.")
+    anthropic_model: str = Field(default="claude-3-5-haiku-latest", description="Anthropic model.")
+    gemini_api_key: SecretStr | None = Field(default=None, description="Gemini API key.")
+    gemini_base_url: str | None = Field(default=None, description="Gemini base URL.")
+    gemini_model: str = Field(default="gemini-2.0-flash", description="Gemini model.")
+    timeout_seconds: float = Field(default=30, description="Per-call timeout.")
+    cache_ttl_seconds: int = Field(default=3600, description="Response cache TTL.")
+
+
+class WorkerSettings(BaseModel):
+    runtime: Literal["inline", "celery"] = Field(
+        default="inline", description="Where tasks run: in-process asyncio, or Celery workers."
+    )
+    broker_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="Celery broker (Redis or RabbitMQ URL)."
+    )
+    concurrency: int = Field(default=4, description="In-process worker concurrency.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SECRETARY_",
+        env_file=".env",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    env: Literal["dev", "test", "prod"] = Field(default="dev", description="Deployment environment.")
+    home: Path = Field(
+        default=Path("~/.local/share/secretary"),
+        description="Data home: the embedded database and local state live here.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "SECRETARY_DATABASE_URL"),
+        description="External PostgreSQL (with pgvector). Unset = embedded PostgreSQL under home.",
+    )
+    encryption_keys: list[SecretStr] = Field(
+        default_factory=lambda: [SecretStr(DEV_ENCRYPTION_KEY)],
+        description="Fernet keys for tokens at rest, newest first (MultiFernet).",
+    )
+    base_url: str = Field(default="http://127.0.0.1:8000", description="Public URL of the API.")
+    log_level: str = Field(default="INFO", description="Log level.")
+    log_json: bool = Field(default=True, description="Emit JSON logs (else console).")
+
+    google: GoogleSettings = Field(default_factory=GoogleSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    triage: TriageSettings = Field(default_factory=TriageSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    @model_validator(mode="after")
+    def _enforce_non_default_secrets(self) -> Settings:
+        if self.env == "prod":
+            if any(k.get_secret_value() == DEV_ENCRYPTION_KEY for k in self.encryption_keys):
+                raise ValueError("SECRETARY_ENCRYPTION_KEYS must be set to your own keys in prod")
+            if self.google.client_secret.get_secret_value() == "secretary-dev-secret":
+                raise ValueError("SECRETARY_GOOGLE__CLIENT_SECRET must be set in prod")
+        return self
+
+    @property
+    def home_path(self) -> Path:
+        return Path(os.path.expanduser(self.home))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,22 @@
+"""All ORM models, imported here so Alembic and the app see one metadata."""
+
+from secretary.db.models.attachment import Attachment
+from secretary.db.models.audit_log import AuditLog
+from secretary.db.models.google_account import AccountStatus, GoogleAccount
+from secretary.db.models.label import Label
+from secretary.db.models.message import Message
+from secretary.db.models.sync_state import SyncState
+from secretary.db.models.thread import Thread
+from secretary.db.models.user import User
+
+__all__ = [
+    "AccountStatus",
+    "Attachment",
+    "AuditLog",
+    "GoogleAccount",
+    "Label",
+    "Message",
+    "SyncState",
+    "Thread",
+    "User",
+]

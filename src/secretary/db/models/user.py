@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from secretary.db.base import Base, IdMixin, TimestampMixin
+
+
+class User(IdMixin, TimestampMixin, Base):
+    """A person using Secretary. Every other row is scoped to a user."""
+
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")

@@ -1,0 +1,1 @@
+"""Domain-free helpers: logging, clock, crypto, retry. Nothing here knows about mail."""

@@ -1,0 +1,1 @@
+"""The HTTP edge: REST API (``api/``), UI pages (``ui/``), webhooks. Routers only call services."""

@@ -1,0 +1,134 @@
+"""The FastAPI application: composed once in the lifespan (settings, engine, sessions)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+
+from secretary import __version__
+from secretary.config import Settings, get_settings
+from secretary.db import migrate
+from secretary.db.engine import make_engine
+from secretary.db.session import make_sessionmaker
+from secretary.kit.logging import get_logger, new_correlation_id
+from secretary.web.deps import AppState
+from secretary.web.errors import install_error_handlers
+
+log = get_logger(__name__)
+
+HTTP_REQUESTS = Counter(
+    "secretary_http_requests_total", "HTTP requests", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram("secretary_http_request_seconds", "HTTP request latency", ["route"])
+
+RouterHook = Callable[[FastAPI], None]
+_router_hooks: list[RouterHook] = []
+
+
+def register_routes(hook: RouterHook) -> RouterHook:
+    """Domains' web modules register their routers here (imported in ``_load_routes``)."""
+    _router_hooks.append(hook)
+    return hook
+
+
+def _load_routes() -> None:
+    import importlib
+    import pkgutil
+
+    import secretary.web.api as api_pkg
+
+    for mod in pkgutil.iter_modules(api_pkg.__path__):
+        importlib.import_module(f"secretary.web.api.{mod.name}")
+
+
+def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state is not None:
+            app.state.secretary = state
+        else:
+            engine = make_engine(settings)
+            app.state.secretary = AppState(
+                settings=settings, engine=engine, sessions=make_sessionmaker(engine)
+            )
+        for hook in app.state.secretary.extras.get("startup", []):
+            await hook(app.state.secretary)
+        try:
+            yield
+        finally:
+            for hook in app.state.secretary.extras.get("shutdown", []):
+                await hook(app.state.secretary)
+            if state is None:
+                app.state.secretary.engine.dispose()
+
+    app = FastAPI(
+        title="Secretary",
+        version=__version__,
+        description="A self-hostable AI secretary for Google Workspace.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def correlation_middleware(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        cid = request.headers.get("x-correlation-id") or new_correlation_id()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(correlation_id=cid)
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        route_path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(request.method, route_path, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(route_path).observe(time.perf_counter() - started)
+        response.headers["x-correlation-id"] = cid
+        return response
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process is up."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz(request: Request) -> Response:
+        """Readiness: the database answers and the schema is at the newest migration."""
+        st: AppState = request.app.state.secretary
+        checks: dict[str, Any] = {}
+        try:
+            with st.engine.connect() as conn:
+                conn.execute(text("select 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        try:
+            current = migrate.current_revision(st.engine)
+            head = migrate.head_revision()
+            checks["migrations"] = "ok" if current == head else f"at {current}, head is {head}"
+        except Exception as exc:
+            checks["migrations"] = f"unknown: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=True)
+    def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    _load_routes()
+    for hook in _router_hooks:
+        hook(app)
+    return app
