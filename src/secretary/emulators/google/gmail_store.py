@@ -1,0 +1,10 @@
+"""Placeholder; the owning module fills this in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Mailbox:
+    email: str
