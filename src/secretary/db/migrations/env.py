@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from secretary.db.base import Base
 from secretary.db import models  # noqa: F401  (registers every table)
+from secretary.db.base import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -11,7 +11,9 @@ class Attachment(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "attachments"
 
-    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     account_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("google_accounts.id", ondelete="CASCADE")
     )

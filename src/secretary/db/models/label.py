@@ -10,7 +10,9 @@ class Label(IdMixin, TimestampMixin, Base):
     __tablename__ = "labels"
     __table_args__ = (UniqueConstraint("account_id", "gmail_label_id"),)
 
-    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     account_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("google_accounts.id", ondelete="CASCADE")
     )

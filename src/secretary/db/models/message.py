@@ -31,7 +31,9 @@ class Message(IdMixin, TimestampMixin, Base):
         Index("ix_messages_label_ids", "label_ids", postgresql_using="gin"),
     )
 
-    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     account_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("google_accounts.id", ondelete="CASCADE")
     )

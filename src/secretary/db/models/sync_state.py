@@ -21,7 +21,9 @@ class SyncState(IdMixin, TimestampMixin, Base):
     __tablename__ = "sync_states"
     __table_args__ = (UniqueConstraint("account_id", "service"),)
 
-    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     account_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("google_accounts.id", ondelete="CASCADE")
     )

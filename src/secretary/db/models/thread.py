@@ -12,7 +12,9 @@ class Thread(IdMixin, TimestampMixin, Base):
     __tablename__ = "threads"
     __table_args__ = (UniqueConstraint("account_id", "gmail_thread_id"),)
 
-    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     account_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("google_accounts.id", ondelete="CASCADE")
     )
