@@ -1,0 +1,243 @@
+"""Retry and circuit breaking for Google calls.
+
+- ``classify`` decides what an exception means: retry (429, 5xx, network errors and the
+  403 ``rateLimitExceeded``/``userRateLimitExceeded`` that Google documents as retryable),
+  unauthorized (401: the credentials refresh once, inside the transport), or fatal
+  (400/403/404 and everything else: retrying cannot help).
+- ``call_with_retry`` runs a call under tenacity: exponential backoff with full jitter,
+  honouring ``Retry-After`` when the server sends one.
+- ``CircuitBreaker`` stops hammering a failing service per account: it opens after
+  ``failure_threshold`` consecutive failed calls (after their retries), fails fast while
+  open, and lets one probe through once ``reset_seconds`` have passed (half-open).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import httplib2
+from googleapiclient.errors import HttpError
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from secretary.errors import SecretaryError
+from secretary.kit.clock import utcnow
+from secretary.kit.logging import get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+NETWORK_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    socket.timeout,
+    httplib2.HttpLib2Error,
+)
+
+
+class Verdict(enum.Enum):
+    RETRY = "retry"
+    UNAUTHORIZED = "unauthorized"
+    FATAL = "fatal"
+
+
+class CircuitOpen(SecretaryError):
+    status_code = 503
+    code = "google_circuit_open"
+
+
+def error_reason(exc: HttpError) -> str | None:
+    """The first ``errors[].reason`` of a Google error body, if any."""
+    try:
+        body = json.loads(exc.content or b"{}")
+        errors = body.get("error", {}).get("errors") or []
+        reason = errors[0].get("reason") if errors else None
+        return str(reason) if reason else None
+    except (ValueError, AttributeError):
+        return None
+
+
+def http_status(exc: BaseException) -> int | None:
+    if isinstance(exc, HttpError):
+        return int(exc.resp.status)
+    return None
+
+
+def classify(exc: BaseException) -> Verdict:
+    status = http_status(exc)
+    if status is not None:
+        if status in RETRYABLE_STATUS:
+            return Verdict.RETRY
+        if status == 403 and error_reason(exc) in RATE_LIMIT_REASONS:
+            return Verdict.RETRY
+        if status == 401:
+            return Verdict.UNAUTHORIZED
+        return Verdict.FATAL
+    if isinstance(exc, NETWORK_ERRORS):
+        return Verdict.RETRY
+    return Verdict.FATAL
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), else None."""
+    if headers is None:
+        return None
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - utcnow()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+class BackoffWait:
+    """Exponential backoff with full jitter, overridden by ``Retry-After`` (capped)."""
+
+    def __init__(self, initial: float = 0.25, maximum: float = 32.0) -> None:
+        self.initial = initial
+        self.maximum = maximum
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, HttpError):
+            hinted = retry_after_seconds(exc.resp)
+            if hinted is not None:
+                return min(hinted, self.maximum)
+        ceiling = min(self.maximum, self.initial * (2 ** (state.attempt_number - 1)))
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+
+
+def call_with_retry(
+    fn: Callable[[], T],
+    *,
+    attempts: int = 6,
+    wait: BackoffWait | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[BaseException], None] | None = None,
+) -> T:
+    """Call ``fn``; retry transient failures with backoff; re-raise the last error."""
+
+    def _before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        if exc is not None:
+            log.debug("google_retry", attempt=state.attempt_number, status=http_status(exc))
+            if on_retry is not None:
+                on_retry(exc)
+
+    retrying = Retrying(
+        retry=retry_if_exception(lambda e: classify(e) is Verdict.RETRY),
+        stop=stop_after_attempt(attempts),
+        wait=wait or BackoffWait(),
+        sleep=sleep,
+        reraise=True,
+        before_sleep=_before_sleep,
+    )
+    return retrying(fn)
+
+
+class BreakerState(enum.Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitBreaker:
+    """Per account and service. Thread-safe; the clock is injectable for tests."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        failure_threshold: int = 5,
+        reset_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.failure_threshold = failure_threshold
+        self.reset_seconds = reset_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._probe_in_flight = False
+
+    @property
+    def state(self) -> BreakerState:
+        with self._lock:
+            return self._state_locked()
+
+    def _state_locked(self) -> BreakerState:
+        if self._opened_at is None:
+            return BreakerState.CLOSED
+        if self._clock() - self._opened_at >= self.reset_seconds:
+            return BreakerState.HALF_OPEN
+        return BreakerState.OPEN
+
+    def before_call(self) -> None:
+        """Raise ``CircuitOpen`` unless a call may go through now."""
+        with self._lock:
+            state = self._state_locked()
+            if state is BreakerState.CLOSED:
+                return
+            if state is BreakerState.HALF_OPEN and not self._probe_in_flight:
+                self._probe_in_flight = True
+                return
+            raise CircuitOpen(f"Google {self.name} is failing; pausing calls briefly")
+
+    def record_success(self) -> None:
+        with self._lock:
+            self._failures = 0
+            self._opened_at = None
+            self._probe_in_flight = False
+
+    def record_failure(self) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._probe_in_flight or self._failures >= self.failure_threshold:
+                if self._opened_at is None or self._probe_in_flight:
+                    log.warning("google_circuit_open", breaker=self.name, failures=self._failures)
+                self._opened_at = self._clock()
+            self._probe_in_flight = False
+
+    def call(self, fn: Callable[[], T]) -> T:
+        self.before_call()
+        try:
+            result = fn()
+        except Exception as exc:
+            # Only service trouble counts: a 404 or 400 says nothing about Google's health.
+            if classify(exc) is Verdict.RETRY:
+                self.record_failure()
+            else:
+                self.record_success()
+            raise
+        self.record_success()
+        return result
+
+
+_breakers: dict[str, CircuitBreaker] = {}
+_breakers_lock = threading.Lock()
+
+
+def breaker_for(account_key: str, service: str) -> CircuitBreaker:
+    """The process-wide breaker of one account's service (e.g. ``("7", "gmail")``)."""
+    name = f"{service}:{account_key}"
+    with _breakers_lock:
+        breaker = _breakers.get(name)
+        if breaker is None:
+            breaker = _breakers[name] = CircuitBreaker(name)
+        return breaker
