@@ -64,6 +64,16 @@ class TriageSettings(BaseModel):
     max_age_days: float = Field(
         default=3, description="Only messages newer than this are triaged and drafted for."
     )
+    labels: dict[str, str] = Field(
+        default_factory=lambda: {
+            "needs_reply": "Secretary/Needs reply",
+            "fyi": "Secretary/FYI",
+            "newsletter": "Secretary/Newsletter",
+            "notification": "Secretary/Notification",
+            "spam": "Secretary/Spam",
+        },
+        description="Gmail label applied per category (omit a category to not label it).",
+    )
 
 
 class LLMSettings(BaseModel):
@@ -92,6 +102,19 @@ class WorkerSettings(BaseModel):
         default="redis://127.0.0.1:6379/0", description="Celery broker (Redis or RabbitMQ URL)."
     )
     concurrency: int = Field(default=4, description="In-process worker concurrency.")
+    retry_base_seconds: float = Field(
+        default=1.0, description="First retry delay; doubles per attempt, with jitter."
+    )
+    retry_max_seconds: float = Field(default=300.0, description="Longest retry delay.")
+    lease_seconds: float = Field(
+        default=300.0, description="How long a claimed task may run before it counts as lost."
+    )
+    stuck_after_seconds: float = Field(
+        default=60.0, description="A queued task not started after this long is re-dispatched."
+    )
+    sweep_interval_seconds: float = Field(
+        default=30.0, description="How often the sweeper looks for stuck tasks."
+    )
 
 
 class Settings(BaseSettings):

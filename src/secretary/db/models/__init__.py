@@ -2,21 +2,31 @@
 
 from secretary.db.models.attachment import Attachment
 from secretary.db.models.audit_log import AuditLog
+from secretary.db.models.draft import Draft, DraftStatus
 from secretary.db.models.google_account import AccountStatus, GoogleAccount
 from secretary.db.models.label import Label
 from secretary.db.models.message import Message
+from secretary.db.models.rule import Rule
 from secretary.db.models.sync_state import SyncState
+from secretary.db.models.task_record import TaskRecord, TaskStatus
 from secretary.db.models.thread import Thread
+from secretary.db.models.triage_result import TriageResult
 from secretary.db.models.user import User
 
 __all__ = [
     "AccountStatus",
     "Attachment",
     "AuditLog",
+    "Draft",
+    "DraftStatus",
     "GoogleAccount",
     "Label",
     "Message",
+    "Rule",
     "SyncState",
+    "TaskRecord",
+    "TaskStatus",
     "Thread",
+    "TriageResult",
     "User",
 ]

@@ -1,0 +1,136 @@
+"""Run one task record: claim, call the task in one transaction, then succeed or fail.
+
+Both runtimes call ``execute``; only how the record id arrives differs. The task's writes
+and its ``succeeded`` mark commit together, so a crash anywhere leaves either nothing or
+the whole stage. External effects (Gmail) are made idempotent by the tasks themselves.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from secretary.config import Settings
+from secretary.db.session import unit_of_work
+from secretary.kit.clock import utcnow
+from secretary.kit.logging import correlation, get_logger
+from secretary.worker import metrics, registry, repository
+from secretary.worker.dispatch import Dispatch, send_now
+from secretary.worker.task import TaskContext
+
+log = get_logger(__name__)
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    RETRYING = "retrying"
+    DEAD = "dead"
+    SKIPPED = "skipped"  # already done, or leased to another worker
+    LEASE_LOST = "lease_lost"
+
+
+class LeaseLost(Exception):
+    """Another worker took the record over while this one was still running it."""
+
+
+@dataclass
+class Runtime:
+    """What a worker process composes once: settings, sessions and task dependencies."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    deps: Mapping[str, Any] = field(default_factory=dict)
+
+
+def execute(runtime: Runtime, record_id: int) -> Outcome:
+    with unit_of_work(runtime.sessions) as session:
+        claimed = repository.claim(
+            session, record_id, lease_seconds=runtime.settings.worker.lease_seconds
+        )
+    if claimed is None:
+        return Outcome.SKIPPED
+    definition = registry.get(claimed.name)
+    with correlation(claimed.correlation_id, task=claimed.name, task_id=record_id):
+        started = time.perf_counter()
+        try:
+            with unit_of_work(runtime.sessions) as session:
+                ctx = TaskContext(
+                    session=session,
+                    settings=runtime.settings,
+                    record_id=record_id,
+                    attempt=claimed.attempt,
+                    correlation_id=claimed.correlation_id,
+                    origin_at=claimed.origin_at,
+                    deps=runtime.deps,
+                )
+                definition.fn(ctx, **claimed.args)
+                if not repository.mark_succeeded(session, record_id, attempt=claimed.attempt):
+                    raise LeaseLost(record_id)
+        except LeaseLost:
+            log.warning("task_lease_lost", attempt=claimed.attempt)
+            metrics.STAGE_SECONDS.labels(claimed.name, "lease_lost").observe(
+                time.perf_counter() - started
+            )
+            return Outcome.LEASE_LOST
+        except Exception as exc:
+            elapsed = time.perf_counter() - started
+            return _fail(runtime, claimed, exc, elapsed)
+        elapsed = time.perf_counter() - started
+        metrics.STAGE_SECONDS.labels(claimed.name, "succeeded").observe(elapsed)
+        log.info("task_succeeded", attempt=claimed.attempt, seconds=round(elapsed, 4))
+        return Outcome.SUCCEEDED
+
+
+def _fail(runtime: Runtime, claimed: repository.Claim, exc: Exception, elapsed: float) -> Outcome:
+    definition = registry.get(claimed.name)
+    reason = getattr(exc, "code", None) or type(exc).__name__
+    error = f"{type(exc).__name__}: {exc}"
+    tb = traceback.format_exc()
+    will_retry = claimed.attempt < claimed.max_attempts
+    retry_at = None
+    delay = 0.0
+    if will_retry:
+        delay = definition.retry.delay_for(claimed.attempt, settings=runtime.settings)
+        retry_at = utcnow() + timedelta(seconds=delay)
+    with unit_of_work(runtime.sessions) as session:
+        recorded = repository.mark_failed(
+            session,
+            claimed.record_id,
+            attempt=claimed.attempt,
+            error=error,
+            traceback_text=tb,
+            retry_at=retry_at,
+        )
+    if not recorded:
+        return Outcome.LEASE_LOST
+    if will_retry:
+        metrics.STAGE_SECONDS.labels(claimed.name, "retrying").observe(elapsed)
+        metrics.TASK_RETRIES.labels(claimed.name, str(reason)).inc()
+        log.warning(
+            "task_retrying",
+            attempt=claimed.attempt,
+            max_attempts=claimed.max_attempts,
+            delay_seconds=round(delay, 3),
+            reason=str(reason),
+        )
+        send_now(
+            Dispatch(
+                claimed.record_id,
+                claimed.name,
+                claimed.queue,
+                claimed.correlation_id,
+                delay_seconds=delay,
+            )
+        )
+        return Outcome.RETRYING
+    metrics.STAGE_SECONDS.labels(claimed.name, "dead").observe(elapsed)
+    metrics.TASK_DEAD.labels(claimed.name).inc()
+    log.error("task_dead", attempt=claimed.attempt, reason=str(reason))
+    return Outcome.DEAD
