@@ -1,0 +1,384 @@
+"""All SQL of the sync domain. Functions take a session and flush; callers commit.
+
+Writes are idempotent upserts on ``(account_id, gmail_id)`` / ``(account_id,
+gmail_thread_id)`` / ``(account_id, gmail_label_id)``, so replaying a batch after a crash
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from secretary.db.models import Attachment, AuditLog, GoogleAccount, Label, Message, SyncState
+from secretary.kit.clock import utcnow
+from secretary.sync.plan import PendingMessage
+from secretary.sync.records import MessageRecord
+
+GMAIL = "gmail"
+
+# Columns a body fetch writes (everything the listing does not know).
+_BODY_COLUMNS = (
+    "gmail_thread_id",
+    "history_id",
+    "internal_date",
+    "label_ids",
+    "size_estimate",
+    "snippet",
+    "message_id_header",
+    "in_reply_to",
+    "references",
+    "subject",
+    "from_name",
+    "from_addr",
+    "to_addrs",
+    "cc_addrs",
+    "reply_to",
+    "sent_at",
+    "list_id",
+    "list_unsubscribe",
+    "precedence",
+    "auto_submitted",
+    "body_text",
+    "reply_text",
+    "signature",
+    "has_attachments",
+    "has_calendar_invite",
+    "parse_defects",
+    "body_fetched_at",
+)
+
+
+def advisory_key(account_id: int) -> int:
+    """A stable 63-bit advisory-lock key for one account's Gmail sync."""
+    return (zlib.crc32(b"secretary.sync.gmail") << 31) ^ account_id
+
+
+def try_lock_account(conn: Connection, account_id: int) -> bool:
+    """Session-level advisory lock, released when ``conn`` closes (or the process dies)."""
+    return bool(
+        conn.execute(
+            text("select pg_try_advisory_lock(:k)"), {"k": advisory_key(account_id)}
+        ).scalar()
+    )
+
+
+def unlock_account(conn: Connection, account_id: int) -> None:
+    conn.execute(text("select pg_advisory_unlock(:k)"), {"k": advisory_key(account_id)})
+
+
+def get_account(session: Session, account_id: int) -> GoogleAccount | None:
+    return session.get(GoogleAccount, account_id)
+
+
+def list_accounts(session: Session, *, status: str | None = None) -> list[GoogleAccount]:
+    stmt = select(GoogleAccount).order_by(GoogleAccount.id)
+    if status:
+        stmt = stmt.where(GoogleAccount.status == status)
+    return list(session.scalars(stmt))
+
+
+def find_account_by_email(session: Session, email: str) -> GoogleAccount | None:
+    return session.scalars(
+        select(GoogleAccount).where(func.lower(GoogleAccount.email) == email.lower())
+    ).first()
+
+
+def get_state(session: Session, account: GoogleAccount, *, for_update: bool = False) -> SyncState:
+    """The account's Gmail sync state, created on first use."""
+    session.execute(
+        insert(SyncState)
+        .values(
+            user_id=account.user_id,
+            account_id=account.id,
+            service=GMAIL,
+            phase="initial",
+            progress={},
+            full_resyncs=0,
+        )
+        .on_conflict_do_nothing(index_elements=["account_id", "service"])
+    )
+    stmt = select(SyncState).where(SyncState.account_id == account.id, SyncState.service == GMAIL)
+    if for_update:
+        stmt = stmt.with_for_update()
+    state = session.scalars(stmt.execution_options(populate_existing=True)).one()
+    return state
+
+
+def states(session: Session) -> list[SyncState]:
+    return list(
+        session.scalars(select(SyncState).where(SyncState.service == GMAIL).order_by(SyncState.id))
+    )
+
+
+def save_state(session: Session, state: SyncState, **values: Any) -> None:
+    for key, value in values.items():
+        setattr(state, key, value)
+    session.flush()
+
+
+def sync_labels(session: Session, account: GoogleAccount, labels: Sequence[dict[str, Any]]) -> None:
+    if labels:
+        stmt = insert(Label).values(
+            [
+                {
+                    "user_id": account.user_id,
+                    "account_id": account.id,
+                    "gmail_label_id": lab["id"],
+                    "name": lab.get("name") or lab["id"],
+                    "type": lab.get("type", "user"),
+                }
+                for lab in labels
+            ]
+        )
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["account_id", "gmail_label_id"],
+                set_={
+                    "name": stmt.excluded.name,
+                    "type": stmt.excluded.type,
+                    "updated_at": func.now(),
+                },
+            )
+        )
+    session.execute(
+        delete(Label).where(
+            Label.account_id == account.id,
+            Label.gmail_label_id.not_in([lab["id"] for lab in labels]),
+        )
+    )
+    session.flush()
+
+
+def upsert_listing(
+    session: Session, account: GoogleAccount, rows: Sequence[tuple[str, str, list[str]]]
+) -> None:
+    """Metadata from listings: ``(gmail_id, thread_id, label_ids)``, in priority order
+    (new rows get increasing ids, which ``pending_messages`` uses as the newest-first order)."""
+    chunk = 2000
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        stmt = insert(Message).values(
+            [
+                {
+                    "user_id": account.user_id,
+                    "account_id": account.id,
+                    "gmail_id": gid,
+                    "gmail_thread_id": tid,
+                    "label_ids": labels,
+                }
+                for gid, tid, labels in part
+            ]
+        )
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["account_id", "gmail_id"],
+                set_={
+                    "gmail_thread_id": stmt.excluded.gmail_thread_id,
+                    "label_ids": stmt.excluded.label_ids,
+                },
+            )
+        )
+    session.flush()
+
+
+def local_messages(session: Session, account_id: int) -> dict[str, datetime | None]:
+    """Every stored gmail id of the account with its ``internal_date``."""
+    rows = session.execute(
+        select(Message.gmail_id, Message.internal_date).where(Message.account_id == account_id)
+    )
+    return dict(rows.tuples())
+
+
+def fetched_ids(session: Session, account_id: int, gmail_ids: Iterable[str]) -> set[str]:
+    ids = list(gmail_ids)
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Message.gmail_id).where(
+                Message.account_id == account_id,
+                Message.gmail_id.in_(ids),
+                Message.body_fetched_at.is_not(None),
+            )
+        )
+    )
+
+
+def pending_messages(session: Session, account_id: int) -> list[PendingMessage]:
+    """Messages listed but not yet fetched: unread first, then newest first (listing order)."""
+    unread = Message.label_ids.any("UNREAD")  # type: ignore[arg-type]
+    rows = session.execute(
+        select(Message.gmail_id, Message.gmail_thread_id)
+        .where(Message.account_id == account_id, Message.body_fetched_at.is_(None))
+        .order_by(unread.desc(), Message.id)
+    )
+    return [PendingMessage(gid, tid) for gid, tid in rows]
+
+
+def delete_messages(session: Session, account_id: int, gmail_ids: Iterable[str]) -> list[str]:
+    """Delete messages (attachments cascade); returns their thread ids."""
+    ids = list(gmail_ids)
+    if not ids:
+        return []
+    threads = session.scalars(
+        delete(Message)
+        .where(Message.account_id == account_id, Message.gmail_id.in_(ids))
+        .returning(Message.gmail_thread_id)
+    ).all()
+    session.flush()
+    return list(threads)
+
+
+def store_records(
+    session: Session, account: GoogleAccount, records: Sequence[MessageRecord]
+) -> list[int]:
+    """Upsert fetched messages with their attachments; returns the db ids of messages whose
+    body is stored for the first time (what triage listeners care about)."""
+    if not records:
+        return []
+    by_id = {r.gmail_id: r for r in records}  # a thread and a message fetch may overlap
+    already = fetched_ids(session, account.id, by_id)
+    stmt = insert(Message).values(
+        [
+            {"user_id": account.user_id, "account_id": account.id, "gmail_id": gid, **r.row}
+            for gid, r in by_id.items()
+        ]
+    )
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["account_id", "gmail_id"],
+        set_={**{c: stmt.excluded[c] for c in _BODY_COLUMNS}, "updated_at": func.now()},
+    ).returning(Message.id, Message.gmail_id)
+    ids = {gid: mid for mid, gid in session.execute(upsert)}
+    session.execute(delete(Attachment).where(Attachment.message_id.in_(list(ids.values()))))
+    attachments = [
+        {"user_id": account.user_id, "account_id": account.id, "message_id": ids[gid], **att}
+        for gid, r in by_id.items()
+        for att in r.attachments
+    ]
+    if attachments:
+        session.execute(insert(Attachment), attachments)
+    session.flush()
+    return [ids[gid] for gid in by_id if gid not in already]
+
+
+def labels_of(session: Session, account_id: int, gmail_ids: Iterable[str]) -> dict[str, list[str]]:
+    ids = list(gmail_ids)
+    if not ids:
+        return {}
+    return {
+        gid: list(labels)
+        for gid, labels in session.execute(
+            select(Message.gmail_id, Message.label_ids).where(
+                Message.account_id == account_id, Message.gmail_id.in_(ids)
+            )
+        )
+    }
+
+
+def set_labels(session: Session, account_id: int, labels: dict[str, list[str]]) -> None:
+    if not labels:
+        return
+    session.connection().execute(
+        update(Message.__table__)  # type: ignore[arg-type]
+        .where(
+            Message.__table__.c.account_id == bindparam("acc"),
+            Message.__table__.c.gmail_id == bindparam("gid"),
+        )
+        .values(label_ids=bindparam("labels"), updated_at=func.now()),
+        [{"acc": account_id, "gid": gid, "labels": lab} for gid, lab in labels.items()],
+    )
+
+
+def thread_ids_of(session: Session, account_id: int, gmail_ids: Iterable[str]) -> set[str]:
+    ids = list(gmail_ids)
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Message.gmail_thread_id).where(
+                Message.account_id == account_id, Message.gmail_id.in_(ids)
+            )
+        )
+    )
+
+
+_REFRESH_THREADS = text(
+    """
+    insert into threads (user_id, account_id, gmail_thread_id, subject, snippet,
+                         message_count, last_message_at)
+    select m.user_id, m.account_id, m.gmail_thread_id,
+           (array_agg(m.subject order by m.internal_date asc nulls last))[1],
+           (array_agg(m.snippet order by m.internal_date desc nulls last))[1],
+           count(*), max(m.internal_date)
+    from messages m
+    where m.account_id = :acc and m.gmail_thread_id = any(:tids)
+    group by m.user_id, m.account_id, m.gmail_thread_id
+    on conflict (account_id, gmail_thread_id) do update set
+        subject = excluded.subject, snippet = excluded.snippet,
+        message_count = excluded.message_count, last_message_at = excluded.last_message_at,
+        updated_at = now()
+    """
+)
+
+_DROP_EMPTY_THREADS = text(
+    """
+    delete from threads t
+    where t.account_id = :acc and t.gmail_thread_id = any(:tids)
+      and not exists (select 1 from messages m
+                      where m.account_id = t.account_id and m.gmail_thread_id = t.gmail_thread_id)
+    """
+)
+
+
+def refresh_threads(session: Session, account_id: int, thread_ids: Iterable[str]) -> None:
+    """Recompute the ``threads`` rows of the given threads from their messages."""
+    tids = sorted(set(thread_ids))
+    if not tids:
+        return
+    params = {"acc": account_id, "tids": tids}
+    session.execute(_REFRESH_THREADS, params)
+    session.execute(_DROP_EMPTY_THREADS, params)
+    session.flush()
+
+
+def drop_orphan_threads(session: Session, account_id: int) -> None:
+    session.execute(
+        text(
+            "delete from threads t where t.account_id = :acc and not exists (select 1 from "
+            "messages m where m.account_id = t.account_id and m.gmail_thread_id = t.gmail_thread_id)"
+        ),
+        {"acc": account_id},
+    )
+
+
+def audit(session: Session, account: GoogleAccount, action: str, details: dict[str, Any]) -> None:
+    session.add(
+        AuditLog(
+            user_id=account.user_id,
+            account_id=account.id,
+            actor="sync",
+            action=action,
+            details=details,
+        )
+    )
+    session.flush()
+
+
+def counts(session: Session, account_id: int) -> dict[str, int]:
+    total, fetched = session.execute(
+        select(func.count(), func.count(Message.body_fetched_at)).where(
+            Message.account_id == account_id
+        )
+    ).one()
+    return {"messages": int(total), "fetched": int(fetched)}
+
+
+def now() -> datetime:
+    return utcnow()
