@@ -86,12 +86,24 @@ class LLMSettings(BaseModel):
     openai_model: str = Field(default="gpt-4o-mini", description="OpenAI model.")
     anthropic_api_key: SecretStr | None = Field(default=None, description="Anthropic API key.")
     anthropic_base_url: str | None = Field(default=None, description="Anthropic base URL.")
-    anthropic_model: str = Field(default="claude-3-5-haiku-latest", description="Anthropic model.")
+    # claude-3-5-haiku is past end of life (the SDK warns on every call); haiku-4-5 replaces it.
+    anthropic_model: str = Field(default="claude-haiku-4-5", description="Anthropic model.")
     gemini_api_key: SecretStr | None = Field(default=None, description="Gemini API key.")
     gemini_base_url: str | None = Field(default=None, description="Gemini base URL.")
     gemini_model: str = Field(default="gemini-2.0-flash", description="Gemini model.")
     timeout_seconds: float = Field(default=30, description="Per-call timeout.")
     cache_ttl_seconds: int = Field(default=3600, description="Response cache TTL.")
+    ollama_base_url: str = Field(
+        default="http://localhost:11434/v1", description="Ollama's OpenAI-compatible endpoint."
+    )
+    ollama_model: str = Field(default="llama3.2", description="Ollama model.")
+    max_retries: int = Field(
+        default=2, ge=0, le=5, description="Retries per provider on 429, 5xx and timeouts."
+    )
+    max_retry_wait_seconds: float = Field(
+        default=20, description="Longest Retry-After honoured; a longer wait fails over instead."
+    )
+    max_output_tokens: int = Field(default=1024, description="Answer length cap per call.")
 
 
 class WorkerSettings(BaseModel):

@@ -1,0 +1,76 @@
+"""Errors of the LLM providers, translated from each SDK into one hierarchy.
+
+SecretaryError
+└── ProviderError                 a provider could not give a usable answer
+    ├── ProviderAuthError         401/403 or a rejected key: never retried, says which setting
+    ├── ProviderBadRequest        4xx other than auth/rate limit: not retried
+    ├── InvalidModelOutput        the answer failed validation even after one repair
+    ├── CircuitOpen               the breaker refuses calls for now
+    └── ProviderRetryable         worth retrying with backoff
+        ├── ProviderRateLimited   429 (carries Retry-After)
+        ├── ProviderUnavailable   5xx / connection failure (may carry Retry-After)
+        └── ProviderTimeout       the call exceeded its timeout
+"""
+
+from __future__ import annotations
+
+from secretary.errors import ConfigurationError, SecretaryError
+
+
+class ProviderError(SecretaryError):
+    status_code = 502
+    code = "llm_provider_error"
+
+    def __init__(self, provider: str, message: str, *, code: str | None = None) -> None:
+        super().__init__(f"{provider}: {message}", code=code)
+        self.provider = provider
+
+
+class ProviderAuthError(ProviderError):
+    code = "llm_auth_error"
+
+
+class ProviderBadRequest(ProviderError):
+    code = "llm_bad_request"
+
+
+class InvalidModelOutput(ProviderError):
+    code = "llm_invalid_output"
+
+
+class CircuitOpen(ProviderError):
+    status_code = 503
+    code = "llm_circuit_open"
+
+
+class ProviderRetryable(ProviderError):
+    status_code = 503
+    code = "llm_unavailable"
+
+    def __init__(self, provider: str, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(provider, message)
+        self.retry_after = retry_after
+
+
+class ProviderRateLimited(ProviderRetryable):
+    code = "llm_rate_limited"
+
+
+class ProviderUnavailable(ProviderRetryable):
+    code = "llm_unavailable"
+
+
+class ProviderTimeout(ProviderRetryable):
+    code = "llm_timeout"
+
+
+class UnknownProvider(ConfigurationError):
+    code = "llm_unknown_provider"
+
+
+def auth_message(provider: str, setting: str, status: int | None) -> str:
+    shown = f" ({status})" if status else ""
+    return (
+        f"the API key was rejected{shown}; check {setting} "
+        "(not retried: a wrong key does not fix itself)"
+    )
