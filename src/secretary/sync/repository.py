@@ -193,7 +193,7 @@ def local_messages(session: Session, account_id: int) -> dict[str, datetime | No
     rows = session.execute(
         select(Message.gmail_id, Message.internal_date).where(Message.account_id == account_id)
     )
-    return dict(rows.tuples())
+    return {row[0]: row[1] for row in rows}
 
 
 def fetched_ids(session: Session, account_id: int, gmail_ids: Iterable[str]) -> set[str]:
@@ -213,7 +213,7 @@ def fetched_ids(session: Session, account_id: int, gmail_ids: Iterable[str]) -> 
 
 def pending_messages(session: Session, account_id: int) -> list[PendingMessage]:
     """Messages listed but not yet fetched: unread first, then newest first (listing order)."""
-    unread = Message.label_ids.any("UNREAD")  # type: ignore[arg-type]
+    unread = Message.label_ids.contains(["UNREAD"])
     rows = session.execute(
         select(Message.gmail_id, Message.gmail_thread_id)
         .where(Message.account_id == account_id, Message.body_fetched_at.is_(None))

@@ -35,7 +35,6 @@ from secretary.db.session import unit_of_work
 from secretary.google.client import ManagedCredentials
 from secretary.google.gmail import FetchItem, GmailClient, HistoryExpired
 from secretary.kit.clock import utcnow
-from secretary.kit.crypto import TokenCipher
 from secretary.kit.logging import get_logger
 from secretary.sync import repository as repo
 from secretary.sync.errors import (
@@ -85,38 +84,20 @@ def _notify(session: Session, account_id: int, message_ids: list[int]) -> None:
             listener(session, account_id, message_ids)
 
 
-# -- credentials seam -----------------------------------------------------------------------
-
-
-def load_access_token(
-    sessions: sessionmaker[Session], account_id: int, settings: Settings, *, force: bool = False
-) -> str:
-    """An access token for the account, through the accounts service (which refreshes before
-    expiry and marks revoked accounts ``needs_reauth``). ``force`` asks for a new token
-    after Google answered 401."""
-    try:
-        from secretary.accounts import service as accounts
-    except ModuleNotFoundError:  # accounts not installed in this build: use the stored token
-        accounts = None  # type: ignore[assignment]
-    with unit_of_work(sessions) as session:
-        if accounts is not None:
-            if force and hasattr(accounts, "force_refresh"):
-                creds = accounts.force_refresh(session, account_id, settings=settings)
-            else:
-                creds = accounts.get_credentials(session, account_id, settings=settings)
-            return str(creds.token)
-        account = session.get(GoogleAccount, account_id)
-        if account is None or account.access_token_enc is None:
-            raise AccountNotFound(f"account {account_id} has no stored token")
-        cipher = TokenCipher([k.get_secret_value() for k in settings.encryption_keys])
-        return cipher.decrypt(account.access_token_enc)
+# -- credentials ----------------------------------------------------------------------------
 
 
 def open_gmail(sessions: sessionmaker[Session], account_id: int, settings: Settings) -> GmailClient:
-    token = load_access_token(sessions, account_id, settings)
-    credentials = ManagedCredentials(
-        token, lambda: load_access_token(sessions, account_id, settings, force=True)
+    """A Gmail client whose 401s refresh the token through the accounts service (which
+    stores it encrypted, and marks revoked accounts ``needs_reauth``)."""
+    from secretary.accounts import service as accounts
+
+    with unit_of_work(sessions) as session:
+        token = accounts.get_access_token(session, account_id, settings=settings)
+    refresher = accounts.make_token_refresher(
+        sessions, account_id, settings=settings, current_token=token
     )
+    credentials = ManagedCredentials(token, refresher)
     return GmailClient(credentials, settings=settings, account_key=str(account_id))
 
 

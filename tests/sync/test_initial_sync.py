@@ -1,0 +1,93 @@
+"""Initial and incremental sync against the emulator over real HTTP, into real Postgres."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from secretary.db.models import Message, SyncState, Thread
+from secretary.sync import service
+from tests.sync.conftest import (
+    Connected,
+    mailbox_snapshot,
+    make_raw,
+    seed_mailbox,
+    store_snapshot,
+)
+
+
+def test_initial_sync_mirrors_mailbox(
+    sessions: sessionmaker[Session], connected: Connected
+) -> None:
+    seed_mailbox(connected.emulator.state, connected.email, singles=40, threads=5, per_thread=4)
+    report = service.run_sync(sessions, connected.account_id, connected.settings)
+
+    assert report.phase == "incremental"
+    assert report.listed == 60
+    assert store_snapshot(sessions, connected.account_id) == mailbox_snapshot(
+        connected.emulator.state, connected.email
+    )
+    with sessions() as session:
+        fetched = session.scalar(
+            select(func.count()).where(
+                Message.account_id == connected.account_id, Message.body_fetched_at.is_not(None)
+            )
+        )
+        assert fetched == 60
+        threads = session.scalars(
+            select(Thread.message_count).where(Thread.account_id == connected.account_id)
+        ).all()
+        assert sorted(threads)[-5:] == [4, 4, 4, 4, 4]
+        state = session.scalars(
+            select(SyncState).where(SyncState.account_id == connected.account_id)
+        ).one()
+        assert state.phase == "incremental"
+        assert int(state.cursor or 0) > 0
+        subject = session.scalar(
+            select(Message.subject).where(
+                Message.account_id == connected.account_id, Message.subject.like("Re: Thread%")
+            )
+        )
+        assert subject is not None
+        assert subject.startswith("Re: Thread topic")
+    # Fetch plan: 40 singles × messages.get (5) + 5 threads × threads.get (10) instead of
+    # 20 × messages.get; plus getProfile (1), labels.list (1), one window listing and one
+    # listing per label (5 each), and the closing history.list (2).
+    labels = len(connected.emulator.state.users[connected.email].mailbox.labels)
+    assert report.units == 40 * 5 + 5 * 10 + 1 + 1 + 5 * (1 + labels) + 2
+
+
+def test_incremental_applies_adds_deletes_and_labels(
+    sessions: sessionmaker[Session], connected: Connected
+) -> None:
+    state = connected.emulator.state
+    seed_mailbox(state, connected.email, singles=20, threads=2)
+    service.run_sync(sessions, connected.account_id, connected.settings)
+    mailbox = state.users[connected.email].mailbox
+    ids = sorted(mailbox.messages)
+    mailbox.delete(ids[0])
+    mailbox.modify(ids[1], add=["STARRED"], remove=["UNREAD"])
+    mailbox.trash(ids[2])
+    new_raw, _ = make_raw(subject="Fresh news")
+    new = mailbox.add_message(new_raw, label_ids={"INBOX", "UNREAD"})
+    seen: list[list[int]] = []
+
+    def listener(session: Session, account_id: int, message_ids: list[int]) -> None:
+        seen.append(message_ids)
+
+    service.on_messages_stored(listener)
+    try:
+        report = service.run_sync(sessions, connected.account_id, connected.settings)
+    finally:
+        service.remove_listener(listener)
+    assert report.fetched == 1
+    assert report.deleted == 1
+    assert store_snapshot(sessions, connected.account_id) == mailbox_snapshot(
+        state, connected.email
+    )
+    assert len(seen) == 1
+    assert len(seen[0]) == 1
+    with sessions() as session:
+        stored = session.get(Message, seen[0][0])
+        assert stored is not None
+        assert stored.gmail_id == new.id
