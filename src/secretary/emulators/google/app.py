@@ -18,6 +18,8 @@ ROUTER_MODULES = [
     "secretary.emulators.google.gmail",
     "secretary.emulators.google.calendar",
     "secretary.emulators.google.drive",
+    "secretary.emulators.google.push",
+    "secretary.emulators.google.batch",
     "secretary.emulators.google.control",
 ]
 

@@ -62,7 +62,7 @@ class EmulatorState:
                 email=email,
                 sub=sub,
                 name=name or email.split("@")[0].replace(".", " ").title(),
-                mailbox=Mailbox(email=email),
+                mailbox=Mailbox(email=email, lock=self.lock),
                 calendar=CalendarStore(email=email),
                 drive=DriveStore(email=email),
             )
