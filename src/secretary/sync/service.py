@@ -556,3 +556,50 @@ def status(session: Session, account_id: int) -> SyncStatus:
         next_poll_at=state.next_poll_at,
         running=is_running(account_id),
     )
+
+
+# -- push notifications -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushDecision:
+    """What to do with one Pub/Sub notification: sync ``account_id`` or drop it (``reason``)."""
+
+    account_id: int | None
+    history_id: int | None
+    reason: str  # "sync", "stale", "unknown_account", "malformed", "not_syncable"
+
+    @property
+    def should_sync(self) -> bool:
+        return self.reason == "sync"
+
+
+def decode_push_data(data_b64: str) -> tuple[str, int] | None:
+    """``message.data`` of a Gmail push: base64 JSON ``{emailAddress, historyId}``."""
+    import base64
+    import binascii
+    import json
+
+    try:
+        payload = json.loads(base64.b64decode(data_b64 + "=" * (-len(data_b64) % 4)))
+        return str(payload["emailAddress"]), int(payload["historyId"])
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        return None
+
+
+def accept_push(session: Session, data_b64: str) -> PushDecision:
+    """Decide whether a push needs a sync: drops pushes for unknown accounts and those whose
+    ``historyId`` the store already covers (duplicates and stragglers)."""
+    decoded = decode_push_data(data_b64)
+    if decoded is None:
+        return PushDecision(None, None, "malformed")
+    email, history_id = decoded
+    account = repo.find_account_by_email(session, email)
+    if account is None:
+        return PushDecision(None, history_id, "unknown_account")
+    if account.status != AccountStatus.ACTIVE:
+        return PushDecision(account.id, history_id, "not_syncable")
+    state = repo.get_state(session, account)
+    if state.phase == "incremental" and state.cursor and history_id <= int(state.cursor):
+        return PushDecision(account.id, history_id, "stale")
+    return PushDecision(account.id, history_id, "sync")

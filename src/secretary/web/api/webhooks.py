@@ -1,0 +1,144 @@
+"""``POST /webhooks/google/pubsub``: Gmail push notifications through Pub/Sub.
+
+The push carries a Google-signed OIDC JWT in ``Authorization``; we verify signature,
+audience and issuer, answer 401 otherwise, drop duplicates (Pub/Sub ``messageId`` and
+``historyId`` already covered by the stored cursor) and hand the account to the sync
+scheduler. Valid pushes always get a quick 2xx: the sync itself runs in the background,
+since Pub/Sub redelivers anything not acknowledged within its deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from google.auth.transport import requests as ga_requests
+from google.oauth2 import id_token
+from pydantic import BaseModel, Field
+
+from secretary.config import Settings
+from secretary.db.session import unit_of_work
+from secretary.errors import SecretaryError
+from secretary.kit.logging import get_logger
+from secretary.sync import service
+from secretary.sync.tasks import PushDeduplicator, SyncScheduler, run_incremental_sync
+from secretary.web.app import register_routes
+from secretary.web.deps import AppState, StateDep
+
+log = get_logger(__name__)
+
+router = APIRouter(tags=["webhooks"])
+
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v3/certs"
+GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
+
+
+class InvalidPushToken(SecretaryError):
+    status_code = 401
+    code = "invalid_push_token"
+
+
+class PubSubMessage(BaseModel):
+    data: str = ""
+    message_id: str | None = Field(default=None, alias="messageId")
+    publish_time: str | None = Field(default=None, alias="publishTime")
+    attributes: dict[str, str] | None = None
+
+
+class PubSubPush(BaseModel):
+    message: PubSubMessage
+    subscription: str | None = None
+
+
+def certs_url(settings: Settings) -> str:
+    base = settings.google.oauth_base_url or settings.google.api_base_url
+    return f"{base.rstrip('/')}/oauth2/v3/certs" if base else GOOGLE_CERTS_URL
+
+
+_http = threading.local()
+
+
+def verify_push_token(authorization: str | None, settings: Settings) -> dict[str, Any]:
+    """The verified claims of the push's OIDC token, or ``InvalidPushToken``."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise InvalidPushToken("missing bearer token")
+    token = authorization.split(" ", 1)[1].strip()
+    request = getattr(_http, "request", None)
+    if request is None:
+        request = _http.request = ga_requests.Request()
+    try:
+        claims: dict[str, Any] = dict(
+            id_token.verify_token(
+                token,
+                request,
+                audience=settings.google.pubsub_audience,
+                certs_url=certs_url(settings),
+            )
+        )
+    except Exception as exc:  # google-auth raises ValueError and several transport errors
+        raise InvalidPushToken("push token failed verification") from exc
+    if claims.get("iss") not in GOOGLE_ISSUERS:
+        raise InvalidPushToken("push token has an unexpected issuer")
+    return claims
+
+
+def _dedup(state: AppState) -> PushDeduplicator:
+    dedup: PushDeduplicator | None = state.extras.get("push_dedup")
+    if dedup is None:
+        scheduler = state.extras.get("sync_scheduler")
+        dedup = scheduler.dedup if isinstance(scheduler, SyncScheduler) else PushDeduplicator()
+        state.extras["push_dedup"] = dedup
+    return dedup
+
+
+_background_lock = threading.Lock()
+_background_dirty: set[int] = set()
+_background_running: set[int] = set()
+
+
+def sync_in_background(state: AppState, account_id: int) -> None:
+    """No scheduler running (bare API process): sync on a thread, coalescing pushes."""
+    with _background_lock:
+        _background_dirty.add(account_id)
+        if account_id in _background_running:
+            return
+        _background_running.add(account_id)
+
+    def work() -> None:
+        while True:
+            with _background_lock:
+                if account_id not in _background_dirty:
+                    _background_running.discard(account_id)
+                    return
+                _background_dirty.discard(account_id)
+            try:
+                run_incremental_sync(state.sessions, account_id, state.settings)
+            except Exception:
+                log.exception("push_sync_failed", account_id=account_id)
+
+    threading.Thread(target=work, name=f"push-sync-{account_id}", daemon=True).start()
+
+
+@router.post("/webhooks/google/pubsub", status_code=204)
+def pubsub_push(body: PubSubPush, request: Request, state: StateDep) -> Response:
+    verify_push_token(request.headers.get("authorization"), state.settings)
+    message_id = body.message.message_id
+    if message_id and not _dedup(state).first_time(message_id):
+        return Response(status_code=204, headers={"X-Secretary-Push": "duplicate"})
+    with unit_of_work(state.sessions) as session:
+        decision = service.accept_push(session, body.message.data)
+    if decision.should_sync and decision.account_id is not None:
+        scheduler = state.extras.get("sync_scheduler")
+        if isinstance(scheduler, SyncScheduler):
+            scheduler.request(decision.account_id, history_id=decision.history_id)
+        else:
+            sync_in_background(state, decision.account_id)
+    else:
+        log.info("push_dropped", reason=decision.reason)
+    return Response(status_code=204, headers={"X-Secretary-Push": decision.reason})
+
+
+@register_routes
+def _install(app: FastAPI) -> None:
+    app.include_router(router)
