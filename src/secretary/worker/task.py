@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -55,8 +55,9 @@ class TaskContext:
     deps: Mapping[str, Any] = field(default_factory=dict)
 
 
-class TaskFn(Protocol):
-    def __call__(self, ctx: TaskContext, /, **kwargs: Any) -> None: ...
+# ``fn(ctx, **json_args)``; the keyword arguments are each task's own, so ``...``.
+TaskFn = Callable[..., None]
+F = TypeVar("F", bound=TaskFn)
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,12 @@ def task(
     retry: RetryPolicy | None = None,
     queue: str = "default",
     stage: str | None = None,
-) -> Callable[[TaskFn], TaskFn]:
+) -> Callable[[F], F]:
     """Register ``fn`` under the stable dotted ``name`` (what records and brokers store)."""
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
 
-    def decorate(fn: TaskFn) -> TaskFn:
+    def decorate(fn: F) -> F:
         from secretary.worker.registry import register
 
         register(

@@ -1,0 +1,220 @@
+"""The Gmail operations drafting and triage need, behind a small Protocol.
+
+``GoogleGmailPort`` implements it on the official client (``google.gmail.GmailClient``,
+quota-metered). ``drafts.create`` is sent exactly once per call, never retried inside the
+client: a 5xx after Google stored the draft would otherwise create a second one. The task
+retries instead, after looking for the draft by its ``X-Secretary-Draft-Key`` header.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from secretary.config import Settings
+
+DRAFT_KEY_HEADER = "X-Secretary-Draft-Key"
+
+
+class GmailPort(Protocol):
+    def list_drafts(self) -> list[dict[str, Any]]:
+        """Every draft as ``{"id", "message": {"id", "threadId"}}``."""
+        ...
+
+    def get_draft_raw(self, draft_id: str) -> bytes:
+        """The draft's RFC 822 bytes."""
+        ...
+
+    def create_draft(self, raw: bytes, *, thread_id: str) -> dict[str, Any]: ...
+
+    def update_draft(self, draft_id: str, raw: bytes, *, thread_id: str) -> dict[str, Any]: ...
+
+    def ensure_labels(self, names: Sequence[str]) -> dict[str, str]:
+        """Label name → id, creating the missing ones."""
+        ...
+
+    def modify_message(
+        self, gmail_id: str, *, add: Sequence[str], remove: Sequence[str]
+    ) -> None: ...
+
+
+GmailFactory = Callable[[Session, int], GmailPort]
+
+
+def body_hash(body: str) -> str:
+    """Hash of a draft body as Gmail returns it (line endings and trailing space normalised)."""
+    normal = "\n".join(line.rstrip() for line in body.replace("\r\n", "\n").strip().split("\n"))
+    return hashlib.sha256(normal.encode()).hexdigest()
+
+
+def compose_raw(
+    *,
+    from_addr: str,
+    to: Sequence[str],
+    cc: Sequence[str],
+    subject: str,
+    body: str,
+    in_reply_to: str | None,
+    references: Sequence[str],
+    draft_key: str,
+) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = from_addr
+    if to:
+        msg["To"] = ", ".join(to)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    msg["Subject"] = subject
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    if references:
+        msg["References"] = " ".join(references)
+    msg[DRAFT_KEY_HEADER] = draft_key
+    msg.set_content(body)
+    return msg.as_bytes(policy=policy.SMTP)
+
+
+def parse_raw(raw: bytes) -> tuple[dict[str, str], str]:
+    """Headers (first value of each, lower-cased names) and the plain-text body."""
+    msg = message_from_bytes(raw, policy=policy.default)
+    headers = {k.lower(): str(v) for k, v in msg.items()}
+    part = msg.get_body(preferencelist=("plain",)) if msg.is_multipart() else msg
+    text = ""
+    if part is not None:
+        try:
+            text = part.get_content()
+        except (LookupError, KeyError):
+            payload = part.get_payload(decode=True)
+            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    return headers, text
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+class GoogleGmailPort:
+    def __init__(self, client: Any) -> None:
+        self.client = client  # secretary.google.gmail.GmailClient
+        self._labels: dict[str, str] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def _users(self) -> Any:
+        return self.client.service.users()
+
+    def _call(self, request: Any, method: str) -> Any:
+        # GmailClient has no draft or label calls yet; its private metered path is the
+        # one place quota, retries and the circuit breaker live, so go through it.
+        return self.client._execute(request, method)
+
+    def list_drafts(self) -> list[dict[str, Any]]:
+        drafts: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = self._call(
+                self._users.drafts().list(userId="me", pageToken=token, maxResults=500),
+                "drafts.list",
+            )
+            drafts.extend(page.get("drafts", []))
+            token = page.get("nextPageToken")
+            if not token:
+                return drafts
+
+    def get_draft_raw(self, draft_id: str) -> bytes:
+        draft = self._call(
+            self._users.drafts().get(userId="me", id=draft_id, format="raw"), "drafts.get"
+        )
+        return base64.urlsafe_b64decode(draft["message"]["raw"])
+
+    def create_draft(self, raw: bytes, *, thread_id: str) -> dict[str, Any]:
+        request = self._users.drafts().create(
+            userId="me", body={"message": {"raw": _b64(raw), "threadId": thread_id}}
+        )
+        client = self.client
+        with client.governor.slot(10):
+            result: dict[str, Any] = request.execute(http=client._http())
+        return result
+
+    def update_draft(self, draft_id: str, raw: bytes, *, thread_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            self._users.drafts().update(
+                userId="me",
+                id=draft_id,
+                body={"message": {"raw": _b64(raw), "threadId": thread_id}},
+            ),
+            "drafts.update",
+        )
+        return result
+
+    def ensure_labels(self, names: Sequence[str]) -> dict[str, str]:
+        with self._lock:
+            if self._labels is None or any(n not in self._labels for n in names):
+                listed = self._call(self._users.labels().list(userId="me"), "labels.list")
+                self._labels = {lab["name"]: lab["id"] for lab in listed.get("labels", [])}
+            for name in names:
+                if name not in self._labels:
+                    created = self._call(
+                        self._users.labels().create(
+                            userId="me",
+                            body={
+                                "name": name,
+                                "labelListVisibility": "labelShow",
+                                "messageListVisibility": "show",
+                            },
+                        ),
+                        "labels.create",
+                    )
+                    self._labels[name] = created["id"]
+            return {n: self._labels[n] for n in names}
+
+    def modify_message(self, gmail_id: str, *, add: Sequence[str], remove: Sequence[str]) -> None:
+        self._call(
+            self._users.messages().modify(
+                userId="me",
+                id=gmail_id,
+                body={"addLabelIds": list(add), "removeLabelIds": list(remove)},
+            ),
+            "messages.modify",
+        )
+
+
+def google_gmail_factory(settings: Settings, sessions: sessionmaker[Session]) -> GmailFactory:
+    """Per-process factory: one ``GoogleGmailPort`` per account, reused across tasks.
+
+    The token comes from the accounts service (which refreshes before expiry); a 401 later
+    refreshes through it too, so the port stays valid across token rotations.
+    """
+    cache: dict[int, GoogleGmailPort] = {}
+    lock = threading.Lock()
+
+    def factory(session: Session, account_id: int) -> GmailPort:
+        with lock:
+            hit = cache.get(account_id)
+        if hit is not None:
+            return hit
+        from secretary.accounts import service as accounts
+        from secretary.google.client import ManagedCredentials
+        from secretary.google.gmail import GmailClient
+
+        token = accounts.get_access_token(session, account_id, settings=settings)
+        refresher = accounts.make_token_refresher(
+            sessions, account_id, settings=settings, current_token=token
+        )
+        client = GmailClient(
+            ManagedCredentials(token, refresher),
+            settings=settings,
+            account_key=str(account_id),
+        )
+        port = GoogleGmailPort(client)
+        with lock:
+            return cache.setdefault(account_id, port)
+
+    return factory

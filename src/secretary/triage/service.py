@@ -1,0 +1,329 @@
+"""Triage use cases: enqueue new mail, classify, label, manage and preview rules.
+
+Services ``flush()`` and never commit; tasks and request handlers own the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import String, cast, func, select, update
+from sqlalchemy.orm import Session
+
+from secretary.config import Settings, get_settings
+from secretary.db.models import Message, Rule, TaskRecord, TaskStatus, User
+from secretary.errors import BadRequest, NotFound
+from secretary.kit.clock import utcnow
+from secretary.kit.logging import get_logger
+from secretary.llm.schemas import Classification, IntelligenceTier
+from secretary.triage import repository as repo
+from secretary.triage.rules import RuleSpec, evaluate, matches
+from secretary.triage.schemas import (
+    PreviewMessage,
+    RuleActions,
+    RuleConditions,
+    RuleIn,
+    RulePreview,
+)
+from secretary.triage.steps.decide import Decision, decide
+from secretary.triage.steps.facts import email_input, mail_facts
+from secretary.worker import repository as tasks_repo
+
+log = get_logger(__name__)
+
+CLASSIFY_TASK = "triage.classify"
+
+PROCESSED = Counter(
+    "secretary_triage_processed_total",
+    "Messages triaged, by category and source",
+    ["category", "source"],
+)
+
+
+class MessageNotFound(NotFound):
+    code = "message_not_found"
+
+
+class RuleNotFound(NotFound):
+    code = "rule_not_found"
+
+
+def resolve_user_id(session: Session, user_id: int | None) -> int:
+    """The given user, or the only user of a single-user install."""
+    if user_id is not None:
+        return user_id
+    ids = session.scalars(select(User.id).limit(2)).all()
+    if len(ids) != 1:
+        raise BadRequest(
+            "pass user_id: this install has several users (or none)", code="user_required"
+        )
+    return int(ids[0])
+
+
+# -- entry: new mail ----------------------------------------------------------------------
+
+
+def enqueue_new_messages(
+    session: Session, account_id: int, message_ids: Sequence[int], *, settings: Settings
+) -> list[int]:
+    """Create ``triage.classify`` records for new, recent messages (same transaction).
+
+    Only messages newer than ``triage.max_age_days`` enter the pipeline, so a backfill of
+    old mail never drafts hundreds of replies. Dedupe keys make a replay a no-op.
+    """
+    if not message_ids:
+        return []
+    newer_than = utcnow() - timedelta(days=settings.triage.max_age_days)
+    created: list[int] = []
+    origin = utcnow()
+    for message_id, user_id in repo.messages_recent(session, message_ids, newer_than=newer_than):
+        rid = tasks_repo.enqueue(
+            session,
+            CLASSIFY_TASK,
+            {"message_id": message_id},
+            dedupe_key=f"{CLASSIFY_TASK}:{message_id}",
+            user_id=user_id,
+            message_id=message_id,
+            origin_at=origin,
+        )
+        if rid is not None:
+            created.append(rid)
+    return created
+
+
+def on_messages_stored(session: Session, account_id: int, message_ids: list[int]) -> None:
+    """The sync listener (registered in ``triage.tasks``)."""
+    enqueue_new_messages(session, account_id, message_ids, settings=get_settings())
+
+
+def reprocess(session: Session, message_id: int) -> int:
+    """Run the pipeline again for one message (user-triggered: the ``priority`` queue)."""
+    message = session.get(Message, message_id)
+    if message is None:
+        raise MessageNotFound(f"message {message_id} not found")
+    record_id = session.scalar(
+        select(TaskRecord.id).where(TaskRecord.dedupe_key == f"{CLASSIFY_TASK}:{message_id}")
+    )
+    if record_id is not None:
+        # Free the downstream stages' dedupe keys so that the new run can chain through
+        # them; their old records stay for the history. Drafts stay idempotent on their own
+        # (an existing suggestion is reused, and a human edit is never overwritten).
+        session.execute(
+            update(TaskRecord)
+            .where(
+                TaskRecord.message_id == message_id,
+                TaskRecord.name != CLASSIFY_TASK,
+                TaskRecord.status.in_([TaskStatus.SUCCEEDED, TaskStatus.DEAD]),
+            )
+            .values(dedupe_key=TaskRecord.dedupe_key + ":done:" + cast(TaskRecord.id, String))
+        )
+        tasks_repo.requeue(session, int(record_id))
+        return int(record_id)
+    rid = tasks_repo.enqueue(
+        session,
+        CLASSIFY_TASK,
+        {"message_id": message_id},
+        dedupe_key=f"{CLASSIFY_TASK}:{message_id}",
+        user_id=message.user_id,
+        message_id=message_id,
+        origin_at=utcnow(),
+        queue="priority",
+    )
+    assert rid is not None  # the dedupe key was just checked inside this transaction
+    return rid
+
+
+# -- classify -----------------------------------------------------------------------------
+
+
+def rule_specs(rules: Sequence[Rule]) -> list[RuleSpec]:
+    specs: list[RuleSpec] = []
+    for rule in rules:
+        try:
+            specs.append(
+                RuleSpec(
+                    id=rule.id,
+                    conditions=RuleConditions.model_validate(rule.conditions),
+                    actions=RuleActions.model_validate(rule.actions),
+                    stop=rule.stop,
+                )
+            )
+        except ValueError:
+            log.warning("rule_invalid_skipped", rule_id=rule.id)
+    return specs
+
+
+def classify_message(
+    session: Session,
+    message_id: int,
+    *,
+    tier: IntelligenceTier | None,
+    settings: Settings,
+) -> Decision:
+    """Rules first, then the tier for whatever the rules left open; store the verdict."""
+    message = session.get(Message, message_id)
+    if message is None:
+        raise MessageNotFound(f"message {message_id} not found")
+    account = repo.account(session, message.account_id)
+    user_email = account.email if account else None
+    facts = mail_facts(message, label_names=repo.label_names(session, message.account_id))
+    outcome = evaluate(
+        rule_specs(repo.list_rules(session, message.user_id, enabled_only=True)), facts
+    )
+    classification: Classification | None = None
+    if outcome.category is None and tier is not None:
+        classification = tier.classify(email_input(message, user_email=user_email))
+    decision = decide(classification, outcome, category_labels=settings.triage.labels)
+    repo.upsert_result(
+        session,
+        {
+            "user_id": message.user_id,
+            "account_id": message.account_id,
+            "message_id": message.id,
+            "category": decision.category.value,
+            "priority": decision.priority.value,
+            "confidence": decision.confidence,
+            "meeting_request": decision.meeting_request,
+            "cold_outreach": decision.cold_outreach,
+            "has_deadline": decision.has_deadline,
+            "reason": decision.reason,
+            "model": decision.model,
+            "matched_rule_ids": decision.matched_rule_ids,
+            "draft_decision": decision.draft_decision,
+            "labels_to_apply": decision.labels,
+            "archive": decision.archive,
+            "scores": decision.scores,
+            "classified_at": utcnow(),
+        },
+    )
+    PROCESSED.labels(decision.category.value, "rule" if outcome.category else "model").inc()
+    log.info(
+        "message_triaged",
+        message_id=message.id,
+        category=decision.category.value,
+        priority=decision.priority.value,
+        model=decision.model,
+        should_draft=decision.should_draft,
+    )
+    return decision
+
+
+def apply_labels(session: Session, message_id: int, *, gmail: Any) -> bool:
+    """Label (and maybe archive) the message in Gmail once; False if already done.
+
+    ``gmail`` is a ``drafting.gmail.GmailPort``. Adding a label Gmail already shows is a
+    no-op there, so a crash between the call and our commit repeats nothing visible.
+    """
+    result = repo.result_for_message(session, message_id)
+    message = session.get(Message, message_id)
+    if result is None or message is None:
+        raise MessageNotFound(f"no triage result for message {message_id}")
+    if result.labels_applied_at is not None:
+        return False
+    add: list[str] = []
+    if result.labels_to_apply:
+        ids = gmail.ensure_labels(result.labels_to_apply)
+        add = [ids[name] for name in result.labels_to_apply]
+    remove = ["INBOX"] if result.archive else []
+    if add or remove:
+        gmail.modify_message(message.gmail_id, add=add, remove=remove)
+    result.labels_applied_at = utcnow()
+    session.flush()
+    return True
+
+
+# -- rules --------------------------------------------------------------------------------
+
+
+def list_rules(session: Session, user_id: int) -> Sequence[Rule]:
+    return repo.list_rules(session, user_id)
+
+
+def create_rule(session: Session, user_id: int, data: RuleIn) -> Rule:
+    rule = Rule(
+        user_id=user_id,
+        name=data.name,
+        position=data.position
+        if data.position is not None
+        else repo.next_rule_position(session, user_id),
+        enabled=data.enabled,
+        stop=data.stop,
+        conditions=data.conditions.model_dump(mode="json", by_alias=True, exclude_none=True),
+        actions=data.actions.model_dump(mode="json", exclude_none=True),
+        instruction=data.instruction,
+    )
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def update_rule(session: Session, user_id: int, rule_id: int, data: RuleIn) -> Rule:
+    rule = repo.get_rule(session, user_id, rule_id)
+    if rule is None:
+        raise RuleNotFound(f"rule {rule_id} not found")
+    rule.name = data.name
+    if data.position is not None:
+        rule.position = data.position
+    rule.enabled = data.enabled
+    rule.stop = data.stop
+    rule.conditions = data.conditions.model_dump(mode="json", by_alias=True, exclude_none=True)
+    rule.actions = data.actions.model_dump(mode="json", exclude_none=True)
+    rule.instruction = data.instruction
+    session.flush()
+    return rule
+
+
+def delete_rule(session: Session, user_id: int, rule_id: int) -> None:
+    rule = repo.get_rule(session, user_id, rule_id)
+    if rule is None:
+        raise RuleNotFound(f"rule {rule_id} not found")
+    session.delete(rule)
+    session.flush()
+
+
+def preview_rule(
+    session: Session,
+    user_id: int,
+    conditions: RuleConditions,
+    *,
+    since: datetime | None = None,
+    limit: int = 50,
+) -> RulePreview:
+    """Which past messages the rule matches: the same ``matches`` the pipeline runs, over
+    every stored message of the user (newest first), so the count is exact, not estimated."""
+    label_cache: dict[int, dict[str, str]] = {}
+    matched = 0
+    scanned = 0
+    shown: list[PreviewMessage] = []
+    for message in repo.iter_user_messages(session, user_id, since=since):
+        scanned += 1
+        names = label_cache.get(message.account_id)
+        if names is None:
+            names = label_cache[message.account_id] = repo.label_names(session, message.account_id)
+        if matches(conditions, mail_facts(message, label_names=names)):
+            matched += 1
+            if len(shown) < limit:
+                shown.append(
+                    PreviewMessage(
+                        id=message.id,
+                        gmail_id=message.gmail_id,
+                        subject=message.subject,
+                        from_addr=message.from_addr,
+                        internal_date=message.internal_date,
+                    )
+                )
+    return RulePreview(matched=matched, scanned=scanned, messages=shown)
+
+
+def count_results(session: Session, user_id: int) -> dict[str, int]:
+    from secretary.db.models import TriageResult
+
+    rows = session.execute(
+        select(TriageResult.category, func.count())
+        .where(TriageResult.user_id == user_id)
+        .group_by(TriageResult.category)
+    ).all()
+    return {str(c): int(n) for c, n in rows}

@@ -1,0 +1,92 @@
+"""Triage tasks: classify (≤ 5 attempts), then draft or label; label and publish (≤ 5).
+
+The stage chain for one message (each stage a task record, keyed per message so a replay
+never runs a stage twice)::
+
+    triage.classify → drafting.generate → drafting.create_gmail_draft → triage.apply_labels
+                   ↘──────────────(no reply needed)──────────────────↗
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from secretary.db.models import Message
+from secretary.errors import ConfigurationError
+from secretary.llm.schemas import IntelligenceTier
+from secretary.triage import repository as repo
+from secretary.triage import service
+from secretary.worker import events
+from secretary.worker import repository as tasks_repo
+from secretary.worker.task import RetryPolicy, TaskContext, task
+
+CLASSIFY_TASK = service.CLASSIFY_TASK
+LABEL_TASK = "triage.apply_labels"
+
+# Keys of ``TaskContext.deps`` composed at worker boot (see ``worker.boot``).
+TIER = "tier"  # IntelligenceTier | None
+GMAIL = "gmail"  # drafting.gmail.GmailFactory
+
+
+def tier_of(ctx: TaskContext) -> IntelligenceTier | None:
+    tier: IntelligenceTier | None = ctx.deps.get(TIER)
+    return tier
+
+
+def gmail_for(ctx: TaskContext, account_id: int) -> Any:
+    factory = ctx.deps.get(GMAIL)
+    if factory is None:
+        raise ConfigurationError("the worker was started without a Gmail factory")
+    return factory(ctx.session, account_id)
+
+
+@task(CLASSIFY_TASK, retry=RetryPolicy(max_attempts=5), stage="classify")
+def classify(ctx: TaskContext, *, message_id: int) -> None:
+    decision = service.classify_message(
+        ctx.session, message_id, tier=tier_of(ctx), settings=ctx.settings
+    )
+    next_task = "drafting.generate" if decision.should_draft else LABEL_TASK
+    tasks_repo.enqueue(
+        ctx.session,
+        next_task,
+        {"message_id": message_id},
+        dedupe_key=f"{next_task}:{message_id}",
+        correlation_id=ctx.correlation_id,
+        message_id=message_id,
+        origin_at=ctx.origin_at,
+    )
+
+
+@task(LABEL_TASK, retry=RetryPolicy(max_attempts=5), stage="label")
+def apply_labels(ctx: TaskContext, *, message_id: int) -> None:
+    message = ctx.session.get(Message, message_id)
+    if message is None:
+        raise service.MessageNotFound(f"message {message_id} not found")
+    gmail = gmail_for(ctx, message.account_id)
+    service.apply_labels(ctx.session, message_id, gmail=gmail)
+    result = repo.result_for_message(ctx.session, message_id)
+    events.publish(
+        ctx.session,
+        "triage.completed",
+        user_id=message.user_id,
+        message_id=message_id,
+        category=result.category if result else None,
+        priority=result.priority if result else None,
+        correlation_id=ctx.correlation_id,
+    )
+
+
+def _register_sync_listener() -> None:
+    try:
+        from secretary.sync import service as sync_service
+    except ModuleNotFoundError:  # sync not installed in this build
+        return
+    if service.on_messages_stored not in sync_service._listeners:
+        sync_service.on_messages_stored(service.on_messages_stored)
+
+
+_register_sync_listener()
+
+# The drafting stages live in their own module; import it so that a worker loading
+# triage knows every name this chain enqueues.
+from secretary.drafting import tasks as _drafting_tasks  # noqa: E402, F401
