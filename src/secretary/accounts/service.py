@@ -98,6 +98,10 @@ def _is_fresh(expires_at: datetime | None) -> bool:
     return expires_at is not None and expires_at - auth.REFRESH_MARGIN > utcnow()
 
 
+def _is_unexpired(expires_at: datetime | None) -> bool:
+    return expires_at is not None and expires_at > utcnow()
+
+
 def _in_token_transaction(session: Session, work: Callable[[Session], T]) -> T:
     """Run ``work`` in its own committed transaction (see the module docstring)."""
     bind = session.get_bind()
@@ -160,13 +164,14 @@ def _refresh_locked(
         return _Reauth(account.status_reason or "The account needs to be connected again.")
     cipher = cipher_for(settings)
     current = _tokens_of(account, cipher)
-    # Someone refreshed while we waited for the lock, or the token is simply still good.
-    if (
-        current is not None
-        and _is_fresh(current.expires_at)
-        and (not force or (rejected_token is not None and current.access_token != rejected_token))
-    ):
-        return current
+    if current is not None:
+        # ``rejected_token`` is the token the caller saw fail or go stale; a different one
+        # means another worker refreshed while we waited for the lock: use theirs.
+        replaced = rejected_token is not None and current.access_token != rejected_token
+        if (not force and _is_fresh(current.expires_at)) or (
+            replaced and _is_unexpired(current.expires_at)
+        ):
+            return current
     refresh_token = (
         cipher.decrypt(account.refresh_token_enc) if account.refresh_token_enc is not None else None
     )
@@ -248,7 +253,13 @@ def get_credentials(session: Session, account_id: int, *, settings: Settings) ->
     current = _tokens_of(account, cipher_for(settings))
     if current is not None and _is_fresh(current.expires_at):
         return _credentials(settings, current)
-    tokens = _obtain(session, account_id, settings=settings, force=False, rejected_token=None)
+    tokens = _obtain(
+        session,
+        account_id,
+        settings=settings,
+        force=False,
+        rejected_token=current.access_token if current is not None else None,
+    )
     return _credentials(settings, tokens)
 
 

@@ -126,13 +126,15 @@ def list_(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         table.add_column(column)
     for a in accounts:
         colour = "green" if a.status == "active" else "yellow"
-        details = a.status_reason or ""
-        if a.status != "active":
-            details += f" → secretary accounts reauth {a.id}"
         table.add_row(
-            str(a.id), str(a.user_id), a.email, f"[{colour}]{a.status}[/]", details.strip()
+            str(a.id), str(a.user_id), a.email, f"[{colour}]{a.status}[/]", a.status_reason or ""
         )
     console.print(table)
+    for a in accounts:
+        if a.status != "active":
+            console.print(
+                f"Reconnect account {a.id}: secretary accounts reauth {a.id}", soft_wrap=True
+            )
 
 
 @app.command("remove")
