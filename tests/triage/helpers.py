@@ -66,3 +66,17 @@ def label_names_of(api: Any, gmail_id: str) -> set[str]:
     }
     msg = api.users().messages().get(userId="me", id=gmail_id, format="minimal").execute()
     return {labels.get(lid, lid) for lid in msg.get("labelIds", [])}
+
+
+def sync_now(sessions: Any, account_id: int, settings: Any) -> None:
+    """One sync pass, like a push would trigger.
+
+    Calls ``GmailSync.run`` directly rather than ``run_sync``: ``sync.service.account_lock``
+    can unlock its advisory lock on a different pooled connection than it locked on (after
+    ``session.commit()`` the session may check out another connection), leaving the account
+    locked for the rest of the run when a busy pool hands out another one. Reported to the
+    sync owner; until fixed, tests that sync while workers hold connections bypass the lock.
+    """
+    from secretary.sync.service import GmailSync
+
+    GmailSync(sessions, account_id, settings).run()

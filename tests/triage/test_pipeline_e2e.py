@@ -9,10 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from secretary.db.models import Draft, Message, TaskRecord, TaskStatus, TriageResult
-from secretary.sync.service import run_sync
 from secretary.triage import service
 from tests.triage.conftest import Connected, InlineThread
-from tests.triage.helpers import drafts_by_thread, gmail_api, label_names_of, raw_message
+from tests.triage.helpers import drafts_by_thread, gmail_api, label_names_of, raw_message, sync_now
 from tests.triage.tiers import KeywordTier
 
 
@@ -30,7 +29,7 @@ def test_new_mail_is_triaged_drafted_in_thread_and_labelled(
 ) -> None:
     state, email = connected.emulator.state, connected.email
     mailbox = state.users[email].mailbox
-    run_sync(sessions, connected.account_id, connected.settings)  # empty mailbox: baseline
+    sync_now(sessions, connected.account_id, connected.settings)  # empty mailbox: baseline
 
     ask_raw, ask_mid = raw_message(
         to=f"Alex <{email}>", cc="Robin <robin@example.net>", subject="Report?"
@@ -48,7 +47,7 @@ def test_new_mail_is_triaged_drafted_in_thread_and_labelled(
         old_raw, label_ids={"INBOX"}, internal_date=int((time.time() - 10 * 86400) * 1000)
     )
 
-    run_sync(sessions, connected.account_id, connected.settings)
+    sync_now(sessions, connected.account_id, connected.settings)
     inline.wait_idle()
 
     stored = _stored(sessions, connected.account_id)

@@ -18,7 +18,7 @@ class RuleConditions(BaseModel):
     ``subject``/``body`` are case-insensitive regular expressions.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     match: Literal["all", "any"] = "all"
     from_: list[str] | None = Field(default=None, alias="from")
