@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from secretary.accounts import service
 from secretary.accounts.errors import AccountNotFound
 from secretary.config import Settings
-from secretary.db.models import AuditLog, GoogleAccount, User
+from secretary.db.models import AuditLog, GoogleAccount, Label, SyncState, User
 from secretary.emulators.google import oauth
 from secretary.errors import ConfigurationError
 from secretary.google.client import ManagedCredentials
@@ -354,3 +354,21 @@ def test_logs_hold_no_address_and_no_token(
     for secret in secrets_:
         assert secret not in captured
     assert "@" not in captured
+
+
+def test_remove_deletes_the_accounts_synced_data(
+    clean_session: Session, oauth_settings: Settings
+) -> None:
+    account_id = _connect(clean_session, oauth_settings)
+    account = clean_session.get(GoogleAccount, account_id)
+    assert account is not None
+    clean_session.add_all(
+        [
+            Label(user_id=account.user_id, account_id=account_id, gmail_label_id="L1", name="x"),
+            SyncState(user_id=account.user_id, account_id=account_id, service="gmail"),
+        ]
+    )
+    clean_session.flush()
+    assert service.remove_account(clean_session, account_id, settings=oauth_settings).revoked
+    for model in (Label, SyncState, GoogleAccount):
+        assert clean_session.scalars(select(model)).first() is None

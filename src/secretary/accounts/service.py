@@ -589,7 +589,11 @@ class _LoopbackReceiver:
 
         self._server = HTTPServer(("127.0.0.1", 0), Handler)
         self.redirect_uri = f"http://127.0.0.1:{self._server.server_port}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for the next poll, and the CLI (and the demo)
+        # should not idle half a second per connect.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def wait(self, timeout: float) -> dict[str, str] | None:
