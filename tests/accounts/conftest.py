@@ -34,7 +34,11 @@ class Emulator:
 
 
 @pytest.fixture
-def emulator() -> Iterator[Emulator]:
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    # google.auth sets these oauthlib switches for a plain-HTTP OAuth server; set them here
+    # so monkeypatch removes them afterwards and other tests see a clean environment.
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
     state = EmulatorState()
     email = f"ada.{uuid.uuid4().hex[:8]}@example.test"
     state.add_user(email, name="Ada Lovelace")
