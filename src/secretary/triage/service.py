@@ -276,6 +276,13 @@ def update_rule(session: Session, user_id: int, rule_id: int, data: RuleIn) -> R
     return rule
 
 
+def get_rule(session: Session, user_id: int, rule_id: int) -> Rule:
+    rule = repo.get_rule(session, user_id, rule_id)
+    if rule is None:
+        raise RuleNotFound(f"rule {rule_id} not found")
+    return rule
+
+
 def delete_rule(session: Session, user_id: int, rule_id: int) -> None:
     rule = repo.get_rule(session, user_id, rule_id)
     if rule is None:

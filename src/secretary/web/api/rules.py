@@ -1,0 +1,69 @@
+"""``/api/v1/rules``: CRUD for triage rules, and a preview against past mail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query, Response
+from pydantic import BaseModel, Field
+
+from secretary.triage import service
+from secretary.triage.schemas import RuleConditions, RuleIn, RuleOut, RulePreview
+from secretary.web.app import register_routes
+from secretary.web.deps import SessionDep
+
+router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
+
+UserQuery = Annotated[int | None, Query(description="Owner; optional on single-user installs.")]
+
+
+class PreviewIn(BaseModel):
+    conditions: RuleConditions
+    since: datetime | None = None
+    limit: int = Field(default=50, ge=0, le=1000)
+
+
+@router.get("")
+def list_rules(session: SessionDep, user_id: UserQuery = None) -> list[RuleOut]:
+    uid = service.resolve_user_id(session, user_id)
+    return [RuleOut.model_validate(r) for r in service.list_rules(session, uid)]
+
+
+@router.post("", status_code=201)
+def create_rule(body: RuleIn, session: SessionDep, user_id: UserQuery = None) -> RuleOut:
+    uid = service.resolve_user_id(session, user_id)
+    return RuleOut.model_validate(service.create_rule(session, uid, body))
+
+
+@router.post("/preview")
+def preview_rule(body: PreviewIn, session: SessionDep, user_id: UserQuery = None) -> RulePreview:
+    """Which stored messages the conditions match ("would have matched these 23")."""
+    uid = service.resolve_user_id(session, user_id)
+    return service.preview_rule(session, uid, body.conditions, since=body.since, limit=body.limit)
+
+
+@router.get("/{rule_id}")
+def get_rule(rule_id: int, session: SessionDep, user_id: UserQuery = None) -> RuleOut:
+    uid = service.resolve_user_id(session, user_id)
+    return RuleOut.model_validate(service.get_rule(session, uid, rule_id))
+
+
+@router.put("/{rule_id}")
+def update_rule(
+    rule_id: int, body: RuleIn, session: SessionDep, user_id: UserQuery = None
+) -> RuleOut:
+    uid = service.resolve_user_id(session, user_id)
+    return RuleOut.model_validate(service.update_rule(session, uid, rule_id, body))
+
+
+@router.delete("/{rule_id}", status_code=204)
+def delete_rule(rule_id: int, session: SessionDep, user_id: UserQuery = None) -> Response:
+    uid = service.resolve_user_id(session, user_id)
+    service.delete_rule(session, uid, rule_id)
+    return Response(status_code=204)
+
+
+@register_routes
+def _routes(app: FastAPI) -> None:
+    app.include_router(router)
