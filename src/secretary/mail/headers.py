@@ -102,6 +102,19 @@ def _fix_surrogates(value: str) -> str:
 
 
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
+_SPACE_RE = re.compile(r"\s+")
+_COMMENT_RE = re.compile(r"\([^()]*\)")
+
+
+def _unfold(value: str) -> str:
+    """Unfold a raw header value; a newline that is not a fold ends the value (a header
+    parser that lost a line break must not leak the next header into this one)."""
+    value = _FOLD_RE.sub("", value)
+    if "\n" in value:
+        value = value.split("\n", 1)[0].rstrip("\r")
+    return _fix_surrogates(value)
+
+
 _ENCODED_WORD_RE = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?(.*?)\?=")
 _QP_HEX_RE = re.compile(rb"=([0-9A-Fa-f]{2})")
 _INTER_WORD_SPACE_RE = re.compile(r"\A[ \t\r\n]+\Z")
@@ -143,10 +156,11 @@ def decode_header_value(value: str | None, defects: list[str] | None = None) -> 
     """
     if not value:
         return ""
-    value = _FOLD_RE.sub("", value)
-    value = _fix_surrogates(value)
+    value = _unfold(value)
     if "=?" not in value:
-        return value.strip()
+        return (
+            _SPACE_RE.sub(" ", value).strip() if "\t" in value or "  " in value else value.strip()
+        )
     out: list[str] = []
     pos = 0
     pending_charset: str | None = None
@@ -174,7 +188,7 @@ def decode_header_value(value: str | None, defects: list[str] | None = None) -> 
         pos = match.end()
     flush()
     out.append(value[pos:])
-    return "".join(out).replace("\r", "").replace("\n", " ").strip()
+    return _SPACE_RE.sub(" ", "".join(out)).strip()
 
 
 _ANGLE_RE = re.compile(r"<([^<>\s]+)>")
@@ -184,7 +198,7 @@ def parse_msg_id(value: str | None) -> str | None:
     """First message id in a header, without angle brackets (tolerates missing brackets)."""
     if not value:
         return None
-    value = _fix_surrogates(_FOLD_RE.sub("", value))
+    value = _unfold(value)
     match = _ANGLE_RE.search(value)
     if match:
         return match.group(1)
@@ -196,10 +210,10 @@ def parse_msg_ids(value: str | None) -> list[str]:
     """All message ids in References-like headers, in order, without duplicates."""
     if not value:
         return []
-    value = _fix_surrogates(_FOLD_RE.sub("", value))
+    value = _unfold(value)
     ids = _ANGLE_RE.findall(value)
-    if not ids:
-        ids = [tok.strip("<>,") for tok in value.split() if "@" in tok]
+    if not ids and "<" not in value:
+        ids = [tok.strip(",") for tok in value.split()]
     seen: set[str] = set()
     result: list[str] = []
     for item in ids:
@@ -209,9 +223,8 @@ def parse_msg_ids(value: str | None) -> list[str]:
     return result
 
 
-_SPACE_RE = re.compile(r"\s+")
 _SIMPLE_ADDRESS_RE = re.compile(
-    r'^\s*(?:((?:"[^"\\]*"|[^"<>,;:@()\\\[\]])*?)\s*<([^<>@\s,;"()]+@[^<>@\s,;"()]+)>|<?([^<>@\s,;"()]+@[^<>@\s,;"()]+)>?)\s*$'
+    r'^\s*(?:("[^"\\]*"|[^"<>,;:()\\\[\]]*?)\s*<([^<>@\s,;"()]+@[^<>@\s,;"()]+)>|<?([^<>@\s,;"()]+@[^<>@\s,;"()]+)>?)\s*$'
 )
 
 
@@ -223,11 +236,14 @@ def parse_addresses(value: str | None, defects: list[str] | None = None) -> list
     """
     if not value:
         return []
-    value = _fix_surrogates(_FOLD_RE.sub("", value)).replace("\r", "").replace("\n", " ")
+    value = _unfold(value)
     simple = _SIMPLE_ADDRESS_RE.match(value)
     if simple:  # fast path for the common single "Name <a@b>" / "a@b": getaddresses is slow
         name, email = simple.group(1) or "", simple.group(2) or simple.group(3)
-        name = decode_header_value(name.strip().strip('"'), defects) if name else ""
+        name = name.strip()
+        if name.startswith('"') and name.endswith('"') and len(name) > 1:
+            name = name[1:-1]
+        name = decode_header_value(name, defects) if name else ""
         return [Address(name=_SPACE_RE.sub(" ", name).strip(), email=email)]
     try:
         pairs = getaddresses([value])
@@ -250,7 +266,7 @@ def parse_addresses(value: str | None, defects: list[str] | None = None) -> list
     return result
 
 
-_MIN_YEAR = 1970
+_MIN_YEAR = 1900
 _MAX_YEAR = 2200
 _TZ_NAMES = {"CEST": 2, "CET": 1, "BST": 1, "IST": 5.5, "JST": 9, "KST": 9, "HKT": 8, "SGT": 8}
 _TZ_NAME_RE = re.compile(r"\b(" + "|".join(_TZ_NAMES) + r")\b")
@@ -263,7 +279,10 @@ def parse_date(value: str | None, defects: list[str] | None = None) -> datetime 
     """
     if not value:
         return None
-    text = _fix_surrogates(_FOLD_RE.sub("", value)).strip()
+    text = _unfold(value).strip()
+    if "(" in text:  # RFC 5322 comments, possibly nested, may sit anywhere in a date
+        for _ in range(3):
+            text = _COMMENT_RE.sub(" ", text)
     if not text:
         return None
     try:

@@ -100,8 +100,12 @@ def _text_of(part: Message, data: bytes, defects: list[str]) -> str:
     return _NEWLINES_RE.sub("\n", decode_bytes(data, charset, defects))
 
 
-def _walk(part: Message, state: _Walk) -> tuple[list[str], list[str]]:
-    """Return (plain bodies, html bodies) under ``part``; attachments go to ``state``."""
+def _walk(part: Message, state: _Walk, position: int = 0) -> tuple[list[str], list[str]]:
+    """Return (plain bodies, html bodies) under ``part``; attachments go to ``state``.
+
+    ``position`` is the part's index among its siblings: following JMAP (RFC 8621 4.1.4),
+    a named inline text part after the first one is an attachment, not more body.
+    """
     index = state.index
     state.index += 1
     for defect in part.defects:
@@ -116,7 +120,8 @@ def _walk(part: Message, state: _Walk) -> tuple[list[str], list[str]]:
         if ctype == "message/rfc822" or ctype.startswith("message/"):
             inner = [m for m in payload if isinstance(m, Message)]
             return _message_attachment(part, inner, index, ctype, state)
-        results = [_walk(child, state) for child in payload if isinstance(child, Message)]
+        children = [child for child in payload if isinstance(child, Message)]
+        results = [_walk(child, state, i) for i, child in enumerate(children)]
         if ctype == "multipart/alternative":
             plain: list[str] = next((p for p, _ in results if p), [])
             html: list[str] = next((h for _, h in reversed(results) if h), [])
@@ -134,11 +139,13 @@ def _walk(part: Message, state: _Walk) -> tuple[list[str], list[str]]:
             _add_attachment(part, state, filename, ctype, len(data), index, disposition)
         return [], []
 
+    if ctype.startswith("multipart/"):  # boundary missing: compat32 left the body as text
+        ctype = "text/plain"
     is_body_type = ctype in _BODY_TEXT_TYPES or ctype == "text/html"
     is_attachment = (
         not is_body_type
         or disposition == "attachment"
-        or (filename is not None and disposition != "inline")
+        or (filename is not None and (disposition != "inline" or position > 0))
     )
     if is_attachment:
         _add_attachment(part, state, filename, ctype, len(data), index, disposition)
@@ -226,11 +233,31 @@ def parse_message(raw: bytes) -> ParsedMessage:
     defects: list[str] = []
     try:
         msg = _PARSER.parsebytes(raw)
+        if msg.get_content_maintype() == "multipart" and not msg.is_multipart():
+            msg = _reparse_with_unfolded_headers(raw, msg)
         return _build(msg, raw, defects)
     except Exception as exc:  # the contract is totality; record and degrade to raw text
         defects.append(f"parser_error:{type(exc).__name__}")
         text = decode_bytes(raw[:MAX_TEXT_CHARS], None)
         return _empty(raw, text, defects)
+
+
+_HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
+_RAW_FOLD_RE = re.compile(rb"\r?\n(?=[ \t])")
+
+
+def _reparse_with_unfolded_headers(raw: bytes, msg: Message) -> Message:
+    """Retry a multipart whose boundary was not found with its header block unfolded.
+
+    The stdlib keeps the CRLF of a folded ``boundary="simple\\r\\n boundary"`` parameter, so
+    no delimiter line ever matches; unfolding (RFC 5322 2.2.3) restores the real boundary.
+    """
+    end = _HEADER_END_RE.search(raw)
+    if end is None:
+        return msg
+    unfolded = _RAW_FOLD_RE.sub(b"", raw[: end.start()]) + raw[end.start() :]
+    retry = _PARSER.parsebytes(unfolded)
+    return retry if retry.is_multipart() else msg
 
 
 def _empty(raw: bytes, text: str, defects: list[str]) -> ParsedMessage:
