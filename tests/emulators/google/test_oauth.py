@@ -10,6 +10,7 @@ import httpx
 import pytest
 from google.auth.exceptions import RefreshError
 from google.auth.transport.requests import Request as AuthRequest
+from google.oauth2 import id_token as google_id_token
 from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 
@@ -334,3 +335,43 @@ def test_control_config_clients_and_discovery(emulator: tuple[EmulatorState, str
     discovery = httpx.get(f"{base}/.well-known/openid-configuration").json()
     assert discovery["token_endpoint"] == f"{base}/token"
     assert discovery["authorization_endpoint"] == f"{base}/o/oauth2/v2/auth"
+
+
+def test_include_granted_scopes_adds_to_the_earlier_grant(
+    emulator: tuple[EmulatorState, str],
+) -> None:
+    state, base = emulator
+    oauth.configure(state, auto_approve=True, grant_scopes=[GMAIL])
+    first, _ = authorize(make_flow(base, [GMAIL, CAL]))
+    assert parse_qs(urlsplit(first).query)["scope"] == [GMAIL]
+
+    # Re-consent asking only for what is missing: the answer covers both.
+    oauth.configure(state, grant_scopes=None)
+    second, _ = authorize(make_flow(base, [CAL]), include_granted_scopes="true")
+    assert parse_qs(urlsplit(second).query)["scope"][0].split() == [CAL, GMAIL]
+    # Without the flag the grant is exactly what this request asked for.
+    third, _ = authorize(make_flow(base, [CAL]))
+    assert parse_qs(urlsplit(third).query)["scope"] == [CAL]
+    # Revocation forgets the remembered grant.
+    oauth.revoke_user_tokens(state, USER)
+    fourth, _ = authorize(make_flow(base, [DRIVE]), include_granted_scopes="true")
+    assert parse_qs(urlsplit(fourth).query)["scope"] == [DRIVE]
+
+
+def test_openid_scope_returns_a_verifiable_id_token(emulator: tuple[EmulatorState, str]) -> None:
+    state, base = emulator
+    oauth.configure(state, auto_approve=True)
+    flow = make_flow(base, ["openid", EMAIL, GMAIL])
+    location, _ = authorize(flow)
+    flow.fetch_token(authorization_response=location)
+    id_token = flow.credentials.id_token
+    assert id_token
+    claims = google_id_token.verify_token(
+        id_token,
+        AuthRequest(),
+        audience=oauth.DEFAULT_CLIENT_ID,
+        certs_url=f"{base}/oauth2/v3/certs",
+    )
+    assert claims["sub"] == state.users[USER].sub
+    assert claims["email"] == USER
+    assert claims["iss"] == "https://accounts.google.com"

@@ -34,6 +34,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
 
 from secretary.emulators.google.errors import GoogleApiError, error_response, install_error_handlers
+from secretary.emulators.google.push import signing_key
 from secretary.emulators.google.state import EmulatorState, EmulatorUser, TokenRecord
 
 DEFAULT_CLIENT_ID = "secretary-dev-client"
@@ -134,6 +135,7 @@ class PendingConsent:
     login_hint: str | None
     code_challenge: str | None
     code_challenge_method: str | None
+    include_granted_scopes: bool = False
 
 
 class OAuthConfig(BaseModel):
@@ -162,6 +164,9 @@ class OAuthState:
     pending: dict[str, PendingConsent] = field(default_factory=dict)
     # access token -> the refresh token it was minted from (revoking either revokes both).
     access_origin: dict[str, str] = field(default_factory=dict)
+    # (client_id, email) -> every scope the user has granted that client and not revoked;
+    # include_granted_scopes=true folds these into a new grant (incremental authorization).
+    grants: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
 
 def oauth_state(state: EmulatorState) -> OAuthState:
@@ -234,6 +239,8 @@ def revoke_user_tokens(state: EmulatorState, email: str) -> int:
             del state.access_tokens[token]
             st.access_origin.pop(token, None)
             count += 1
+        for key in [k for k in st.grants if k[1] == email]:
+            del st.grants[key]
     return count
 
 
@@ -327,6 +334,23 @@ def _token_response(
     }
     if refresh_token:
         body["refresh_token"] = refresh_token
+    user = state.users.get(email)
+    if "openid" in scopes and user is not None:
+        # Signed with the key whose JWKS push.py serves at /oauth2/v3/certs.
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "azp": client_id,
+            "aud": client_id,
+            "sub": user.sub,
+            "iat": now,
+            "exp": now + ttl,
+        }
+        if _SCOPE_ALIASES["email"] in scopes:
+            claims.update({"email": email, "email_verified": True})
+        if _SCOPE_ALIASES["profile"] in scopes:
+            claims["name"] = user.name
+        body["id_token"] = signing_key(state).sign(claims)
     return body
 
 
@@ -371,6 +395,11 @@ def _approve(
 ) -> RedirectResponse:
     st = oauth_state(state)
     with state.lock:
+        key = (pending.client_id, email)
+        remembered = st.grants.get(key, [])
+        st.grants[key] = list(dict.fromkeys([*remembered, *granted]))
+        if pending.include_granted_scopes:
+            granted = list(dict.fromkeys([*granted, *remembered]))
         code = "4/" + secrets.token_urlsafe(40)
         st.codes[code] = AuthCode(
             code=code,
@@ -458,6 +487,7 @@ def authorize(request: Request) -> Response:
         state=q.get("state"),
         offline=q.get("access_type") == "offline",
         force_consent="consent" in q.get("prompt", "").split(),
+        include_granted_scopes=q.get("include_granted_scopes", "").lower() == "true",
         login_hint=q.get("login_hint"),
         code_challenge=q.get("code_challenge"),
         code_challenge_method=q.get("code_challenge_method", "plain")
@@ -613,8 +643,10 @@ async def revoke(request: Request) -> Response:
                 return Response(status_code=200)
         if refresh is None or refresh.revoked:
             return _token_error("invalid_token", "Token expired or revoked")
-        # Revoking either half of a grant revokes the refresh token and its access tokens.
+        # Revoking either half of a grant revokes the refresh token, its access tokens and
+        # the remembered grant.
         refresh.revoked = True
+        st.grants.pop((refresh.client_id, refresh.email), None)
         for access in [a for a, o in st.access_origin.items() if o == refresh.token]:
             state.access_tokens.pop(access, None)
             del st.access_origin[access]
