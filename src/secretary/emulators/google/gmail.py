@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from starlette.responses import Response
 
 from secretary.emulators.google.errors import GoogleApiError, install_error_handlers, json_response
-from secretary.emulators.google.gmail_store import Mailbox, b64url_decode
+from secretary.emulators.google.gmail_store import Mailbox, b64url, b64url_decode
+from secretary.emulators.google.push import push_hub
 from secretary.emulators.google.quota import api_call
 from secretary.emulators.google.state import EmulatorState, EmulatorUser
 
@@ -220,8 +221,6 @@ async def get_profile(user: Annotated[EmulatorUser, _user("gmail.users.getProfil
 async def watch(
     request: Request, user: Annotated[EmulatorUser, _user("gmail.users.watch")]
 ) -> Response:
-    from secretary.emulators.google.push import push_hub  # import cycle
-
     body = await _json_body(request)
     return json_response(push_hub(request.app.state.emulator).watch(user, body))
 
@@ -230,8 +229,6 @@ async def watch(
 async def stop(
     request: Request, user: Annotated[EmulatorUser, _user("gmail.users.stop")]
 ) -> Response:
-    from secretary.emulators.google.push import push_hub  # import cycle
-
     push_hub(request.app.state.emulator).stop(user.email)
     return _empty()
 
@@ -416,8 +413,6 @@ async def get_attachment(
     id: str,
     user: Annotated[EmulatorUser, _user("gmail.users.messages.attachments.get")],
 ) -> Response:
-    from secretary.emulators.google.gmail_store import b64url
-
     mailbox = user.mailbox
     with mailbox.lock:
         data = mailbox.get(messageId).attachment(id)

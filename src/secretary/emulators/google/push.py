@@ -56,10 +56,13 @@ class SigningKey:
     private_pem: bytes
     jwk: dict[str, str]
     cert_pem: str
+    _signer: Any = None
 
     def sign(self, claims: dict[str, Any]) -> str:
-        signer = crypt.RSASigner.from_string(self.private_pem, key_id=self.kid)  # type: ignore[no-untyped-call]
-        token: bytes = google_jwt.encode(signer, claims)  # type: ignore[no-untyped-call]
+        if self._signer is None:
+            # Loading a PEM key validates it (tens of ms); do it once, not per push.
+            self._signer = crypt.RSASigner.from_string(self.private_pem, key_id=self.kid)  # type: ignore[no-untyped-call]
+        token: bytes = google_jwt.encode(self._signer, claims)  # type: ignore[no-untyped-call]
         return token.decode()
 
 
