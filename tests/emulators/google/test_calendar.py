@@ -15,6 +15,8 @@ from googleapiclient.errors import HttpError
 
 from secretary.emulators.google import calendar as calendar_api
 from secretary.emulators.google import oauth
+from secretary.emulators.google.faults import FaultConfig, fault_injector
+from secretary.emulators.google.quota import quota_book
 from secretary.emulators.google.state import EmulatorState
 from tests.emulators.google._live import serve
 
@@ -342,3 +344,17 @@ def test_scopes_and_auth_are_enforced(emulator: tuple[EmulatorState, str]) -> No
     )
     assert raw.status_code == 401
     assert raw.json()["error"]["errors"][0]["reason"] == "authError"
+
+
+def test_quota_and_faults_gate_calendar_calls(emulator: tuple[EmulatorState, str]) -> None:
+    state, base = emulator
+    cal = client(state, base)
+    fault_injector(state).configure(
+        FaultConfig.from_dict({"endpoints": {"calendar.events.list": {"error_503": 1.0}}})
+    )
+    with pytest.raises(HttpError) as err:
+        cal.events().list(calendarId="primary").execute(num_retries=0)
+    assert err.value.resp.status == 503
+    assert cal.calendarList().list().execute()["items"]  # other methods are untouched
+    used = quota_book(state).stats()["users"][USER]
+    assert used["requests"] >= 2

@@ -14,6 +14,7 @@ from googleapiclient.errors import HttpError
 
 from secretary.emulators.google import oauth
 from secretary.emulators.google.drive_store import DOC, FOLDER, SHEET, select_fields
+from secretary.emulators.google.faults import FaultConfig, fault_injector
 from secretary.emulators.google.state import EmulatorState
 from tests.emulators.google._live import serve
 
@@ -233,3 +234,15 @@ def test_root_alias_and_field_masks(emulator: tuple[EmulatorState, str, dict[str
     doc = {"a": 1, "b": {"c": 2, "d": 3}, "e": [{"f": 4, "g": 5}]}
     assert select_fields(doc, "a,b/c,e(g)") == {"a": 1, "b": {"c": 2}, "e": [{"g": 5}]}
     assert select_fields(doc, "*") == doc
+
+
+def test_faults_gate_drive_calls(emulator: tuple[EmulatorState, str, dict[str, str]]) -> None:
+    state, base, _ids = emulator
+    drive = client(state, base)
+    fault_injector(state).configure(
+        FaultConfig.from_dict({"endpoints": {"drive.changes.*": {"error_429": 1.0}}})
+    )
+    with pytest.raises(HttpError) as err:
+        drive.changes().getStartPageToken().execute(num_retries=0)
+    assert err.value.resp.status == 429
+    assert drive.files().list().execute()["files"]

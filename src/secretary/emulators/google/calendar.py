@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from secretary.emulators.google.calendar_store import parse_rfc3339
 from secretary.emulators.google.errors import GoogleApiError, json_response
 from secretary.emulators.google.oauth import authenticate
+from secretary.emulators.google.quota import api_call
 from secretary.emulators.google.state import EmulatorState, EmulatorUser
 
 # Discovery method ids this module serves (checked against calendar.v3.json by a test).
@@ -45,6 +46,11 @@ def invalidate_sync_tokens(state: EmulatorState, email: str) -> None:
         state.users[email].calendar.invalidate_sync_tokens()
 
 
+def _gate(method_id: str) -> list[Any]:
+    """Auth, per-user quota, concurrency and injected faults, shared with Gmail."""
+    return [Depends(api_call(method_id))]
+
+
 def _user(request: Request, scopes: frozenset[str]) -> tuple[EmulatorState, EmulatorUser]:
     return request.app.state.emulator, authenticate(request, scopes)
 
@@ -66,7 +72,7 @@ def _params(request: Request) -> dict[str, str]:
 def _routes(prefix: str) -> APIRouter:
     r = APIRouter(prefix=prefix, tags=["calendar"])
 
-    @r.get("/users/me/calendarList")
+    @r.get("/users/me/calendarList", dependencies=_gate("calendar.calendarList.list"))
     def calendar_list(request: Request) -> Response:
         state, user = _user(request, READ_SCOPES)
         with state.lock:
@@ -75,25 +81,25 @@ def _routes(prefix: str) -> APIRouter:
             {"kind": "calendar#calendarList", "etag": f'"{user.calendar.seq}"', "items": items}
         )
 
-    @r.get("/users/me/calendarList/{calendar_id}")
+    @r.get("/users/me/calendarList/{calendar_id}", dependencies=_gate("calendar.calendarList.get"))
     def calendar_list_get(request: Request, calendar_id: str) -> Response:
         state, user = _user(request, READ_SCOPES)
         with state.lock:
             return json_response(user.calendar.calendars[user.calendar.resolve(calendar_id)])
 
-    @r.get("/calendars/{calendar_id}")
+    @r.get("/calendars/{calendar_id}", dependencies=_gate("calendar.calendars.get"))
     def calendars_get(request: Request, calendar_id: str) -> Response:
         state, user = _user(request, READ_SCOPES)
         with state.lock:
             return json_response(user.calendar.calendar_resource(calendar_id))
 
-    @r.get("/calendars/{calendar_id}/events")
+    @r.get("/calendars/{calendar_id}/events", dependencies=_gate("calendar.events.list"))
     def events_list(request: Request, calendar_id: str) -> Response:
         state, user = _user(request, READ_SCOPES)
         with state.lock:
             return json_response(user.calendar.list_events(calendar_id, _params(request)))
 
-    @r.post("/calendars/{calendar_id}/events")
+    @r.post("/calendars/{calendar_id}/events", dependencies=_gate("calendar.events.insert"))
     async def events_insert(request: Request, calendar_id: str) -> Response:
         state, user = _user(request, WRITE_SCOPES)
         body = await _body(request)
@@ -101,20 +107,24 @@ def _routes(prefix: str) -> APIRouter:
         with state.lock:
             return json_response(user.calendar.insert_event(calendar_id, body))
 
-    @r.get("/calendars/{calendar_id}/events/{event_id}")
+    @r.get("/calendars/{calendar_id}/events/{event_id}", dependencies=_gate("calendar.events.get"))
     def events_get(request: Request, calendar_id: str, event_id: str) -> Response:
         state, user = _user(request, READ_SCOPES)
         with state.lock:
             return json_response(user.calendar.get_event(calendar_id, event_id))
 
-    @r.patch("/calendars/{calendar_id}/events/{event_id}")
+    @r.patch(
+        "/calendars/{calendar_id}/events/{event_id}", dependencies=_gate("calendar.events.patch")
+    )
     async def events_patch(request: Request, calendar_id: str, event_id: str) -> Response:
         state, user = _user(request, WRITE_SCOPES)
         body = await _body(request)
         with state.lock:
             return json_response(user.calendar.patch_event(calendar_id, event_id, body))
 
-    @r.put("/calendars/{calendar_id}/events/{event_id}")
+    @r.put(
+        "/calendars/{calendar_id}/events/{event_id}", dependencies=_gate("calendar.events.update")
+    )
     async def events_update(request: Request, calendar_id: str, event_id: str) -> Response:
         state, user = _user(request, WRITE_SCOPES)
         body = await _body(request)
@@ -123,20 +133,25 @@ def _routes(prefix: str) -> APIRouter:
                 user.calendar.patch_event(calendar_id, event_id, body, replace=True)
             )
 
-    @r.delete("/calendars/{calendar_id}/events/{event_id}")
+    @r.delete(
+        "/calendars/{calendar_id}/events/{event_id}", dependencies=_gate("calendar.events.delete")
+    )
     def events_delete(request: Request, calendar_id: str, event_id: str) -> Response:
         state, user = _user(request, WRITE_SCOPES)
         with state.lock:
             user.calendar.delete_event(calendar_id, event_id)
         return Response(status_code=204)
 
-    @r.get("/calendars/{calendar_id}/events/{event_id}/instances")
+    @r.get(
+        "/calendars/{calendar_id}/events/{event_id}/instances",
+        dependencies=_gate("calendar.events.instances"),
+    )
     def events_instances(request: Request, calendar_id: str, event_id: str) -> Response:
         state, user = _user(request, READ_SCOPES)
         with state.lock:
             return json_response(user.calendar.instances(calendar_id, event_id, _params(request)))
 
-    @r.post("/freeBusy")
+    @r.post("/freeBusy", dependencies=_gate("calendar.freebusy.query"))
     async def freebusy_query(request: Request) -> Response:
         state, user = _user(request, FREEBUSY_SCOPES)
         body = await _body(request)

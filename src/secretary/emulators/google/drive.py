@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from secretary.emulators.google.drive_store import select_fields
 from secretary.emulators.google.errors import GoogleApiError, json_response
 from secretary.emulators.google.oauth import authenticate
+from secretary.emulators.google.quota import api_call
 from secretary.emulators.google.state import EmulatorState, EmulatorUser
 
 # Discovery method ids this module serves (checked against drive.v3.json by a test).
@@ -41,6 +42,11 @@ DEFAULT_CHANGES_FIELDS = (
 )
 
 
+def _gate(method_id: str) -> list[Any]:
+    """Auth, per-user quota, concurrency and injected faults, shared with Gmail."""
+    return [Depends(api_call(method_id))]
+
+
 def _user(request: Request, scopes: frozenset[str]) -> tuple[EmulatorState, EmulatorUser]:
     return request.app.state.emulator, authenticate(request, scopes)
 
@@ -57,7 +63,7 @@ def _int(request: Request, name: str) -> int | None:
 def _routes(prefix: str) -> APIRouter:
     r = APIRouter(prefix=prefix, tags=["drive"])
 
-    @r.get("/files")
+    @r.get("/files", dependencies=_gate("drive.files.list"))
     def files_list(request: Request) -> Response:
         state, user = _user(request, METADATA_SCOPES)
         q = request.query_params
@@ -70,7 +76,7 @@ def _routes(prefix: str) -> APIRouter:
             )
         return json_response(select_fields(out, q.get("fields") or DEFAULT_LIST_FIELDS))
 
-    @r.get("/files/{file_id}")
+    @r.get("/files/{file_id}", dependencies=_gate("drive.files.get"))
     def files_get(request: Request, file_id: str) -> Response:
         q = request.query_params
         if q.get("alt") == "media":
@@ -83,7 +89,7 @@ def _routes(prefix: str) -> APIRouter:
             meta = user.drive.get_file(file_id)
         return json_response(select_fields(meta, q.get("fields") or DEFAULT_FILE_FIELDS))
 
-    @r.get("/files/{file_id}/export")
+    @r.get("/files/{file_id}/export", dependencies=_gate("drive.files.export"))
     def files_export(request: Request, file_id: str) -> Response:
         state, user = _user(request, CONTENT_SCOPES)
         mime = request.query_params.get("mimeType")
@@ -94,14 +100,14 @@ def _routes(prefix: str) -> APIRouter:
         charset = "; charset=utf-8" if mime.startswith("text/") else ""
         return Response(data, media_type=mime + charset)
 
-    @r.get("/changes/startPageToken")
+    @r.get("/changes/startPageToken", dependencies=_gate("drive.changes.getStartPageToken"))
     def changes_start(request: Request) -> Response:
         state, user = _user(request, METADATA_SCOPES)
         with state.lock:
             token = user.drive.start_page_token()
         return json_response({"kind": "drive#startPageToken", "startPageToken": token})
 
-    @r.get("/changes")
+    @r.get("/changes", dependencies=_gate("drive.changes.list"))
     def changes_list(request: Request) -> Response:
         state, user = _user(request, METADATA_SCOPES)
         q = request.query_params
