@@ -30,7 +30,9 @@ _WROTE = (
     r"yazdı|έγραψε|kirjutas|rašė|rakstīja|escrigué|va\s+escriure|a\s+scris|je\s+napisal|"
     r"написа|napisao|napisala|wrote\s+on|書きました|写道|寫道|님이\s*작성|のメッセージ"
 )
-_WROTE_LINE_RE = re.compile(r"(?:" + _WROTE + r")\s*[:：]?\s*$", re.IGNORECASE)
+_WROTE_ANY_RE = re.compile(
+    r"(?:^|\s)(?:" + _WROTE + r")(?:\((?:a|а)\))?(?=\s|[:：]|$)", re.IGNORECASE
+)
 # Chinese/Japanese clients write the header without a Latin verb.
 _CJK_HEADER_RE = re.compile(r"(写道|寫道|書きました|のメッセージ)\s*[:：]\s*$")
 # Lines that open a reply header even when the verb sits on a later line (wrapped headers).
@@ -44,7 +46,7 @@ _ORIGINAL_MESSAGE_RE = re.compile(
     r"ursprüngliche\s+nachricht|weitergeleitete\s+nachricht|message\s+d'origine|message\s+transféré|"
     r"mensaje\s+original|mensaje\s+reenviado|messaggio\s+originale|messaggio\s+inoltrato|"
     r"oorspronkelijk\s+bericht|doorgestuurd\s+bericht|oprindelig\s+meddelelse|videresendt\s+meddelelse|"
-    r"opprinnelig\s+melding|ursprungligt\s+meddelande|vidarebefordrat\s+meddelande|"
+    r"opprinnelig\s+melding|oprindelig\s+besked|original-nachricht|originalnachricht|ursprungligt\s+meddelande|vidarebefordrat\s+meddelande|"
     r"alkuperäinen\s+viesti|wiadomość\s+oryginalna|oryginalna\s+wiadomość|mensagem\s+original|"
     r"исходное\s+сообщение|пересылаемое\s+сообщение|původní\s+zpráva|eredeti\s+üzenet|"
     r"reply\s+message|reply\s+above\s+this\s+line)\s*[-_=*]*\s*$",
@@ -64,13 +66,14 @@ _FROM_FIELD_RE = re.compile(
     re.IGNORECASE,
 )
 _HEADER_FIELD_RE = re.compile(
-    r"^\s*[*_]?\s*(?:sent|date|to|subject|cc|gesendet|datum|an|betreff|envoyé|date|à|objet|"
+    r"^\s*[*_]?\s*(?:sent|date|to|subject|cc|gesendet|datum|an|betreff|envoyé|date|à|a|objet|sujet|copie\s+à|"
     r"enviado|fecha|para|asunto|inviato|data|oggetto|verzonden|aan|onderwerp|sendt|til|emne|"
     r"skickat|ämne|lähetetty|vastaanottaja|aihe|wysłano|do|temat|enviada|assunto|отправлено|"
     r"дата|кому|тема|elküldve|címzett|tárgy|gönderildi|konu|送信日時|件名|宛先)\s*[*_]?\s*[:：]",
     re.IGNORECASE,
 )
-_SEPARATOR_RE = re.compile(r"^\s*[_\-—=]{8,}\s*$")
+_SEPARATOR_RE = re.compile(r"^\s*[_\-—=*]{3,}\s*$")
+_FIELD_LINE_RE = re.compile(r"^\s*[\w *'-]{1,25}\s?[:：]")
 
 _SIG_DELIMITER_RE = re.compile(r"^(?:--|—|__+|-{2,3})$")
 _DEVICE_FOOTER_RE = re.compile(
@@ -79,7 +82,7 @@ _DEVICE_FOOTER_RE = re.compile(
     r"get\s+outlook\s+for\s+\w+|envoyé\s+de\s+mon\s+[\w ]+|von\s+meinem\s+[\w ]+\s+gesendet|"
     r"enviado\s+desde\s+mi\s+[\w ]+|inviato\s+da[l]?\s+[\w ]+|verzonden\s+(?:vanaf|met)\s+[\w ]+|"
     r"skickat\s+från\s+min\s+[\w ]+|sendt\s+fra\s+min\s+[\w ]+|wysłane\s+z\s+[\w ]+|"
-    r"lähetetty\s+[\w ]+|отправлено\s+с\s+[\w ]+)\s*\.?\s*$",
+    r"lähetetty\s+[\w ]+|отправлено\s+с\s+[\w ]+)\s*\.?\s*(?:<[^<>\s]*>|\([^()\s]*\))?\s*$",
     re.IGNORECASE,
 )
 # Sign-offs: the line is only the phrase (and punctuation), so "thanks for the report" is
@@ -129,43 +132,53 @@ def _may_open_quote(stripped: str) -> bool:
     return word in _OPENER_WORDS
 
 
+def _looks_like_header(joined: str, opens: bool) -> bool:
+    if len(joined) > 300 or not joined.endswith((":", "：")):
+        return False
+    if _CJK_HEADER_RE.search(joined):
+        return True
+    has_verb = _WROTE_ANY_RE.search(joined) is not None
+    has_address = "@" in joined
+    has_digit = any(ch.isdigit() for ch in joined)
+    if has_verb and (opens or has_address or has_digit):
+        return True
+    # "30.09.2017, 18.30, "John" <j@x.org>:" and "ср, 30 апр. 2025 г. в 15:19, John <j@x>:"
+    # carry no verb at all: a date and an address ending in a colon is a header.
+    return has_address and has_digit and "<" in joined
+
+
 def _is_wrote_header(lines: list[str], i: int) -> int | None:
     """If a reply header ("On <date>, <name> wrote:") starts at line i, return its line count.
 
-    Headers are often wrapped over up to three lines, so the verb may sit on a later line
-    than the opener; we only look ahead from a line that plausibly opens one.
+    Headers are often wrapped over up to three lines, so the verb or the closing colon may
+    sit on a later line; the wrapped tail can even start with ">" ("<a@b\n>:").
     """
-    line = lines[i]
-    stripped = line.strip()
-    if not stripped or _is_quoted(line):
+    stripped = lines[i].strip()
+    if not stripped or stripped[0] == ">":
         return None
     opens = _HEADER_OPENERS_RE.match(stripped) is not None
-    # Cheap gates first: this runs on every line of every message in the sync hot path.
-    if (
-        len(stripped) <= 300
-        and (opens or stripped.endswith((":", "：")))
-        and (_WROTE_LINE_RE.search(stripped) or _CJK_HEADER_RE.search(stripped))
-    ):
+    if _looks_like_header(stripped, opens):
         return 1
-    if opens and not stripped.endswith((".", "?", "!")):
-        joined = stripped
-        for span in (2, 3):
-            if i + span - 1 >= len(lines):
-                break
-            nxt = lines[i + span - 1].strip()
-            if not nxt or _is_quoted(lines[i + span - 1]):
-                break
-            joined = f"{joined} {nxt}"
-            if len(joined) > 300:
-                break
-            if _WROTE_LINE_RE.search(joined) and joined.endswith((":", "：")):
-                return span
+    if stripped.endswith((".", "?", "!")) or len(stripped) > 250:
+        return None
+    if not (opens or "@" in stripped or _WROTE_ANY_RE.search(stripped)):
+        return None
+    joined = stripped
+    for span in (2, 3):
+        if i + span - 1 >= len(lines):
+            break
+        nxt = lines[i + span - 1].strip()
+        if not nxt or (nxt[0] == ">" and nxt not in (">:", ">：")):
+            break
+        joined = f"{joined} {nxt}" if not nxt.startswith(">") else f"{joined}{nxt}"
+        if _looks_like_header(joined, opens):
+            return span
     return None
 
 
 _STRONG_FIELDS = frozenset(
     {"subject", "betreff", "objet", "asunto", "oggetto", "onderwerp", "emne", "ämne", "temat"}
-    | {"assunto", "тема", "aihe", "sent", "gesendet", "envoyé", "date", "datum", "件名"}
+    | {"assunto", "тема", "aihe", "sent", "gesendet", "envoyé", "date", "datum", "件名", "sujet"}
 )
 
 
@@ -224,6 +237,24 @@ def _previous_nonblank(text: str, line_start: int) -> tuple[int, str] | None:
     return None
 
 
+def _header_block_top(text: str, line_start: int) -> int:
+    """Extend an Outlook/webmail header block upwards over a separator ("_____", "====")
+    and at most two "Field: value" lines ("Message du : 12/12/2016") glued above it."""
+    top = line_start
+    fields = 0
+    while True:
+        above = _previous_nonblank(text, top)
+        if above is None:
+            return top
+        if _SEPARATOR_RE.match(above[1]):
+            return above[0]
+        if fields < 2 and _FIELD_LINE_RE.match(above[1]) and len(above[1]) < 120:
+            fields += 1
+            top = above[0]
+            continue
+        return line_start  # field lines without a separator above stay in the reply
+
+
 def _find_quote_start(text: str) -> int | None:
     """Offset of the line where the quoted history starts, or None."""
     pos = 0
@@ -258,11 +289,7 @@ def _find_quote_start(text: str) -> int | None:
             ):
                 return line_start
             if _is_outlook_block(window, 0):
-                above = _previous_nonblank(text, line_start)
-                # a separator line right above belongs to the header ("________________")
-                if above and _SEPARATOR_RE.match(above[1]):
-                    return above[0]
-                return line_start
+                return _header_block_top(text, line_start)
         pos = line_end + 1
     return None
 
@@ -273,6 +300,10 @@ def _rest_is_signature(text: str, start: int) -> bool:
     return _find_signature_start(rest) == 0
 
 
+_DEVICE_FOOTER_SEARCH_RE = re.compile(
+    _DEVICE_FOOTER_RE.pattern.replace("^", "^", 1).replace("$", "$", 1),
+    re.IGNORECASE | re.MULTILINE,
+)
 _SIG_DELIMITER_SEARCH_RE = re.compile(r"^[ \t]*(?:--|—|__+|-{2,3})[ \t]*$", re.MULTILINE)
 _SIGNATURE_TAIL_LINES = _MAX_NAME_BLOCK_LINES + 2
 
@@ -324,6 +355,14 @@ def split_reply(text: str) -> ReplySplit:
         head, quoted = text, ""
     else:
         head, quoted = text[:quote_start], text[quote_start:]
+    # A device footer ("Sent from my iPhone") ends what the sender wrote: mobile clients
+    # append the original message below it, often without any quote marker.
+    footer = _DEVICE_FOOTER_SEARCH_RE.search(head)
+    if footer is not None and head[: footer.start()].strip():
+        after = head[footer.end() :]
+        if after.strip():
+            quoted = f"{after.strip()}\n\n{quoted}" if quoted else after.strip()
+        head = head[: footer.end()]
     # Only the tail of the reply can hold the signature, except for an explicit "-- "
     # delimiter, which we find with one regex search instead of a Python loop.
     delimiter = _SIG_DELIMITER_SEARCH_RE.search(head)
