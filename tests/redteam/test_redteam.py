@@ -251,8 +251,6 @@ def _local_tier() -> IntelligenceTier:
         tier = create_provider("local", Settings(env="test"))
     except ConfigurationError as exc:
         pytest.skip(f"local tier not available yet: {exc.message}")
-    except FileNotFoundError as exc:  # its model artifact is trained by a teammate's command
-        pytest.skip(f"local tier model not trained yet: {exc.filename}")
     assert not hasattr(tier, "chat")
     return tier  # type: ignore[return-value]
 

@@ -408,3 +408,71 @@ def build_chain(
     )
     chain.skipped = skipped
     return chain
+
+
+class ProviderCheck(BaseModel):
+    """The result of one live check of a configured provider (``secretary llm test``)."""
+
+    provider: str
+    status: Literal["ok", "not_configured", "auth_error", "error"]
+    model: str = ""
+    message: str = ""
+    latency_ms: int | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+def check_providers(
+    settings: Settings, *, names: Sequence[str] | None = None
+) -> list[ProviderCheck]:
+    """Send one tiny request to each provider in the chain (no retries) and the local tier."""
+    wanted = list(names) if names else list(settings.llm.chain)
+    if "local" not in wanted and not names:
+        wanted.append("local")
+    ping = [
+        ChatMessage(role="system", content="Reply with the single word OK."),
+        ChatMessage(role="user", content="ping"),
+    ]
+    checks: list[ProviderCheck] = []
+    for name in wanted:
+        try:
+            provider = create_provider(name, settings)
+        except ConfigurationError as exc:
+            checks.append(
+                ProviderCheck(provider=name, status="not_configured", message=exc.message)
+            )
+            continue
+        if not isinstance(provider, ChatProvider):
+            checks.append(ProviderCheck(provider=name, status="ok", message="offline tier loaded"))
+            continue
+        started = time.monotonic()
+        try:
+            result = provider.chat(ping, timeout=settings.llm.timeout_seconds)
+        except ProviderAuthError as exc:
+            checks.append(
+                ProviderCheck(
+                    provider=name, model=provider.model, status="auth_error", message=exc.message
+                )
+            )
+            continue
+        except ProviderError as exc:
+            checks.append(
+                ProviderCheck(
+                    provider=name, model=provider.model, status="error", message=exc.message
+                )
+            )
+            continue
+        checks.append(
+            ProviderCheck(
+                provider=name,
+                model=provider.model,
+                status="ok",
+                message=result.text.strip()[:40],
+                latency_ms=int((time.monotonic() - started) * 1000),
+                input_tokens=result.usage.input_tokens,
+                output_tokens=result.usage.output_tokens,
+                cost_usd=result.usage.cost_usd,
+            )
+        )
+    return checks

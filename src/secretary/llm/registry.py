@@ -145,7 +145,15 @@ def _local(settings: Settings) -> IntelligenceTier:
             "the local intelligence tier (secretary.llm.local.LocalTier) is not available"
         ) from exc
     from_settings = getattr(local_tier, "from_settings", None)
-    tier: IntelligenceTier = from_settings(settings) if callable(from_settings) else local_tier()
+    try:
+        tier: IntelligenceTier = (
+            from_settings(settings) if callable(from_settings) else local_tier()
+        )
+    except FileNotFoundError as exc:
+        raise ConfigurationError(
+            f"the local tier's model artifact is missing ({exc.filename}); "
+            "run `secretary train classifier`"
+        ) from exc
     return tier
 
 
