@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
+import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import googleapiclient
 import httpx
 import pytest
 from google.auth.exceptions import RefreshError
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
+from starlette.routing import Match
 
 from secretary.emulators.google import calendar as calendar_api
 from secretary.emulators.google import oauth
+from secretary.emulators.google.app import create_emulator_app
 from secretary.emulators.google.faults import FaultConfig, fault_injector
 from secretary.emulators.google.quota import quota_book
 from secretary.emulators.google.state import EmulatorState
@@ -358,3 +365,34 @@ def test_quota_and_faults_gate_calendar_calls(emulator: tuple[EmulatorState, str
     assert cal.calendarList().list().execute()["items"]  # other methods are untouched
     used = quota_book(state).stats()["users"][USER]
     assert used["requests"] >= 2
+
+
+@pytest.mark.parametrize("module", ["calendar", "drive"])
+def test_claimed_methods_match_discovery_paths_and_verbs(module: str) -> None:
+    claimed = importlib.import_module(f"secretary.emulators.google.{module}").CLAIMED_METHODS
+    doc_path = (
+        Path(googleapiclient.__file__).parent
+        / "discovery_cache"
+        / "documents"
+        / f"{module}.v3.json"
+    )
+    doc = json.loads(doc_path.read_text())
+    methods: dict[str, tuple[str, str]] = {}
+
+    def walk(resources: dict[str, Any]) -> None:
+        for resource in resources.values():
+            for method in resource.get("methods", {}).values():
+                methods[method["id"]] = (method["httpMethod"], method["path"])
+            walk(resource.get("resources", {}))
+
+    walk(doc["resources"])
+    app = create_emulator_app()
+
+    def routed(verb: str, path: str) -> bool:
+        scope = {"type": "http", "method": verb, "path": path, "root_path": "", "headers": []}
+        return any(route.matches(scope)[0] == Match.FULL for route in app.routes)
+
+    for method_id in sorted(claimed):
+        verb, path = methods[method_id]
+        concrete = re.sub(r"\{[^}]+\}", "x1", "/" + doc["servicePath"] + path)
+        assert routed(verb, concrete), method_id
