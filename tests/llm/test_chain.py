@@ -218,3 +218,33 @@ def test_registry_accepts_third_party_providers(emulator: RunningEmulator) -> No
         register_provider("acme-test", factory)
     with pytest.raises(UnknownProvider):
         create_provider("nope", Settings(env="test"))
+
+
+def test_draft_with_invented_amount_is_flagged(emulator: RunningEmulator) -> None:
+    chain = _openai_chain(emulator, FakeClock())
+    emulator.script.enqueue(
+        "openai",
+        Step(
+            json_body={
+                "should_draft": True,
+                "body": "Hi Ana, happy to do it for $4,500, payable Friday. Dana",
+                "intent": "confirm",
+                "confidence": 0.9,
+            }
+        ),
+    )
+    draft = chain.draft_reply(DraftRequest(email=make_email()))
+    assert draft.should_draft is True
+    assert draft.confidence <= 0.2
+    assert "$4,500" in draft.reason
+
+
+def test_draft_declined_by_the_model_has_no_body(emulator: RunningEmulator) -> None:
+    chain = _openai_chain(emulator, FakeClock())
+    emulator.script.enqueue(
+        "openai", Step(json_body={"should_draft": False, "body": "ignored", "reason": "fyi"})
+    )
+    draft = chain.draft_reply(DraftRequest(email=make_email()))
+    assert draft.should_draft is False
+    assert draft.body == ""
+    assert draft.model == "openai:gpt-4o-mini"

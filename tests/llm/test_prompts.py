@@ -10,6 +10,7 @@ from secretary.llm.prompts import (
     extract_messages,
     neutralise,
     render_email,
+    unsupported_amounts,
 )
 from secretary.llm.provider import retry_after_from, strip_fences
 from secretary.llm.schemas import DraftRequest, StyleProfile, TimeSlot
@@ -83,3 +84,15 @@ def test_retry_after_parsing() -> None:
 def test_markdown_fences_are_tolerated() -> None:
     assert strip_fences('```json\n{"a": 1}\n```') == '{"a": 1}'
     assert strip_fences('{"a": 1}') == '{"a": 1}'
+
+
+def test_amounts_not_in_the_thread_are_flagged() -> None:
+    request = DraftRequest(
+        email=make_email(body_text="Can you confirm the quote of $1,200 for the repair?"),
+        thread=[make_email(body_text="The deposit was 300 EUR.")],
+    )
+    assert unsupported_amounts("Yes, $1,200 works and the 300 EUR deposit is paid.", request) == []
+    assert unsupported_amounts("We can do $950, or €4.5k with installation.", request) == [
+        "$950",
+        "€4.5k",
+    ]

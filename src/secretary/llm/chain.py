@@ -190,13 +190,21 @@ class ProviderChain:
             return self._fallback(self.local.draft_reply(request))
         value = answer.value
         allowed = self._filter([*value.suggested_actions, *answer.tool_calls], task="draft")
-        body = value.body.strip()
+        body = value.body.strip() if value.should_draft else ""
+        confidence, reason = value.confidence, value.reason
+        invented = prompts.unsupported_amounts(body, request)
+        if invented:
+            # Kept for the user to fix, but flagged and never presented as a confident draft.
+            confidence = min(confidence, 0.2)
+            note = "check: amounts not found in the thread: " + ", ".join(invented[:5])
+            reason = f"{reason} [{note}]" if reason else note
+            log.warning("llm.draft_unsupported_amounts", count=len(invented))
         return DraftResult(
-            should_draft=value.should_draft and bool(body),
-            body=body if value.should_draft else "",
+            should_draft=bool(body),
+            body=body,
             intent=value.intent,
-            confidence=value.confidence,
-            reason=value.reason,
+            confidence=confidence,
+            reason=reason,
             model=f"{answer.provider}:{answer.model}",
             proposed_actions=allowed,
             usage=answer.usage,

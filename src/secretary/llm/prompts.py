@@ -221,3 +221,34 @@ def repair_message(error: str) -> ChatMessage:
             f"{error[:800]}\nReply again with only a JSON object that matches the schema."
         ),
     )
+
+
+_NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"  # 1,200 / 950 / 4.5 (no trailing comma)
+_MONEY_RE = re.compile(
+    rf"[$€£]\s?{_NUMBER}(?:\s?(?:k|m|bn|million|thousand)\b)?"
+    rf"|\b{_NUMBER}\s?(?:usd|eur|gbp|dollars|euros|pounds)\b",
+    re.IGNORECASE,
+)
+_NUMBER_RE = re.compile(_NUMBER)
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "").rstrip(".") for n in _NUMBER_RE.findall(text)}
+
+
+def unsupported_amounts(body: str, request: DraftRequest) -> list[str]:
+    """Money amounts in a draft that appear nowhere in the thread: likely invented prices.
+
+    The prompt forbids inventing commitments; this checks the clearest kind after the fact,
+    because a model can still do it (or be talked into it by the mail it reads).
+    """
+    sources = [request.email.subject, request.email.body_text, *request.style.samples]
+    for message in request.thread:
+        sources.extend((message.subject, message.body_text))
+    known = _numbers("\n".join(sources))
+    flagged = []
+    for match in _MONEY_RE.finditer(body):
+        number = _NUMBER_RE.search(match.group())
+        if number and number.group().replace(",", "").rstrip(".") not in known:
+            flagged.append(match.group().strip())
+    return flagged
