@@ -105,7 +105,7 @@ def test_state_mismatch_shows_error_page_and_stores_nothing(
     resp = _callback(client, first)
     assert resp.status_code == 400
     assert "did not match this browser" in resp.text
-    assert "href='/oauth/google/start'" in resp.text
+    assert "href='/oauth/google/start'>Start again</a>" in resp.text
     tampered = follow_consent(_start(client))
     tampered["state"] = tampered["state"][:-2] + "xx"
     assert _callback(client, tampered).status_code == 400

@@ -234,6 +234,9 @@ def get_credentials(session: Session, account_id: int, *, settings: Settings) ->
     """Credentials for the official Google clients, valid for at least five more minutes.
 
     Refreshes (and stores, encrypted) a token that expires within ``REFRESH_MARGIN``.
+    The returned object can refresh itself in memory if a long job outlives the token, but
+    such refreshes are not stored; long-running clients should use
+    ``google.client.ManagedCredentials`` with ``make_token_refresher`` instead.
 
     Raises:
         AccountNotFound: no such account.

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from secretary.accounts import service
 from secretary.accounts.schemas import AccountOut, ConnectResult, ReauthStart, RemoveResult
 from secretary.google.auth import STATE_TTL, unseal_pending
-from secretary.google.errors import AccountNeedsReauth, GoogleError, OAuthError
+from secretary.google.errors import AccountNeedsReauth, GoogleError, OAuthAccessDenied
 from secretary.web.app import register_routes
 from secretary.web.deps import SessionDep, StateDep
 
@@ -47,7 +47,11 @@ def _page(title: str, paragraphs: list[str], *, link: tuple[str, str], status: i
 
 def _error_page(exc: GoogleError) -> HTMLResponse:
     recovery = getattr(exc, "recovery_url", None) or service.START_PATH
-    label = "Connect again" if isinstance(exc, OAuthError | AccountNeedsReauth) else "Start again"
+    label = (
+        "Connect again"
+        if isinstance(exc, OAuthAccessDenied | AccountNeedsReauth)
+        else "Start again"
+    )
     return _page(
         "Google account not connected",
         [exc.message],
