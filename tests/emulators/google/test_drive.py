@@ -95,6 +95,8 @@ def test_list_query_subset_and_fields(emulator: tuple[EmulatorState, str, dict[s
         "logo.png",
         "meeting-notes.txt",
     ]
+    assert len(q("'me' in owners")) == 5
+    assert q("'someone@else.example' in owners") == []
     with pytest.raises(HttpError) as err:
         drive.files().list(q="name contains").execute()
     assert err.value.resp.status == 400

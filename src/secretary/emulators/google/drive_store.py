@@ -9,7 +9,7 @@ a change log whose numeric ids are the ``changes.list`` page tokens.
 The ``q`` language is parsed by a small recursive-descent parser: no maintained Python
 library implements Drive's search grammar. Supported: ``name``/``fullText`` ``contains``,
 ``=``/``!=`` on ``name``, ``mimeType``, ``trashed``, ``starred``, comparisons on
-``modifiedTime``/``createdTime``, ``'<id>' in parents``, with ``and``/``or``/``not`` and
+``modifiedTime``/``createdTime``, ``'<id>' in parents``, ``'me' in owners``, with ``and``/``or``/``not`` and
 parentheses. The caller (``drive.py``) holds ``EmulatorState.lock``.
 """
 
@@ -435,11 +435,20 @@ def parse_query(q: str, *, root_id: str) -> Predicate:
 
     def condition() -> Predicate:
         first = take()
-        if first[0] == "str":  # '<id>' in parents
-            if not is_word(take(), "in") or not is_word(take(), "parents"):
+        if first[0] == "str":  # '<id>' in parents | '<email>' in owners
+            if not is_word(take(), "in"):
                 raise _invalid_query()
-            parent = root_id if first[1] == "root" else first[1]
-            return lambda f: parent in f.meta.get("parents", [])
+            collection = take()
+            if is_word(collection, "parents"):
+                parent = root_id if first[1] == "root" else first[1]
+                return lambda f: parent in f.meta.get("parents", [])
+            if is_word(collection, "owners"):
+                who = first[1].lower()
+                return lambda f: any(
+                    (who == "me" and o.get("me")) or str(o.get("emailAddress", "")).lower() == who
+                    for o in f.meta.get("owners", [])
+                )
+            raise _invalid_query()
         if first[0] != "word":
             raise _invalid_query()
         field_name = first[1]
