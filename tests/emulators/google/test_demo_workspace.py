@@ -86,6 +86,8 @@ def test_mailbox_counts_and_recency(seeded: tuple[EmulatorState, str, str]) -> N
         drive_files=10,
     )
     assert len(user.mailbox.messages) == counts.messages
+    conversations = [t for t in user.mailbox.threads.values() if len(t) > 1]
+    assert len(conversations) >= 10  # real reply threads for thread-aware drafting
 
     day_ago = to_epoch_ms(NOW - timedelta(days=1))
     recent = [m for m in user.mailbox.messages.values() if m.internal_date >= day_ago]

@@ -58,6 +58,8 @@ MAIL_SELECTION: list[tuple[str, str, int]] = [
     ("enron_berkeley_categories/5", "enron", 10),
     ("enron_berkeley_categories/6", "enron", 20),
 ]
+# Up to this many messages per folder come as whole reply threads (thread-aware drafting).
+THREADED_FROM = {"spamassassin_public_corpus/easy-ham-1": 40}
 MAX_MESSAGE_BYTES = 40_000  # keeps the archive small; long mails add nothing to a demo
 RECENT_REAL = 8  # real messages placed within the last day so triage has fresh mail
 
@@ -237,8 +239,11 @@ def build_demo_mail(shared_data: Path, out: Path, *, seed: int = 2) -> dict[str,
             for p in (shared_data / folder).iterdir()
             if p.suffix == ".txt" and p.stat().st_size <= MAX_MESSAGE_BYTES
         )
-        step = max(1, len(files) // count)
-        for path in files[::step][:count]:
+        chosen = _threaded(files, THREADED_FROM.get(folder, 0))
+        rest = [p for p in files if p not in set(chosen)]
+        step = max(1, len(rest) // max(1, count - len(chosen)))
+        chosen += rest[::step][: count - len(chosen)]
+        for path in chosen:
             raw = path.read_bytes()
             if raw.startswith(b"From "):  # mbox separator line, not a header
                 raw = raw.split(b"\n", 1)[1]
@@ -289,6 +294,52 @@ def build_demo_mail(shared_data: Path, out: Path, *, seed: int = 2) -> dict[str,
     for entry in entries:
         counts[entry["set"]] = counts.get(entry["set"], 0) + 1
     return counts
+
+
+_MSGID_RE = re.compile(rb"<[^<>\s]+>")
+
+
+def _header_block(raw: bytes, name: bytes) -> bytes:
+    head = raw.split(b"\n\n", 1)[0].replace(b"\r\n", b"\n")
+    m = re.search(rb"^" + name + rb":(.*(?:\n[ \t].*)*)", head, flags=re.MULTILINE | re.IGNORECASE)
+    return m.group(1) if m else b""
+
+
+def _threaded(files: list[Path], budget: int) -> list[Path]:
+    """Whole reply threads (2-5 messages whose parents are in ``files``), up to ``budget``
+    messages, in file-name order."""
+    if budget <= 0:
+        return []
+    by_id: dict[bytes, Path] = {}
+    parent_of: dict[Path, Path] = {}
+    raws = {p: p.read_bytes() for p in files}
+    for path, raw in raws.items():
+        ids = _MSGID_RE.findall(_header_block(raw, b"Message-ID"))
+        if ids:
+            by_id[ids[0]] = path
+    for path, raw in raws.items():
+        refs = _MSGID_RE.findall(
+            _header_block(raw, b"In-Reply-To") + b" " + _header_block(raw, b"References")
+        )
+        parents = [by_id[r] for r in reversed(refs) if r in by_id and by_id[r] != path]
+        if parents:
+            parent_of[path] = parents[0]
+
+    def root(path: Path) -> Path:
+        seen = set()
+        while path in parent_of and path not in seen:
+            seen.add(path)
+            path = parent_of[path]
+        return path
+
+    clusters: dict[Path, list[Path]] = {}
+    for path in files:
+        clusters.setdefault(root(path), []).append(path)
+    out: list[Path] = []
+    for members in sorted(clusters.values(), key=lambda ms: ms[0].name):
+        if 2 <= len(members) <= 5 and len(out) + len(members) <= budget:
+            out += members
+    return out
 
 
 def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -370,7 +421,8 @@ def demo_counts(user: EmulatorUser) -> DemoCounts:
 
 def _seed_mail(user: EmulatorUser, now: datetime) -> None:
     manifest, raws = load_demo_mail()
-    for entry in manifest:
+    # Oldest first, like the loader: a reply threads only onto a parent already stored.
+    for entry in sorted(manifest, key=lambda e: -int(e["age_minutes"])):
         user.mailbox.add_message(
             raws[entry["file"]],
             label_ids=entry["labels"],
