@@ -106,7 +106,8 @@ _ERP_CASES = [
     ),
     Case("email_gmail.txt", reply_lacks=("xxx@gmail.com",)),
     Case("email_2_1.txt", reply_starts="Outlook with a reply", reply_lacks=("Google Apps Sync",)),
-    Case("email_2_3.txt", reply_is="Outlook with a reply above headers using unusual format"),
+    # github's and zapier's email_2_3 differ after this common opening
+    Case("email_2_3.txt", reply_starts="Outlook with a reply", reply_lacks=("CRM Comments",)),
 ]
 
 _COMMON_FIRST_FRAGMENT = (
@@ -324,12 +325,33 @@ def _talon_signature_rate() -> float:
     return passed / total
 
 
+def _jetbrains_rate() -> float:
+    """JetBrains/email-parser (Apache-2.0): folders name the quote-header shape (single-line,
+    multi-line, ...); every message there has a quote, except those in ``empty``. Never used
+    while tuning the splitter, so this is the held-out score."""
+    root = shared_data("jetbrains_quote_headers", "testEmls")
+    passed, total, misses = 0, 0, []
+    for folder in ("SL", "ML", "AB", "phrases", "recursive", "empty"):
+        for eml in sorted((root / folder).glob("*.eml")):
+            parsed = parse_message(eml.read_bytes())
+            total += 1
+            if bool(parsed.quoted) == (folder != "empty"):
+                passed += 1
+            else:
+                misses.append(f"{folder}/{eml.name}")
+    print(
+        f"  {'jetbrains quote headers (held out)':<34} {passed:>3}/{total:<3} {passed / total:.1%}  misses: {misses}"
+    )
+    return passed / total
+
+
 def test_quote_split_pass_rates() -> None:
     print("\nsplit_reply pass rates")
     rates = {
         "talon_standard": _talon_standard_rate(),
         "talon_html": _talon_html_rate(),
         "talon_signature": _talon_signature_rate(),
+        "jetbrains": _jetbrains_rate(),
         "github": _score(
             "email_reply_parser_github",
             shared_data("email_reply_parser_github", "emails"),
@@ -356,19 +378,23 @@ def test_quote_split_pass_rates() -> None:
             _MULTILINGUAL_CASES,
         ),
     }
-    # measured: talon standard 11/12, html 8/9, signature 2/6 (talon's signature set is
+    # measured: talon standard 12/12, html 9/9, signature 2/6 (talon's signature set is
     # labelled by its ML extractor: bare name blocks without a sign-off, which a rule-based
-    # splitter leaves in the reply), github 13/15, zapier 15/16, crisp 25/29, crisp Fusce
-    # set 39/43, multilingual 24/27.
+    # splitter leaves in the reply), jetbrains 60/66 (held out), github 15/15, zapier
+    # 16/16, crisp 27/29 (the two misses are crisp's choice that "Sincerely,\nName" at the
+    # end of a notice is not a signature; we call it one), crisp Fusce set 43/43,
+    # multilingual 27/27. The transcribed sets were used while writing the splitter, so
+    # their rates flatter it; the jetbrains rate is the honest one.
     thresholds = {
-        "talon_standard": 0.90,
-        "talon_html": 0.85,
+        "talon_standard": 0.95,
+        "talon_html": 0.95,
         "talon_signature": 0.30,
-        "github": 0.85,
-        "zapier": 0.90,
-        "crisp": 0.85,
-        "crisp_common": 0.88,
-        "multilingual": 0.85,
+        "jetbrains": 0.85,
+        "github": 0.95,
+        "zapier": 0.95,
+        "crisp": 0.90,
+        "crisp_common": 0.95,
+        "multilingual": 0.95,
     }
     for name, minimum in thresholds.items():
         assert rates[name] >= minimum, name

@@ -17,9 +17,7 @@ The algorithm, on lines:
 
 from __future__ import annotations
 
-import heapq
 import re
-from collections.abc import Iterator
 
 from secretary.mail.schemas import ReplySplit
 
@@ -30,6 +28,7 @@ _WROTE = (
     r"yazdı|έγραψε|kirjutas|rašė|rakstīja|escrigué|va\s+escriure|a\s+scris|je\s+napisal|"
     r"написа|napisao|napisala|wrote\s+on|書きました|写道|寫道|님이\s*작성|のメッセージ"
 )
+_WROTE_END_RE = re.compile(r"(?:^|\s)(?:" + _WROTE + r")\s*$", re.IGNORECASE)
 _WROTE_ANY_RE = re.compile(
     r"(?:^|\s)(?:" + _WROTE + r")(?:\((?:a|а)\))?(?=\s|[:：]|$)", re.IGNORECASE
 )
@@ -77,9 +76,10 @@ _FIELD_LINE_RE = re.compile(r"^\s*[\w *'-]{1,25}\s?[:：]")
 
 _SIG_DELIMITER_RE = re.compile(r"^(?:--|—|__+|-{2,3})$")
 _DEVICE_FOOTER_RE = re.compile(
-    r"^\s*(?:sent\s+from\s+my\s+[\w' -]{2,40}|sent\s+from\s+(?:mail|outlook|yahoo\s+mail|"
-    r"gmail|proton\s*mail|samsung\s+mobile|my\s+mobile)[\w .-]{0,40}|sent\s+(?:via|using|with)\s+[\w .-]{2,40}|"
-    r"get\s+outlook\s+for\s+\w+|envoyé\s+de\s+mon\s+[\w ]+|von\s+meinem\s+[\w ]+\s+gesendet|"
+    r"^\s*(?:sent\s+from\s+my\s+[\w' -]{2,40}|sent\s+from\s+[\w.-]+(?:\s+[\w.-]+){0,4}|"
+    r"envoyé\s+(?:à\s+partir\s+)?de\s+[\w .]{2,40}|sent\s+(?:via|using|with)\s+[\w .-]{2,40}|"
+    r"get\s+outlook\s+for\s+\w+|(?:gesendet|envoyé|enviado|inviato|verzonden|skickat|sendt|wysłane)\s+"
+    r"(?:von|de|desde|da|dal|vanaf|met|från|fra|z)\s+[\w .]{2,40}|envoyé\s+de\s+mon\s+[\w ]+|von\s+meinem\s+[\w ]+\s+gesendet|"
     r"enviado\s+desde\s+mi\s+[\w ]+|inviato\s+da[l]?\s+[\w ]+|verzonden\s+(?:vanaf|met)\s+[\w ]+|"
     r"skickat\s+från\s+min\s+[\w ]+|sendt\s+fra\s+min\s+[\w ]+|wysłane\s+z\s+[\w ]+|"
     r"lähetetty\s+[\w ]+|отправлено\s+с\s+[\w ]+)\s*\.?\s*(?:<[^<>\s]*>|\([^()\s]*\))?\s*$",
@@ -106,7 +106,7 @@ _SIGN_OFF_RE = re.compile(
 )
 _MAX_NAME_BLOCK_LINES = 6
 _MAX_NAME_LINE_CHARS = 80
-_HYPHEN_NAME_RE = re.compile(r"^-\s?[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}\s*$")
+_HYPHEN_NAME_RE = re.compile(r"^[-/]\s?[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}\s*$")
 
 
 def _is_quoted(line: str) -> bool:
@@ -129,17 +129,20 @@ def _may_open_quote(stripped: str) -> bool:
     if first in "-_=*#" or first.isdigit() or stripped.endswith((":", "：")):
         return True
     word = stripped.split(None, 1)[0].rstrip(":：*").lower()
-    return word in _OPENER_WORDS
+    return word in _OPENER_WORDS or _HEADER_FIELD_RE.match(stripped) is not None
 
 
 def _looks_like_header(joined: str, opens: bool) -> bool:
-    if len(joined) > 300 or not joined.endswith((":", "：")):
+    if len(joined) > 300:
         return False
+    if not joined.endswith((":", "：")):
+        # "On <date> John <j@x.org> wrote" without its colon
+        return opens and "@" in joined and _WROTE_END_RE.search(joined) is not None
     if _CJK_HEADER_RE.search(joined):
         return True
     has_verb = _WROTE_ANY_RE.search(joined) is not None
     has_address = "@" in joined
-    has_digit = any(ch.isdigit() for ch in joined)
+    has_digit = _DIGIT_RE.search(joined) is not None
     if has_verb and (opens or has_address or has_digit):
         return True
     # "30.09.2017, 18.30, "John" <j@x.org>:" and "ср, 30 апр. 2025 г. в 15:19, John <j@x>:"
@@ -156,6 +159,8 @@ def _is_wrote_header(lines: list[str], i: int) -> int | None:
     stripped = lines[i].strip()
     if not stripped or stripped[0] == ">":
         return None
+    if stripped[0] in "-=_*":  # "---- On Wed, ... wrote ----" (Zoho)
+        stripped = stripped.strip("-=_* ")
     opens = _HEADER_OPENERS_RE.match(stripped) is not None
     if _looks_like_header(stripped, opens):
         return 1
@@ -197,23 +202,94 @@ def _is_outlook_block(lines: list[str], i: int) -> bool:
     return False
 
 
+def _is_field_block(window: list[str]) -> bool:
+    """Three or more consecutive header fields, one of them From ("Date:/Subject:/From:")."""
+    fields = 0
+    has_from = False
+    for line in window:
+        if _FROM_FIELD_RE.match(line):
+            has_from = True
+        elif not _HEADER_FIELD_RE.match(line):
+            break
+        fields += 1
+    return has_from and fields >= 3
+
+
+_WRAPPED_QUOTE_CHARS = 60
+
+
+def _split_interleaved(quoted: str) -> tuple[str, str]:
+    """Bottom-posted and inline answers: text written below a ">" block of the quote.
+
+    Returns (new text, remaining quote). Only looks inside the newest quote (up to the next
+    reply header), and only when that quote is ">"-marked right after its header.
+    """
+    lines = quoted.split("\n")
+    first_quoted = next((i for i, ln in enumerate(lines[:4]) if ln.lstrip().startswith(">")), None)
+    if first_quoted is None or first_quoted == 0:
+        return "", quoted
+    new: list[str] = []
+    kept = lines[:first_quoted]
+    for i in range(first_quoted, len(lines)):
+        line = lines[i]
+        stripped = line.strip()
+        if stripped.startswith(">"):
+            kept.append(line)
+            continue
+        previous = lines[i - 1].strip()
+        if (
+            stripped
+            and previous.startswith(">")
+            and (len(previous) >= _WRAPPED_QUOTE_CHARS or stripped[0].islower())
+        ):
+            kept.append(line)  # the tail of a quoted line that a client re-wrapped
+            continue
+        if stripped and (
+            _ORIGINAL_MESSAGE_RE.match(line)
+            or _is_wrote_header(lines, i) is not None
+            or _is_outlook_block(lines, i)
+        ):
+            kept.extend(lines[i:])
+            break
+        if stripped or new:
+            new.append(line)
+    written = [ln for ln in new if ln.strip()]
+    # a list footer or signature under the quote ("____ / riak-users mailing list") is not
+    # an answer
+    if not written or _find_signature_start(written) == 0:
+        return "", quoted
+    return "\n".join(new).strip(), "\n".join(kept).strip()
+
+
 # Jumps straight to lines that could start the quote: the per-line checks below are Python,
 # and running them on every line of every synced message cost more than the MIME parse.
-_OPENER_INITIALS = "".join(
-    sorted({w[0] for w in _OPENER_WORDS} | {w[0].upper() for w in _OPENER_WORDS})
-)
+# Lines worth a closer look: quoted (">"), separators and markers ("-----", "____",
+# "#"), date-first headers (a digit), "Field:" lines (Outlook blocks) and anything ending
+# in a colon (reply headers, possibly the last line of a wrapped one).
 _LINE_CANDIDATE_RE = re.compile(
-    r"(?:\A|\n)(?=[ \t]*(?:>|[-_=*#]{2}|\d|[*_]?[" + _OPENER_INITIALS + r"]))"
+    r"(?:\A|\n)(?=[ \t]*(?:>|[-_=*#]{2}|\d|[*_]?[^\W\d_][\w'-]{0,19}[ \t]?[*_]?[ \t]?[:：]"
+    r"|(?:On|Am|Le|El|Il|Op|Em|Den|Dnia|W dniu|Pe|Dne|På) ))"
 )
 _COLON_END_RE = re.compile(r"[:：][ \t]*(?=\n|\Z)")
+_DIGIT_RE = re.compile(r"\d")
 
 
-def _candidate_lines(text: str) -> Iterator[int]:
-    """Start offsets of lines that might open the quote, in order (may repeat)."""
-    return heapq.merge(
-        (m.end() for m in _LINE_CANDIDATE_RE.finditer(text)),
-        (text.rfind("\n", 0, m.start()) + 1 for m in _COLON_END_RE.finditer(text)),
-    )
+def _candidate_lines(text: str) -> list[int]:
+    """Start offsets of lines that might open the quote, in order."""
+    starts = {m.end() for m in _LINE_CANDIDATE_RE.finditer(text)}
+    starts.update(text.rfind("\n", 0, m.start()) + 1 for m in _COLON_END_RE.finditer(text))
+    return sorted(starts)
+
+
+def _window(text: str, start: int, count: int) -> list[str]:
+    """Up to ``count`` lines from ``start`` without copying the rest of the text."""
+    end = start
+    for _ in range(count):
+        end = text.find("\n", end) + 1
+        if end == 0:
+            end = len(text)
+            break
+    return text[start:end].split("\n")[:count]
 
 
 _UNQUOTED_LINE_RE = re.compile(r"^[ \t]*[^\s>]", re.MULTILINE)
@@ -274,23 +350,59 @@ def _find_quote_start(text: str) -> int | None:
                     break
             if not after or (len(after) <= 4 and _rest_is_signature(text, after[0])):
                 above = _previous_nonblank(text, line_start)
-                # an unrecognised one-line header ("Foo <x@y> a dit :") right above
-                if above and above[1].rstrip().endswith((":", "：")) and len(above[1]) < 200:
-                    return above[0]
+                if above is not None:
+                    above_line = above[1].rstrip()
+                    # an unrecognised one-line header ("Foo <x@y> a dit :") right above, or
+                    # a wrapped one whose tail was taken for a quote ("<a@b.c\n>:")
+                    if (above_line.endswith((":", "：")) and len(above_line) < 200) or (
+                        _is_wrote_header([above_line, stripped], 0) == 2
+                    ):
+                        return above[0]
                 return line_start
             pos = after[0]  # skip the rest of this quoted block: same answer for all of it
             continue
+        if stripped.endswith((":", "：")):
+            wrapped = _wrapped_header_start(text, line_start)
+            if wrapped is not None:
+                return wrapped
         if stripped and _may_open_quote(stripped):
-            window = text[line_start:].split("\n", _WINDOW_LINES)[:_WINDOW_LINES]
+            window = _window(text, line_start, _WINDOW_LINES)
             if (
                 _ORIGINAL_MESSAGE_RE.match(line)
                 or _FORWARD_RE.match(line)
                 or _is_wrote_header(window, 0) is not None
             ):
                 return line_start
-            if _is_outlook_block(window, 0):
+            if _is_outlook_block(window, 0) or _is_field_block(window):
                 return _header_block_top(text, line_start)
         pos = line_end + 1
+    return None
+
+
+def _wrapped_header_start(text: str, line_start: int) -> int | None:
+    """If the colon-ended line at ``line_start`` closes a header wrapped over the one or two
+    lines right above it ("On Tue, ... Kona" / "<x@y> wrote:"), return where it starts.
+
+    The first line of a wrapped header must look like one (an opener word or a date
+    digit), so a sentence just above "John <j@x.org> wrote:" stays in the reply.
+    """
+    tops: list[int] = []
+    top = line_start
+    for _ in range(2):
+        if top == 0:
+            break
+        prev_start = text.rfind("\n", 0, top - 1) + 1
+        prev = text[prev_start : top - 1]
+        if not prev.strip() or prev.lstrip().startswith(">"):
+            break
+        top = prev_start
+        tops.append(top)
+    for span, start in sorted(((i + 2, t) for i, t in enumerate(tops)), reverse=True):
+        first = text[start : text.find("\n", start)].strip()
+        if not (_HEADER_OPENERS_RE.match(first) or _DIGIT_RE.search(first)):
+            continue
+        if _is_wrote_header(_window(text, start, span), 0) == span:
+            return start
     return None
 
 
@@ -344,17 +456,34 @@ def _find_signature_start(lines: list[str]) -> int | None:
     return None
 
 
+def _drop_leading_header_block(text: str) -> str:
+    """A body that opens with "From:/Sent:/Subject:" lines (a message pasted or forwarded
+    without a marker) starts with its own header, not with quoted history: skip it."""
+    stripped = text.lstrip()
+    if not stripped or not _FROM_FIELD_RE.match(stripped):
+        return text
+    if not _is_outlook_block(_window(stripped, 0, _WINDOW_LINES), 0):
+        return text
+    blank = re.search(r"\n[ \t]*\n", stripped)
+    return stripped[blank.end() :] if blank else text
+
+
 def split_reply(text: str) -> ReplySplit:
     """Split ``text`` into (reply, quoted, signature). Pure and linear-time in the input."""
     if not text:
         return ReplySplit(reply="", quoted="", signature="")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _drop_leading_header_block(text)
     quote_start = _find_quote_start(text)
     if quote_start is None:
         head, quoted = text, ""
     else:
         head, quoted = text[:quote_start], text[quote_start:]
+    if quoted:
+        below, quoted = _split_interleaved(quoted)
+        if below:
+            head = f"{head.rstrip()}\n\n{below}" if head.strip() else below
     # A device footer ("Sent from my iPhone") ends what the sender wrote: mobile clients
     # append the original message below it, often without any quote marker.
     footer = _DEVICE_FOOTER_SEARCH_RE.search(head)
