@@ -127,6 +127,9 @@ class WorkerSettings(BaseModel):
     sweep_interval_seconds: float = Field(
         default=30.0, description="How often the sweeper looks for stuck tasks."
     )
+    queue_prefix: str = Field(
+        default="", description="Prefix of Celery queue names, for deployments sharing a broker."
+    )
 
 
 class Settings(BaseSettings):

@@ -47,3 +47,11 @@ def chain(ctx: TaskContext, *, key: str, remaining: int) -> None:
             dedupe_key=f"test.chain:{key}:{remaining - 1}",
             correlation_id=ctx.correlation_id,
         )
+
+
+@task("test.slow", retry=RetryPolicy(max_attempts=5))
+def slow(ctx: TaskContext, *, key: str, seconds: float = 0.05) -> None:
+    import time
+
+    _effect(ctx, key)
+    time.sleep(seconds)  # a window for kill -9 to land inside the transaction

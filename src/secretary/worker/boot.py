@@ -58,3 +58,45 @@ def build_runtime(
             "gmail": gmail if gmail is not None else google_gmail_factory(settings, sessions),
         },
     )
+
+
+def load_tier(spec: str | None, settings: Settings) -> Any:
+    """An intelligence tier from ``module:attr`` (a class or factory), else the default.
+
+    Lets a deployment (or a benchmark) plug in its own tier the way ``celery -A`` plugs in
+    an app, without a code change here.
+    """
+    if not spec:
+        return default_tier(settings)
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    target = getattr(importlib.import_module(module_name), attr or "tier")
+    return target() if callable(target) else target
+
+
+async def run_inline_forever(runtime: Runtime, *, concurrency: int | None = None) -> None:
+    """``secretary worker --runtime inline``: the in-process runtime as its own process.
+
+    On start the sweeper runs at once, so work a killed predecessor left behind resumes.
+    """
+    import asyncio
+    import signal
+
+    from secretary.worker.backends.inline import InlineBackend
+    from secretary.worker.dispatch import set_backend
+    from secretary.worker.schedule import sweep
+
+    backend = InlineBackend(runtime, concurrency=concurrency)
+    await backend.start()
+    set_backend(backend)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await asyncio.to_thread(sweep, runtime)
+    try:
+        await stop.wait()
+    finally:
+        set_backend(None)
+        await backend.stop()

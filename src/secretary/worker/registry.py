@@ -38,8 +38,8 @@ def all_tasks() -> dict[str, TaskDef]:
     return dict(_tasks)
 
 
-def load_all() -> None:
-    for module in TASK_MODULES:
+def load_all(extra: list[str] | None = None) -> None:
+    for module in [*TASK_MODULES, *(extra or [])]:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -1,0 +1,76 @@
+"""`secretary worker`: run background tasks (Celery worker, or the in-process runtime)."""
+
+from __future__ import annotations
+
+import typer
+
+from secretary.cli.context import get_ctx
+
+
+def register(root: typer.Typer) -> None:
+    root.command("worker")(worker)
+
+
+def worker(
+    runtime: str = typer.Option(
+        None, "--runtime", help="celery or inline (default: Settings.worker.runtime)."
+    ),
+    concurrency: int = typer.Option(None, "--concurrency", "-c", help="Worker processes/slots."),
+    queues: str = typer.Option(
+        "priority,default,batch", "--queues", "-Q", help="Celery queues to consume."
+    ),
+    beat: bool = typer.Option(
+        True, "--beat/--no-beat", help="Also run the periodic sweeper (Celery: embedded beat)."
+    ),
+    broker: str = typer.Option(None, "--broker", help="Broker URL (overrides the setting)."),
+    tier: str = typer.Option(
+        None, "--tier", help="Intelligence tier as module:attr (default: the configured chain)."
+    ),
+    loglevel: str = typer.Option("INFO", "--loglevel", help="Celery log level."),
+    include: list[str] = typer.Option(
+        [], "--include", "-I", help="Extra modules declaring tasks (plugins)."
+    ),
+) -> None:
+    """Start a worker. Celery: acks late, requeue on worker loss, prefetch 1."""
+    ctx = get_ctx()
+    settings = ctx.settings
+    if broker:
+        settings = settings.model_copy(
+            update={"worker": settings.worker.model_copy(update={"broker_url": broker})}
+        )
+    ctx.migrated_engine()
+    chosen = runtime or settings.worker.runtime
+    from secretary.worker import registry
+    from secretary.worker.boot import build_runtime, load_tier
+
+    registry.load_all(include)
+
+    if chosen == "inline":
+        import asyncio
+
+        from secretary.worker.boot import run_inline_forever
+
+        rt = build_runtime(settings, ctx.sessions, tier=load_tier(tier, settings))
+        asyncio.run(run_inline_forever(rt, concurrency=concurrency))
+        return
+    if chosen != "celery":
+        raise typer.BadParameter("--runtime must be celery or inline")
+    from secretary.worker.backends.celery import create_celery_app
+
+    app = create_celery_app(
+        settings,
+        deps_factory=lambda s, sessions: build_runtime(s, sessions, tier=load_tier(tier, s)),
+    )
+    argv = [
+        "worker",
+        f"--loglevel={loglevel}",
+        "--queues=" + ",".join(settings.worker.queue_prefix + q for q in queues.split(",")),
+        "--pool=prefork",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    if beat:
+        argv += ["--beat", f"--schedule={settings.home_path / 'celerybeat-schedule'}"]
+    app.worker_main(argv)

@@ -1,0 +1,140 @@
+"""Distributed runtime: the same task functions behind a Celery broker (Redis or RabbitMQ).
+
+Durability comes from the task records, not from Celery: a message only carries a record
+id, the worker claims the record before running it, and the sweeper re-sends anything a
+lost message or a dead worker left behind. Celery's part is delivery, configured so that a
+message is acknowledged only after the run (``acks_late``), handed back when the worker
+process dies (``task_reject_on_worker_lost``), and fetched one at a time (prefetch 1).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+from kombu import Queue  # type: ignore[attr-defined]
+
+from secretary.config import Settings
+from secretary.kit.logging import get_logger
+from secretary.worker import registry
+from secretary.worker.dispatch import Dispatch, set_backend
+from secretary.worker.runner import Runtime, execute
+from secretary.worker.schedule import all_jobs
+from secretary.worker.task import QUEUES
+
+log = get_logger(__name__)
+
+SWEEP_TASK = "worker.sweep"
+
+
+class CeleryBackend:
+    """Producer side: what ``dispatch.send_now`` calls in a process using Celery."""
+
+    def __init__(self, app: Celery, *, queue_prefix: str = "") -> None:
+        self.app = app
+        self.queue_prefix = queue_prefix
+
+    def send(self, dispatch: Dispatch) -> None:
+        self.app.send_task(
+            dispatch.name,
+            args=[dispatch.record_id],
+            queue=self.queue_prefix + dispatch.queue,
+            countdown=dispatch.delay_seconds or None,
+            headers={"correlation_id": dispatch.correlation_id},
+        )
+
+
+class _ProcessRuntime:
+    """One ``Runtime`` per worker *process*, built after the fork (engines don't survive one)."""
+
+    def __init__(self, settings: Settings, deps_factory: Any) -> None:
+        self.settings = settings
+        self.deps_factory = deps_factory
+        self._pid: int | None = None
+        self._runtime: Runtime | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Runtime:
+        with self._lock:
+            if self._runtime is None or self._pid != os.getpid():
+                from secretary.db.engine import make_engine
+                from secretary.db.session import make_sessionmaker
+
+                engine = make_engine(self.settings, pool_size=2)
+                self._runtime = self.deps_factory(self.settings, make_sessionmaker(engine))
+                self._pid = os.getpid()
+            return self._runtime
+
+
+def create_celery_app(settings: Settings, *, deps_factory: Any = None) -> Celery:
+    """The Celery app; ``deps_factory(settings, sessions) -> Runtime`` composes a worker
+    process (default: ``worker.boot.build_runtime``)."""
+    from secretary.worker.boot import build_runtime
+
+    registry.load_all()
+    prefix = settings.worker.queue_prefix
+    app = Celery("secretary", broker=settings.worker.broker_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_queues=[Queue(prefix + q) for q in QUEUES],  # type: ignore[no-untyped-call]
+        task_default_queue=prefix + "default",
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        # Redis re-delivers an unacknowledged message after this long; keep it above the
+        # longest retry delay so a delayed retry is not delivered twice (the claim would
+        # skip the second copy anyway).
+        broker_transport_options={
+            "visibility_timeout": max(3600, int(settings.worker.retry_max_seconds * 2))
+        },
+        beat_schedule={
+            name: {"task": name, "schedule": timedelta(seconds=job.every(settings))}
+            for name, job in all_jobs().items()
+        },
+    )
+    process_runtime = _ProcessRuntime(settings, deps_factory or build_runtime)
+    backend = CeleryBackend(app, queue_prefix=prefix)
+
+    for name in registry.all_tasks():
+        _register_task(app, name, process_runtime)
+
+    for name, job in all_jobs().items():
+
+        def run_job(_job: Any = job) -> Any:
+            return _job.fn(process_runtime.get())
+
+        app.task(name=name, ignore_result=True, acks_late=False)(run_job)
+
+    @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _init_process(**_kwargs: Any) -> None:
+        # Follow-up stages enqueued by a task are sent through this app after commit.
+        set_backend(backend)
+
+    app.conf.secretary_backend = backend
+    return app
+
+
+def _register_task(app: Celery, name: str, process_runtime: _ProcessRuntime) -> None:
+    def run(record_id: int) -> str:
+        set_backend(app.conf.secretary_backend)
+        return execute(process_runtime.get(), int(record_id)).value
+
+    app.task(name=name, ignore_result=True)(run)
+
+
+def install_producer(settings: Settings) -> CeleryBackend:
+    """Make this process (API, CLI) send its dispatches to the broker."""
+    app = create_celery_app(settings)
+    backend: CeleryBackend = app.conf.secretary_backend
+    set_backend(backend)
+    return backend

@@ -1,0 +1,172 @@
+"""Durability of the task system under ``kill -9``, in both runtimes, and Celery on Redis
+and on RabbitMQ with two worker processes (acceptance 2 and 3, at test size; the
+1,000-message run is ``bench/pipeline.py --kill``).
+
+Each task writes its effect in the same transaction that marks it succeeded, so "exactly
+once" is a row count, and "nothing stuck" is every record succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from secretary.config import Settings
+from secretary.db.models import AuditLog, TaskRecord, TaskStatus
+from secretary.worker import repository
+from secretary.worker.backends.celery import create_celery_app
+from secretary.worker.dispatch import set_backend
+from tests.worker import processes, tasks_for_tests  # noqa: F401 (registers test.*)
+
+BROKERS = {
+    "redis": "redis://127.0.0.1:6379/0",
+    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
+}
+
+
+@pytest.fixture
+def durable_settings(settings: Settings) -> Settings:
+    worker = settings.worker.model_copy(
+        update={
+            "retry_base_seconds": 0.05,
+            "retry_max_seconds": 0.2,
+            "lease_seconds": 2.0,
+            "stuck_after_seconds": 1.0,
+            "sweep_interval_seconds": 0.5,
+        }
+    )
+    return settings.model_copy(update={"worker": worker})
+
+
+@pytest.fixture
+def batch(sessions: sessionmaker[Session]) -> Iterator[str]:
+    tag = uuid.uuid4().hex[:10]
+    yield tag
+    with sessions.begin() as s:
+        s.execute(delete(TaskRecord).where(TaskRecord.dedupe_key.like(f"test.slow:{tag}:%")))
+        s.execute(delete(AuditLog).where(AuditLog.details["key"].astext.like(f"{tag}:%")))
+
+
+def _enqueue(sessions: sessionmaker[Session], tag: str, n: int) -> None:
+    with sessions.begin() as s:
+        for i in range(n):
+            repository.enqueue(
+                s,
+                "test.slow",
+                {"key": f"{tag}:{i}", "seconds": 0.02},
+                dedupe_key=f"test.slow:{tag}:{i}",
+            )
+
+
+def _progress(sessions: sessionmaker[Session], tag: str) -> dict[str, int]:
+    with sessions() as s:
+        rows = s.execute(
+            select(TaskRecord.status, func.count())
+            .where(TaskRecord.dedupe_key.like(f"test.slow:{tag}:%"))
+            .group_by(TaskRecord.status)
+        ).all()
+    return {str(k): int(v) for k, v in rows}
+
+
+def _assert_exactly_once(sessions: sessionmaker[Session], tag: str, n: int) -> None:
+    with sessions() as s:
+        keys = s.scalars(
+            select(AuditLog.details["key"].astext).where(
+                AuditLog.details["key"].astext.like(f"{tag}:%")
+            )
+        ).all()
+    counts = Counter(keys)
+    assert len(counts) == n, f"missing effects: {n - len(counts)}"
+    assert set(counts.values()) == {1}, "an effect ran twice"
+    assert _progress(sessions, tag) == {TaskStatus.SUCCEEDED: n}
+
+
+def _kill_while_flowing(
+    proc_factory,
+    sessions: sessionmaker[Session],
+    tag: str,
+    n: int,
+    *,
+    kills: int,
+    rng: random.Random,
+):  # type: ignore[no-untyped-def]
+    proc = proc_factory()
+    try:
+        for _ in range(kills):
+            processes.wait_for(
+                lambda: _progress(sessions, tag).get(TaskStatus.SUCCEEDED, 0) >= 5, 60
+            )
+            processes.wait_for(lambda: False, rng.uniform(0.2, 0.8))
+            victims = processes.children(proc)
+            if victims and rng.random() < 0.5:
+                processes.kill9(rng.choice(victims))  # one pool process
+            else:
+                processes.kill_tree(proc)  # the whole worker
+                proc = proc_factory()
+        done = processes.wait_for(
+            lambda: _progress(sessions, tag).get(TaskStatus.SUCCEEDED, 0) == n, 120, 0.25
+        )
+        assert done, f"stuck: {_progress(sessions, tag)}"
+    finally:
+        processes.kill_tree(proc)
+
+
+@pytest.mark.slow
+def test_inline_runtime_survives_kill_9(
+    durable_settings: Settings, sessions: sessionmaker[Session], batch: str
+) -> None:
+    n = 80
+    _enqueue(sessions, batch, n)  # no backend here: the worker's startup sweep picks them up
+    env = processes.worker_env(durable_settings)
+    _kill_while_flowing(
+        lambda: processes.start_worker("inline", env, concurrency=4),
+        sessions,
+        batch,
+        n,
+        kills=2,
+        rng=random.Random(1),
+    )
+    _assert_exactly_once(sessions, batch, n)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
+def test_celery_two_processes_survive_kill_9(
+    broker: str, durable_settings: Settings, sessions: sessionmaker[Session], batch: str
+) -> None:
+    n = 80
+    prefix = f"t{batch}."
+    settings = durable_settings.model_copy(
+        update={
+            "worker": durable_settings.worker.model_copy(
+                update={"broker_url": BROKERS[broker], "queue_prefix": prefix}
+            )
+        }
+    )
+    app = create_celery_app(settings)
+    set_backend(app.conf.secretary_backend)
+    try:
+        _enqueue(sessions, batch, n)
+        env = processes.worker_env(settings, broker=BROKERS[broker], prefix=prefix)
+        _kill_while_flowing(
+            lambda: processes.start_worker("celery", env, concurrency=2),
+            sessions,
+            batch,
+            n,
+            kills=2,
+            rng=random.Random(2),
+        )
+    finally:
+        set_backend(None)
+        with app.connection_for_write() as conn:
+            for q in ("default", "priority", "batch"):
+                with contextlib.suppress(Exception):
+                    conn.default_channel.queue_delete(prefix + q)
+    _assert_exactly_once(sessions, batch, n)
