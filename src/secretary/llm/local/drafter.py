@@ -1,0 +1,215 @@
+"""LLM-free reply drafter: a short, grounded answer to the asks the extractors found.
+
+Each case is a small template filled only from facts in hand: the sender's name, the times
+the sender proposed, the free slots the calendar gave us, the document the sender asked for.
+It never states a price, a date or a promise that did not come from those inputs (the only
+times it offers are ``DraftRequest.available_slots``), and when nothing in the mail needs an
+answer it returns ``should_draft=False`` rather than filler. Wording follows the user's
+``StyleProfile`` (greeting, closing, signature, length).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from secretary.llm.schemas import (
+    Category,
+    Classification,
+    DraftRequest,
+    DraftResult,
+    ExtractedTime,
+    Extraction,
+    StyleProfile,
+    TimeSlot,
+)
+
+_MAX_SLOTS = 3
+_THANKS = re.compile(r"^\W*(?:thanks?|thank you|many thanks|much appreciated|cheers)\b", re.I)
+_INTRO = re.compile(
+    r"\b(?:introduc(?:e|ing)(?: you)? to|i(?:'d| would) like you to meet|meet \w+|"
+    r"connect(?:ing)? you(?: two| both)?(?: with)?|putting you in touch)\b",
+    re.IGNORECASE,
+)
+_DOC = re.compile(
+    r"\b(?:the |your |a |an |our )?(?P<doc>(?:signed |latest |final |updated |draft )?"
+    r"(?:report|document|doc|file|deck|slides|presentation|contract|agreement|invoice|"
+    r"spreadsheet|proposal|figures|numbers|summary|notes|minutes|cv|resume|copy|details|"
+    r"estimate|quote|forecast|budget|plan|schedule|agenda|link))\b",
+    re.IGNORECASE,
+)
+_SEND_VERB = re.compile(r"\b(?:send|share|forward|attach|provide|get me|pass along|email)\b", re.I)
+_INTRO_NAME = re.compile(
+    r"\b(?:introduce (?:you )?to|meet|connect(?:ing)? you with)\s+(?P<name>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)"
+)
+
+
+def _first_name(name: str | None, addr: str | None) -> str | None:
+    if name and "@" not in name:
+        cleaned = name.replace('"', "").strip()
+        if "," in cleaned:  # "Doe, Jane"
+            cleaned = cleaned.split(",", 1)[1].strip()
+        first = cleaned.split()[0] if cleaned.split() else ""
+        if first.isalpha():
+            return first.capitalize()
+    if addr:
+        local = addr.split("@")[0].split(".")[0]
+        if local.isalpha() and len(local) > 1:
+            return local.capitalize()
+    return None
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def format_slot(slot: TimeSlot, zone: ZoneInfo) -> str:
+    start, end = slot.start.astimezone(zone), slot.end.astimezone(zone)
+    day = f"{start:%A} {start.day} {start:%B}"
+    return f"{day}, {start:%H:%M}–{end:%H:%M}"
+
+
+def _pick_slots(slots: list[TimeSlot]) -> list[TimeSlot]:
+    """Up to three slots, preferring different days so the other side has real choice."""
+    ordered = sorted(slots, key=lambda s: s.start)
+    picked: list[TimeSlot] = []
+    days: set[object] = set()
+    for slot in ordered:
+        if slot.start.date() not in days:
+            picked.append(slot)
+            days.add(slot.start.date())
+        if len(picked) == _MAX_SLOTS:
+            return picked
+    for slot in ordered:
+        if slot not in picked and len(picked) < _MAX_SLOTS:
+            picked.append(slot)
+    return sorted(picked, key=lambda s: s.start)
+
+
+def _fits(proposed: ExtractedTime, slots: list[TimeSlot]) -> TimeSlot | None:
+    if proposed.start is None:
+        return None
+    end = proposed.end or proposed.start + timedelta(minutes=proposed.duration_minutes or 30)
+    for slot in slots:
+        if slot.start <= proposed.start and end <= slot.end:
+            return TimeSlot(start=proposed.start, end=end)
+    return None
+
+
+def _compose(
+    style: StyleProfile, recipient: str | None, user_name: str | None, body: list[str]
+) -> str:
+    greeting = style.greeting or "Hi {first_name},"
+    if "{first_name}" in greeting:
+        greeting = greeting.replace("{first_name}", recipient) if recipient else "Hi,"
+    closing = style.closing or "Best,"
+    signature = style.signature or ((user_name or "").split()[0] if user_name else "")
+    text = "\n\n".join([greeting, *body])
+    return f"{text}\n\n{closing}\n{signature}".rstrip() + "\n"
+
+
+def _doc_asked(sentences: list[str]) -> str | None:
+    for sentence in sentences:
+        if _SEND_VERB.search(sentence):
+            match = _DOC.search(sentence)
+            if match:
+                return match.group("doc").lower()
+    return None
+
+
+def draft_reply(
+    request: DraftRequest, extraction: Extraction, classification: Classification, *, model: str
+) -> DraftResult:
+    """Pick the reply intent from the evidence, then fill that intent's template."""
+    email = request.email
+    if classification.category in (Category.SPAM, Category.NEWSLETTER, Category.NOTIFICATION):
+        return DraftResult(
+            should_draft=False,
+            reason=f"{classification.category.value}: no reply expected",
+            model=model,
+        )
+    zone = _zone(request.user_timezone)
+    sender = _first_name(email.from_name, email.from_addr)
+    asks = extraction.questions + extraction.asks
+    text = email.body_text or email.full_text or ""
+    body: list[str] = []
+    intent, confidence = "", 0.0
+
+    if extraction.meeting_request or classification.meeting_request:
+        slots = request.available_slots
+        if slots is None:
+            if extraction.proposed_times:
+                times = ", ".join(t.text for t in extraction.proposed_times[:2])
+                body.append(f"Thanks for suggesting {times}. Let me check my calendar and confirm.")
+                intent, confidence = "acknowledge", 0.5
+            else:
+                body.append("Happy to find a time. What days and times work best for you?")
+                intent, confidence = "ask_detail", 0.6
+        else:
+            fitting = [f for f in (_fits(p, slots) for p in extraction.proposed_times) if f]
+            if fitting:
+                body.append(f"{format_slot(fitting[0], zone)} ({zone.key}) works for me.")
+                intent, confidence = "confirm", 0.75
+            elif slots:
+                options = "\n".join(f"- {format_slot(s, zone)}" for s in _pick_slots(slots))
+                lead = (
+                    "Unfortunately those times don't work for me. Would one of these suit you instead"
+                    if extraction.proposed_times
+                    else "Happy to meet. Would one of these times work for you"
+                )
+                body.append(f"{lead} ({zone.key})?\n{options}")
+                intent, confidence = "propose_times", 0.7
+            else:
+                body.append(
+                    "Unfortunately I don't have any free time in that window. "
+                    "Could you suggest a few times further out?"
+                )
+                intent, confidence = "decline", 0.6
+    elif _INTRO.search(f"{email.subject}\n{text}"):
+        match = _INTRO_NAME.search(text)
+        other = match.group("name").split()[0] if match else None
+        thanks = (
+            f"Thanks for the introduction{', ' + sender if sender else ''} (moving you to Bcc)."
+        )
+        greet = f"{other}, nice to meet you." if other else "Nice to meet you."
+        body.append(f"{thanks}\n\n{greet} Happy to set up a time to talk. What works for you?")
+        intent, confidence = "acknowledge_intro", 0.6
+        sender = None  # greet the introducer only inside the body
+    elif (doc := _doc_asked(asks)) is not None:
+        body.append(f"Thanks for the reminder. I'll look into the {doc} and get back to you.")
+        intent, confidence = "acknowledge", 0.55
+    elif asks and classification.category == Category.NEEDS_REPLY:
+        if extraction.deadlines:
+            body.append(
+                f"Thanks, noted the timing ({extraction.deadlines[0].text}). I'll follow up."
+            )
+        else:
+            body.append("Thanks for your message. I'll look into this and follow up.")
+        intent, confidence = "acknowledge", 0.45
+    elif _THANKS.search(text) and not asks:
+        body.append("You're welcome, glad it helped.")
+        intent, confidence = "acknowledge", 0.4
+    else:
+        return DraftResult(
+            should_draft=False,
+            reason="no question, request or meeting proposal addressed to you",
+            model=model,
+        )
+    if style_is_brief(request.style) and intent in ("acknowledge", "ask_detail"):
+        confidence = min(1.0, confidence + 0.05)
+    return DraftResult(
+        should_draft=True,
+        body=_compose(request.style, sender, request.user_name, body),
+        intent=intent,
+        confidence=round(confidence, 2),
+        reason=f"local drafter: {intent} ({len(asks)} ask(s) found)",
+        model=model,
+    )
+
+
+def style_is_brief(style: StyleProfile) -> bool:
+    return style.typical_words <= 40
