@@ -269,7 +269,8 @@ def parse_addresses(value: str | None, defects: list[str] | None = None) -> list
 _MIN_YEAR = 1900
 _MAX_YEAR = 2200
 _TZ_NAMES = {"CEST": 2, "CET": 1, "BST": 1, "IST": 5.5, "JST": 9, "KST": 9, "HKT": 8, "SGT": 8}
-_TZ_NAME_RE = re.compile(r"\b(" + "|".join(_TZ_NAMES) + r")\b")
+_ZONE_AFTER_TIME_RE = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?\s*([+-]\d{2,4}|[A-Za-z]{1,5}\b)?")
+_UTC_ZONE_RE = re.compile(r"[+-]0{2,4}|GMT|UTC?|Z", re.IGNORECASE)
 
 
 def parse_date(value: str | None, defects: list[str] | None = None) -> datetime | None:
@@ -295,12 +296,16 @@ def parse_date(value: str | None, defects: list[str] | None = None) -> datetime 
         return None
     year, month, day, hour, minute, second = parts[:6]
     offset = parts[9]
-    if offset is None:
-        named = _TZ_NAME_RE.search(text)
-        if named:
-            offset = int(_TZ_NAMES[named.group(1)] * 3600)
-        elif defects is not None:
-            defects.append("date_without_zone")
+    if not offset:
+        # the stdlib reports 0 both for "+0000" and for a missing or unknown zone
+        zone = _ZONE_AFTER_TIME_RE.search(text)
+        token = zone.group(1) if zone else None
+        if token and token.upper() in _TZ_NAMES:
+            offset = int(_TZ_NAMES[token.upper()] * 3600)
+        elif token is None or not _UTC_ZONE_RE.fullmatch(token):
+            offset = 0
+            if defects is not None:
+                defects.append("date_without_zone")
     try:
         tz = timezone(timedelta(seconds=offset or 0)) if offset else UTC
         result = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=tz)

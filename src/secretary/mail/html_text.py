@@ -18,7 +18,7 @@ MAX_HTML_CHARS = 200_000
 # text and is turned into "\n" after whitespace has been collapsed.
 _BREAK = "\ue000"
 _BLOCK_TAG_RE = re.compile(
-    r"(?i)<(?=br\b|/?(?:p|div|tr|li|ul|ol|table|h[1-6]|blockquote|pre|hr|section|article|header|footer|dd|dt)\b)"
+    r"(?i)<(?=br\b|/?(?:p|div|li|ul|ol|h[1-6]|blockquote|pre|hr|section|article|header|footer|dd|dt)\b)"
 )
 _DROP_TAGS = ["script", "style", "noscript", "template", "head", "title", "svg", "object"]
 _HSPACE_RE = re.compile(r"[ \t\r\n\f\v\u00a0\u200b\u200c\u200d\u2060\ufeff\u034f\u00ad]+")
@@ -36,6 +36,10 @@ def html_to_text(html: str) -> str:
     try:
         tree = LexborHTMLParser(marked)
         tree.strip_tags(_DROP_TAGS)
+        # Table rows and cells are marked in the tree, not in the source: HTML parsing
+        # "foster-parents" text found between table tags out of the table.
+        for node in tree.css("tr, td, th"):
+            node.insert_child(_BREAK if node.tag == "tr" else " ")
         root = tree.body or tree.root
         text = root.text(separator="") if root is not None else ""
     except Exception:  # lexbor is robust, but a body must never break parsing of the message

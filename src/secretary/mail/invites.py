@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, date, datetime, time
 
 from icalendar import Calendar
@@ -31,6 +32,14 @@ def _text(value: object) -> str | None:
 
 def parse_invite(data: bytes, defects: list[str]) -> CalendarInvite | None:
     """The first VEVENT of an iCalendar object, or None (recording a defect) when unreadable."""
+    # icalendar warns about guessed vendor TZIDs ("/mozilla.org/.../America/New_York"); the
+    # guess is what we want, and a warning must not turn into an error under -W error.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _parse_invite(data, defects)
+
+
+def _parse_invite(data: bytes, defects: list[str]) -> CalendarInvite | None:
     try:
         cal = Calendar.from_ical(data[:MAX_ICS_BYTES].decode("utf-8", "replace"))
     except Exception:  # icalendar raises ValueError and friends on broken files
