@@ -24,7 +24,7 @@ from secretary.db.models import AuditLog, GoogleAccount, Label, SyncState, User
 from secretary.emulators.google import oauth
 from secretary.errors import ConfigurationError
 from secretary.google.client import ManagedCredentials
-from secretary.google.errors import AccountNeedsReauth
+from secretary.google.errors import AccountNeedsReauth, GoogleUnavailable, is_retryable
 from secretary.kit.clock import utcnow
 from secretary.kit.crypto import TokenCipher
 from tests.accounts.conftest import Emulator
@@ -372,3 +372,27 @@ def test_remove_deletes_the_accounts_synced_data(
     assert service.remove_account(clean_session, account_id, settings=oauth_settings).revoked
     for model in (Label, SyncState, GoogleAccount):
         assert clean_session.scalars(select(model)).first() is None
+
+
+def test_google_outage_during_refresh_is_retryable_and_keeps_the_account_active(
+    clean_session: Session, oauth_settings: Settings
+) -> None:
+    account_id = _connect(clean_session, oauth_settings)
+    account = clean_session.get(GoogleAccount, account_id)
+    assert account is not None
+    account.token_expires_at = utcnow() + timedelta(seconds=30)
+    clean_session.flush()
+    before = _raw_tokens(clean_session, account_id)
+    dead = oauth_settings.model_copy(
+        update={
+            "google": oauth_settings.google.model_copy(
+                update={"oauth_base_url": "http://127.0.0.1:9"}
+            )
+        }
+    )
+    with pytest.raises(GoogleUnavailable) as err:
+        service.get_credentials(clean_session, account_id, settings=dead)
+    assert is_retryable(err.value)
+    clean_session.refresh(account)
+    assert (account.status, account.status_reason) == ("active", None)
+    assert _raw_tokens(clean_session, account_id) == before
