@@ -100,3 +100,15 @@ async def run_inline_forever(runtime: Runtime, *, concurrency: int | None = None
     finally:
         set_backend(None)
         await backend.stop()
+
+
+def install_dispatcher(settings: Settings) -> None:
+    """Make a short-lived process (CLI, API) send its dispatches somewhere.
+
+    Celery: to the broker. Inline: nowhere from here; the running server's sweeper (or the
+    next ``secretary worker`` start) picks the queued records up from Postgres.
+    """
+    if settings.worker.runtime == "celery":
+        from secretary.worker.backends.celery import install_producer
+
+        install_producer(settings)
