@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 
 import pytest
+import structlog
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
@@ -13,6 +16,18 @@ from secretary.cli.main import app
 from secretary.config import LLMSettings, Settings
 from secretary.emulators.llm.script import Step
 from secretary.emulators.llm.server import RunningEmulator
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI callback binds logging to CliRunner's stderr, which closes after invoke."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def test_llm_test_reports_ok_and_auth_errors(
