@@ -396,3 +396,50 @@ def test_claimed_methods_match_discovery_paths_and_verbs(module: str) -> None:
         verb, path = methods[method_id]
         concrete = re.sub(r"\{[^}]+\}", "x1", "/" + doc["servicePath"] + path)
         assert routed(verb, concrete), method_id
+
+
+def test_invalid_input_is_a_400(emulator: tuple[EmulatorState, str]) -> None:
+    state, base = emulator
+    cal = client(state, base)
+    bad_bodies = [
+        {
+            "start": {"dateTime": "2026-11-23T10:00:00", "timeZone": "Mars/Olympus"},
+            "end": at(MONDAY),
+        },
+        {"start": at(MONDAY), "end": at(MONDAY - timedelta(hours=1))},
+        {"start": at(MONDAY), "end": at(MONDAY), "recurrence": ["RRULE:FREQ=SOMETIMES"]},
+        {"start": at(MONDAY)},
+    ]
+    for body in bad_bodies:
+        with pytest.raises(HttpError) as err:
+            cal.events().insert(calendarId="primary", body=body).execute()
+        assert err.value.resp.status == 400, body
+    with pytest.raises(HttpError) as err:
+        cal.events().list(calendarId="nope@group.calendar.google.com").execute()
+    assert err.value.resp.status == 404
+    with pytest.raises(HttpError) as err:
+        cal.events().list(calendarId="primary", pageToken="garbage").execute()
+    assert err.value.resp.status == 400
+
+
+def test_recurrence_keeps_local_time_across_dst(emulator: tuple[EmulatorState, str]) -> None:
+    state, base = emulator
+    cal = client(state, base)
+    ny = "America/New_York"
+    cal.events().insert(
+        calendarId="primary",
+        body={
+            "summary": "Standup",
+            "start": {"dateTime": "2026-10-26T10:00:00-04:00", "timeZone": ny},
+            "end": {"dateTime": "2026-10-26T10:15:00-04:00", "timeZone": ny},
+            "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=2"],
+        },
+    ).execute()
+    items = (
+        cal.events().list(calendarId="primary", singleEvents=True, orderBy="startTime").execute()
+    )
+    # US daylight saving time ends on 2026-11-01: 10:00 local stays 10:00 local.
+    assert [e["start"]["dateTime"] for e in items["items"]] == [
+        "2026-10-26T10:00:00-04:00",
+        "2026-11-02T10:00:00-05:00",
+    ]

@@ -80,7 +80,7 @@ def _zone(name: str | None) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise GoogleApiError(
-            400, f"Invalid time zone definition: {name}", reason="timeRangeEmpty"
+            400, f"Invalid time zone definition: {name}", reason="invalid"
         ) from None
 
 
