@@ -248,3 +248,25 @@ def test_draft_declined_by_the_model_has_no_body(emulator: RunningEmulator) -> N
     assert draft.should_draft is False
     assert draft.body == ""
     assert draft.model == "openai:gpt-4o-mini"
+
+
+class _BrokenProvider:
+    """A third-party adapter with a bug: it raises something that is not a ProviderError."""
+
+    name = "broken"
+    model = "broken-1"
+
+    def chat(self, *args: object, **kwargs: object) -> object:
+        raise KeyError("choices")
+
+    def stream(self, *args: object, **kwargs: object) -> object:
+        raise KeyError("choices")
+
+
+def test_a_crashing_adapter_falls_through_to_local() -> None:
+    clock = FakeClock()
+    chain = ProviderChain([_BrokenProvider()], RuleTier(), clock=clock)  # type: ignore[list-item]
+    for _ in range(5):
+        assert chain.classify(make_email()).model == "local:test"
+    assert [a.outcome for a in chain.last_attempts] == ["error"]
+    assert chain.breaker("broken").state is BreakerState.OPEN

@@ -71,6 +71,7 @@ Outcome = Literal[
     "timeout",
     "invalid_output",
     "bad_request",
+    "error",
 ]
 
 
@@ -255,6 +256,12 @@ class ProviderChain:
                 else:
                     link.breaker.record_failure()
                     log.warning("llm.provider_failed", provider=link.name, outcome=outcome)
+                continue
+            except Exception as exc:
+                # An SDK or adapter bug must not stop the product: count it, fall through.
+                link.breaker.record_failure()
+                attempts.append(Attempt(link.name, "error", type(exc).__name__))
+                log.error("llm.provider_crashed", provider=link.name, error=type(exc).__name__)
                 continue
             link.breaker.record_success()
             attempts.append(Attempt(link.name, "ok"))
