@@ -153,6 +153,7 @@ def test_auth_error_is_not_retried_and_says_what_to_fix(
     assert attempt.outcome == "auth_error"
     assert KEY_SETTINGS[name] in attempt.detail
     assert f"{name} auth_error" in result.reason
+    assert KEY_SETTINGS[name] in result.reason
     with pytest.raises(ProviderAuthError, match=KEY_SETTINGS[name]):
         make_provider(name, emulator).chat([ChatMessage(role="user", content="hi")])
 

@@ -225,7 +225,12 @@ class ProviderChain:
         return allowed
 
     def _fallback(self, result: R) -> R:
-        failures = [f"{a.provider} {a.outcome}" for a in self.last_attempts if a.outcome != "ok"]
+        # Auth errors carry their fix (which setting to check): the user should see it.
+        failures = [
+            f"{a.provider} {a.outcome}" + (f": {a.detail}" if a.outcome == "auth_error" else "")
+            for a in self.last_attempts
+            if a.outcome != "ok"
+        ]
         if failures:
             note = "LLM providers failed (" + ", ".join(failures) + "); local tier answered"
             result.reason = f"{result.reason} [{note}]" if result.reason else note
