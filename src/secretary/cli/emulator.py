@@ -97,7 +97,7 @@ def serve(
         summary["seeded"] = "demo"
     elif seed:
         mailbox = state.add_user(owner).mailbox
-        result = load_path(mailbox, Path(seed), recent_days=recent_days or None)
+        result = load_path(mailbox, Path(seed), recent_days=recent_days or None, warm=True)
         summary["seeded"] = result.to_dict()
     if seed:
         summary["user"] = owner

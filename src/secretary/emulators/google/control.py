@@ -106,6 +106,7 @@ async def load(request: Request, email: str, body: JsonBody) -> Response:
             recent_days=body.get("recent_days"),
             limit=body.get("limit"),
             seed=int(body.get("seed", 0)),
+            warm=bool(body.get("warm", True)),
         )
     except FileNotFoundError as exc:
         raise GoogleApiError(400, str(exc), reason="invalidArgument") from exc

@@ -261,10 +261,23 @@ async def get_message(
     format: str = "full",
     metadataHeaders: Annotated[list[str] | None, Query()] = None,  # noqa: N803
 ) -> Response:
-    fmt = _format(format)
+    return render_message(user, id, format, metadataHeaders)
+
+
+def render_message(
+    user: EmulatorUser, message_id: str, fmt: str, metadata_headers: list[str] | None
+) -> Response:
+    """``messages.get`` body; shared with the batch endpoint's fast path."""
+    fmt = _format(fmt)
     mailbox = user.mailbox
     with mailbox.lock:
-        return json_response(mailbox.get(id).render(fmt, metadataHeaders))
+        return json_response(mailbox.get(message_id).render(fmt, metadata_headers))
+
+
+def render_thread(
+    user: EmulatorUser, thread_id: str, fmt: str, metadata_headers: list[str] | None
+) -> Response:
+    return json_response(user.mailbox.get_thread(thread_id, _format(fmt), metadata_headers))
 
 
 def _label_list(value: Any) -> list[str]:
@@ -449,7 +462,7 @@ async def get_thread(
     format: str = "full",
     metadataHeaders: Annotated[list[str] | None, Query()] = None,  # noqa: N803
 ) -> Response:
-    return json_response(user.mailbox.get_thread(id, _format(format), metadataHeaders))
+    return render_thread(user, id, format, metadataHeaders)
 
 
 @router.post(U + "/threads/{id}/modify")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import bisect
 import html
+import quopri
 import re
 import threading
 import time
@@ -54,6 +55,7 @@ NOT_MODIFIABLE = frozenset({"DRAFT", "SENT", "CHAT"})
 HISTORY_TYPES = ("messageAdded", "messageDeleted", "labelAdded", "labelRemoved")
 SNIPPET_CHARS = 200
 SEARCH_TEXT_CHARS = 100_000
+SNIPPET_SCAN_BYTES = 65_536
 _HTML_CAP = 200_000
 _SUBJECT_PREFIX = re.compile(r"^\s*((re|fwd?|aw|sv|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 _WS = re.compile(r"\s+")
@@ -89,8 +91,13 @@ def _bytes_text(data: bytes, charset: str | None) -> str:
 def _clean(text: str) -> str:
     # compat32 parses bytes with surrogateescape; re-decode those bytes as UTF-8 (else latin-1)
     # so JSON carries real characters, never lone surrogates.
-    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+    if text.isascii():
         return text
+    try:
+        text.encode("utf-8")
+        return text  # no lone surrogates
+    except UnicodeEncodeError:
+        pass
     data = text.encode("utf-8", "surrogateescape")
     return _bytes_text(data, "utf-8")
 
@@ -125,7 +132,6 @@ class _Parsed:
     """What the renderer and the search need, derived once from the raw bytes."""
 
     headers: list[tuple[str, str]]
-    snippet: str
     search_text: str
     has_attachment: bool
     filenames: list[str]
@@ -142,6 +148,7 @@ class StoredMessage:
     message_id_header: str = ""
     subject: str = ""
     _parsed: _Parsed | None = None
+    _snippet: str | None = None
 
     # --- lazily derived views -------------------------------------------------------------
     def mime(self) -> Message:
@@ -152,6 +159,12 @@ class StoredMessage:
         if self._parsed is None:
             self._parsed = _parse(self.raw)
         return self._parsed
+
+    @property
+    def snippet(self) -> str:
+        if self._snippet is None:
+            self._snippet = snippet_of(self.raw)
+        return self._snippet
 
     def header(self, name: str) -> str:
         lname = name.lower()
@@ -174,7 +187,7 @@ class StoredMessage:
             "id": self.id,
             "threadId": self.thread_id,
             "labelIds": sorted(self.label_ids),
-            "snippet": self.parsed.snippet,
+            "snippet": self.snippet,
             "sizeEstimate": len(self.raw),
             "historyId": str(self.history_id),
             "internalDate": str(self.internal_date),
@@ -269,9 +282,8 @@ def _payload(part: Message, part_id: str, message_id: str) -> dict[str, Any]:
     return node
 
 
-def _parse(raw: bytes) -> _Parsed:
-    msg = message_from_bytes(raw, policy=compat32)
-    headers = [(k, decode_header_value(v)) for k, v in msg.items()]
+def _body_text(msg: Message, cap: int) -> tuple[str, list[str]]:
+    """(whitespace-collapsed text of the first text part, attachment file names)."""
     plain: str | None = None
     markup: str | None = None
     filenames: list[str] = []
@@ -292,17 +304,70 @@ def _parse(raw: bytes) -> _Parsed:
             charset = part.get_content_charset()
         except (ValueError, LookupError):
             charset = None
-        text = _bytes_text(data[:SEARCH_TEXT_CHARS], charset)
+        text = _bytes_text(data[:cap], charset)
         if ctype == "text/plain" and plain is None:
             plain = text
         elif ctype == "text/html" and markup is None:
             markup = text
-    body = plain if plain is not None else (_html_to_text(markup) if markup else "")
-    body = _WS.sub(" ", html.unescape(body) if plain is None else body).strip()
+    body = plain if plain is not None else (html.unescape(_html_to_text(markup)) if markup else "")
+    return " ".join(body.split()), filenames
+
+
+_CONTENT_TYPE = re.compile(rb"^content-type:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)", re.I | re.M)
+_CTE = re.compile(rb"^content-transfer-encoding:[ \t]*([\w-]+)", re.I | re.M)
+_CHARSET = re.compile(rb'charset[ \t]*=[ \t]*"?([\w.:-]+)', re.I)
+
+
+def _plain_snippet(raw: bytes) -> str | None:
+    """Snippet of a single-part text/plain message without the MIME parser, else None.
+
+    Most mail is one text/plain part; scanning its header block with three regexes is ~20x
+    cheaper than ``email``'s feed parser, which matters because every ``get`` needs a snippet.
+    """
+    crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
+    if crlf != -1 and (lf == -1 or crlf < lf):
+        head, body = raw[:crlf], raw[crlf + 4 : crlf + 4 + 8 * SNIPPET_CHARS]
+    elif lf != -1:
+        head, body = raw[:lf], raw[lf + 2 : lf + 2 + 8 * SNIPPET_CHARS]
+    else:
+        return None
+    ctype = _CONTENT_TYPE.search(head)
+    if ctype is not None and not ctype.group(1).strip().lower().startswith(b"text/plain"):
+        return None
+    cte = _CTE.search(head)
+    encoding = cte.group(1).lower() if cte else b"7bit"
+    if encoding == b"quoted-printable":
+        data = quopri.decodestring(body)
+    elif encoding in (b"7bit", b"8bit", b"binary"):
+        data = body
+    else:
+        return None  # base64 and friends: let the parser cope with truncation
+    charset = _CHARSET.search(ctype.group(1)) if ctype else None
+    text = _bytes_text(data, charset.group(1).decode("ascii") if charset else "us-ascii")
+    return " ".join(text.split())[:SNIPPET_CHARS]
+
+
+def snippet_of(raw: bytes) -> str:
+    """Gmail-like snippet: the first ~200 characters of the text, entities decoded.
+
+    Only the first 64 KB are parsed: the first text part sits there in practice, and big
+    attachments would otherwise dominate the cost of every ``get``.
+    """
+    fast = _plain_snippet(raw)
+    if fast is not None:
+        return fast
+    msg = message_from_bytes(raw[:SNIPPET_SCAN_BYTES], policy=compat32)
+    body, _files = _body_text(msg, 4 * SNIPPET_CHARS)
+    return body[:SNIPPET_CHARS]
+
+
+def _parse(raw: bytes) -> _Parsed:
+    msg = message_from_bytes(raw, policy=compat32)
+    headers = [(k, decode_header_value(v)) for k, v in msg.items()]
+    body, filenames = _body_text(msg, SEARCH_TEXT_CHARS)
     header_text = " ".join(v for k, v in headers if k.lower() in ("subject", "from", "to", "cc"))
     return _Parsed(
         headers=headers,
-        snippet=body[:SNIPPET_CHARS],
         search_text=(header_text + " " + body)[:SEARCH_TEXT_CHARS].lower(),
         has_attachment=bool(filenames),
         filenames=filenames,
@@ -771,7 +836,7 @@ class Mailbox:
         last = self.messages[ids[-1]]
         return {
             "id": thread_id,
-            "snippet": last.parsed.snippet,
+            "snippet": last.snippet,
             "historyId": str(max(self.messages[m].history_id for m in ids)),
         }
 

@@ -14,6 +14,7 @@ import gzip
 import mailbox as stdlib_mailbox
 import os
 import random
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -142,10 +143,12 @@ def load_messages(
     recent_days: float | None = None,
     now_ms: int | None = None,
     seed: int = 0,
+    warm: bool = False,
 ) -> LoadResult:
     """Insert raw messages (or ``(raw, is_spam)`` pairs) into ``mailbox``, oldest first.
 
-    ``recent_days`` spreads the messages over the last N days by rank of their Date header.
+    ``recent_days`` spreads the messages over the last N days by rank of their Date header;
+    ``warm`` computes snippets on a background thread so the first ``get`` of each is cheap.
     """
     started = time.perf_counter()
     items: list[_Item] = []
@@ -177,6 +180,8 @@ def load_messages(
             mailbox.add_message(
                 item.raw, label_ids=item_labels, internal_date=dates[k], headers=item.headers
             )
+    if warm:
+        _warm_in_background(mailbox)
     return LoadResult(
         loaded=len(items),
         skipped=skipped,
@@ -209,6 +214,7 @@ def load_path(
     limit: int | None = None,
     now_ms: int | None = None,
     seed: int = 0,
+    warm: bool = False,
 ) -> LoadResult:
     """Load a folder of RFC 822 files / a maildir / an mbox into ``mailbox``."""
     base = Path(path).expanduser()
@@ -229,4 +235,17 @@ def load_path(
         recent_days=recent_days,
         now_ms=now_ms,
         seed=seed,
+        warm=warm,
     )
+
+
+def _warm_in_background(mailbox: Mailbox) -> None:
+    messages = list(mailbox.messages.values())
+
+    def warm() -> None:
+        # Attribute writes are atomic under the GIL; a request computing the same snippet
+        # concurrently just does the work twice.
+        for message in reversed(messages):  # newest first, like a sync fetches
+            _ = message.snippet
+
+    threading.Thread(target=warm, name="emulator-warm-snippets", daemon=True).start()

@@ -14,6 +14,7 @@ faults. State key: ``state.extras["quota"]`` holds the ``QuotaBook``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -195,7 +196,17 @@ def quota_book(state: EmulatorState) -> QuotaBook:
 
 def authenticate(state: EmulatorState, request: Request, method_id: str = "") -> EmulatorUser:
     """The user behind the request's bearer token, else a Google-shaped 401/403."""
-    header = request.headers.get("authorization", "")
+    return authenticate_header(
+        state,
+        request.headers.get("authorization", ""),
+        request.path_params.get("userId"),
+        method_id,
+    )
+
+
+def authenticate_header(
+    state: EmulatorState, header: str, user_id: str | None, method_id: str = ""
+) -> EmulatorUser:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise GoogleApiError(
@@ -226,7 +237,6 @@ def authenticate(state: EmulatorState, request: Request, method_id: str = "") ->
             "Request had insufficient authentication scopes.",
             reason="insufficientPermissions",
         )
-    user_id = request.path_params.get("userId")
     if user_id is not None and user_id != "me" and user_id.lower() != user.email.lower():
         raise GoogleApiError(403, f"Delegation denied for {user.email}", reason="forbidden")
     return user
@@ -237,14 +247,28 @@ def api_call(method_id: str) -> Callable[[Request], AsyncIterator[EmulatorUser]]
 
     async def gate(request: Request) -> AsyncIterator[EmulatorUser]:
         state: EmulatorState = request.app.state.emulator
-        user = authenticate(state, request, method_id)
-        book = quota_book(state)
-        book.acquire(user.email, method_id)
-        try:
-            await fault_injector(state).apply(method_id)
+        async with guarded_call(
+            state,
+            method_id,
+            request.headers.get("authorization", ""),
+            request.path_params.get("userId"),
+        ) as user:
             yield user
-        finally:
-            book.release(user.email)
 
     gate.__name__ = f"api_call_{method_id.replace('.', '_')}"
     return gate
+
+
+@contextlib.asynccontextmanager
+async def guarded_call(
+    state: EmulatorState, method_id: str, authorization: str, user_id: str | None
+) -> AsyncIterator[EmulatorUser]:
+    """Auth, quota charge, injected faults; the concurrency slot is held for the block."""
+    user = authenticate_header(state, authorization, user_id, method_id)
+    book = quota_book(state)
+    book.acquire(user.email, method_id)
+    try:
+        await fault_injector(state).apply(method_id)
+        yield user
+    finally:
+        book.release(user.email)
