@@ -23,7 +23,6 @@ from secretary.mail.headers import (
 )
 from secretary.mail.html_text import MAX_HTML_CHARS, html_to_text
 from secretary.mail.invites import parse_invite
-from secretary.mail.quoting import split_reply
 from secretary.mail.schemas import (
     AttachmentMeta,
     CalendarInvite,
@@ -274,10 +273,7 @@ def _empty(raw: bytes, text: str, defects: list[str]) -> ParsedMessage:
         date=None,
         text=text,
         html=None,
-        html_text="",
-        reply=text,
-        quoted="",
-        signature="",
+        _html_text="",
         attachments=[],
         calendar_invite=None,
         list_id=None,
@@ -300,9 +296,9 @@ def _build(msg: Message, raw: bytes, defects: list[str]) -> ParsedMessage:
 
     plain = "\n\n".join(p.strip("\n") for p in plain_parts if p.strip())[:MAX_TEXT_CHARS]
     html = "\n".join(html_parts)[:MAX_HTML_CHARS] if html_parts else None
-    html_text = html_to_text(html) if html else ""
-    text = plain if plain.strip() else html_text
-    split = split_reply(text)
+    # The HTML is converted now only when it is the only body; otherwise on first access.
+    html_text = None if plain.strip() else (html_to_text(html) if html else "")
+    text = plain if html_text is None else html_text
 
     list_id_raw = _simple(get("list-id"))
     list_id = parse_msg_id(list_id_raw) if list_id_raw else None
@@ -334,10 +330,7 @@ def _build(msg: Message, raw: bytes, defects: list[str]) -> ParsedMessage:
         date=parse_date(get("date"), defects),
         text=text,
         html=html,
-        html_text=html_text,
-        reply=split.reply,
-        quoted=split.quoted,
-        signature=split.signature,
+        _html_text=html_text,
         attachments=state.attachments,
         calendar_invite=state.invite,
         list_id=list_id,

@@ -69,10 +69,6 @@ class ParsedMessage:
     date: datetime | None  # aware, UTC
     text: str  # text/plain if any, else the HTML as text
     html: str | None  # the raw (unsanitized) HTML body when present, capped
-    html_text: str  # the HTML body as clean text ("" when there is none)
-    reply: str
-    quoted: str
-    signature: str
     attachments: list[AttachmentMeta]
     calendar_invite: CalendarInvite | None
     list_id: str | None
@@ -86,3 +82,43 @@ class ParsedMessage:
     # Raw (folded, undecoded) values by lower-cased name, first occurrence wins; decode the
     # few you need with headers.decode_header_value (decoding all of them costs sync speed).
     headers: dict[str, str] = field(default_factory=dict)
+    # Derived lazily and cached: the sync path parses thousands of messages a second and
+    # stores bodies, while only the few messages that get triaged or drafted for need the
+    # reply split or, when a text/plain part exists, the HTML as text.
+    _html_text: str | None = field(default=None, repr=False, compare=False)
+    _split: ReplySplit | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def html_text(self) -> str:
+        """The HTML body as clean text ("" when there is no HTML part)."""
+        value = self._html_text
+        if value is None:
+            # imported here: html_text and quoting import this module's types
+            from secretary.mail.html_text import html_to_text
+
+            value = html_to_text(self.html) if self.html else ""
+            object.__setattr__(self, "_html_text", value)  # cache on a frozen instance
+        return value
+
+    @property
+    def split(self) -> ReplySplit:
+        """``text`` split into the newest reply, the quoted history and the signature."""
+        value = self._split
+        if value is None:
+            from secretary.mail.quoting import split_reply
+
+            value = split_reply(self.text)
+            object.__setattr__(self, "_split", value)
+        return value
+
+    @property
+    def reply(self) -> str:
+        return self.split.reply
+
+    @property
+    def quoted(self) -> str:
+        return self.split.quoted
+
+    @property
+    def signature(self) -> str:
+        return self.split.signature
