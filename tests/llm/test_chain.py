@@ -15,7 +15,12 @@ from secretary.llm.chain import ProviderChain, build_chain
 from secretary.llm.errors import UnknownProvider
 from secretary.llm.pricing import FALLBACK, cost_usd, price_for
 from secretary.llm.provider import ChatProvider
-from secretary.llm.registry import create_provider, provider_names, register_provider
+from secretary.llm.registry import (
+    build_tier,
+    create_provider,
+    provider_names,
+    register_provider,
+)
 from secretary.llm.schemas import Category, DraftRequest
 from tests.llm._support import FakeClock, RecordingSleep, RuleTier, make_email, make_provider
 
@@ -270,3 +275,19 @@ def test_a_crashing_adapter_falls_through_to_local() -> None:
         assert chain.classify(make_email()).model == "local:test"
     assert [a.outcome for a in chain.last_attempts] == ["error"]
     assert chain.breaker("broken").state is BreakerState.OPEN
+
+
+def test_build_tier_is_the_chain_or_local_alone(emulator: RunningEmulator) -> None:
+    local = RuleTier()
+    assert build_tier(Settings(env="test"), local=local) is local
+    with_openai = Settings(
+        env="test",
+        llm=LLMSettings(
+            chain=["openai", "local"],
+            openai_api_key=SecretStr("k"),
+            openai_base_url=emulator.openai_base_url,
+        ),
+    )
+    tier = build_tier(with_openai, local=local)
+    assert isinstance(tier, ProviderChain)
+    assert tier.classify(make_email()).model == "openai:gpt-4o-mini"

@@ -67,6 +67,15 @@ def create_provider(name: str, settings: Settings) -> ChatProvider | Intelligenc
     return factory(settings)
 
 
+def build_tier(settings: Settings, *, local: IntelligenceTier | None = None) -> IntelligenceTier:
+    """The configured intelligence tier: the provider chain ending in ``local``, or ``local``
+    alone when no LLM provider is configured. Compose once per process (workers, web)."""
+    from secretary.llm.chain import build_chain  # the chain builds on this registry
+
+    chain = build_chain(settings, local=local)
+    return chain if chain.links else chain.local
+
+
 def _secret(value: object) -> str | None:
     getter = getattr(value, "get_secret_value", None)
     return getter() if callable(getter) else None
