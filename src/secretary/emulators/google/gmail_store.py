@@ -743,8 +743,10 @@ class Mailbox:
         page_token: str | None = None,
         max_results: int = 100,
     ) -> dict[str, Any]:
-        node = gquery.parse(q, include_spam_trash=include_spam_trash) if q else None
         want = set(label_ids)
+        # Asking for SPAM or TRASH by label lists them, as in Gmail.
+        include_spam_trash = include_spam_trash or bool(want & {"SPAM", "TRASH"})
+        node = gquery.parse(q, include_spam_trash=include_spam_trash) if q else None
         with self.lock:
             end = len(self._order)
             if page_token:
@@ -779,8 +781,10 @@ class Mailbox:
         page_token: str | None = None,
         max_results: int = 100,
     ) -> dict[str, Any]:
-        node = gquery.parse(q, include_spam_trash=include_spam_trash) if q else None
         want = set(label_ids)
+        # Asking for SPAM or TRASH by label lists them, as in Gmail.
+        include_spam_trash = include_spam_trash or bool(want & {"SPAM", "TRASH"})
+        node = gquery.parse(q, include_spam_trash=include_spam_trash) if q else None
         with self.lock:
             end = len(self._order)
             cursor: tuple[int, str] | None = None
