@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -132,3 +133,21 @@ def test_default_object_follows_the_schema() -> None:
         "flag": True,
         "note": "emulated: he",
     }
+
+
+def test_anthropic_streams_tool_use_blocks(emulator: RunningEmulator) -> None:
+    client = anthropic.Anthropic(api_key="k", base_url=emulator.anthropic_base_url, max_retries=0)
+    call = ToolCall(name="accept_invite", arguments={"uid": "evt-1"})
+    emulator.script.enqueue("anthropic", Step(text="Accepting.", tool_calls=[call]))
+    with client.messages.stream(
+        model="claude-haiku-4-5",
+        max_tokens=100,
+        messages=[{"role": "user", "content": "hi"}],
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "Accepting."
+    tool_blocks = [b for b in final.content if b.type == "tool_use"]
+    assert [(b.name, b.input) for b in tool_blocks] == [("accept_invite", {"uid": "evt-1"})]
+    assert final.stop_reason == "tool_use"
+    assert final.usage.output_tokens > 0
