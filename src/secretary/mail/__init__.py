@@ -6,20 +6,33 @@ list headers and reference-based threading. No I/O, no database, no network: cal
 (sync, triage, drafting) load bytes and persist results.
 """
 
-from secretary.mail.mime import parse_message
+from secretary.mail.headers import normalize_subject
+from secretary.mail.html_text import html_to_text, sanitize_html
+from secretary.mail.mime import parse_message, split_mbox
+from secretary.mail.quoting import split_reply
 from secretary.mail.schemas import (
     Address,
     AttachmentMeta,
     CalendarInvite,
+    ListUnsubscribe,
     ParsedMessage,
     ReplySplit,
 )
+from secretary.mail.threading import ThreadHeaders, assign_threads
 
 __all__ = [
     "Address",
     "AttachmentMeta",
     "CalendarInvite",
+    "ListUnsubscribe",
     "ParsedMessage",
     "ReplySplit",
+    "ThreadHeaders",
+    "assign_threads",
+    "html_to_text",
+    "normalize_subject",
     "parse_message",
+    "sanitize_html",
+    "split_mbox",
+    "split_reply",
 ]

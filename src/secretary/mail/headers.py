@@ -67,7 +67,15 @@ def resolve_charset(label: str | None) -> str | None:
 
 
 def decode_bytes(data: bytes, charset: str | None, defects: list[str] | None = None) -> str:
-    """Decode with the declared charset, then utf-8, then cp1252, then latin-1 (never fails)."""
+    """Decode with the declared charset, then utf-8, then cp1252, then latin-1 (never fails).
+
+    NUL characters are dropped: PostgreSQL text cannot hold them, and no reader needs them.
+    """
+    text = _decode_bytes(data, charset, defects)
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _decode_bytes(data: bytes, charset: str | None, defects: list[str] | None) -> str:
     codec = resolve_charset(charset)
     if codec is not None:
         try:
@@ -91,14 +99,17 @@ def decode_bytes(data: bytes, charset: str | None, defects: list[str] | None = N
         return data.decode("latin-1")
 
 
-def _fix_surrogates(value: str) -> str:
-    """compat32 smuggles raw 8-bit header bytes as surrogate escapes; decode them for real."""
+def fix_surrogates(value: str) -> str:
+    """compat32 smuggles raw 8-bit header bytes as surrogate escapes; decode them for real
+    (and drop NULs), so every string we hand out can be stored and encoded as UTF-8."""
+    if value.isascii():
+        return value.replace("\x00", "") if "\x00" in value else value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raw = value.encode("ascii", "surrogateescape")
         return decode_bytes(raw, "utf-8")
-    return value
+    return value.replace("\x00", "") if "\x00" in value else value
 
 
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
@@ -112,7 +123,7 @@ def _unfold(value: str) -> str:
     value = _FOLD_RE.sub("", value)
     if "\n" in value:
         value = value.split("\n", 1)[0].rstrip("\r")
-    return _fix_surrogates(value)
+    return fix_surrogates(value)
 
 
 _ENCODED_WORD_RE = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?(.*?)\?=")

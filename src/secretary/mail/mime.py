@@ -16,6 +16,7 @@ from email.policy import compat32
 from secretary.mail.headers import (
     decode_bytes,
     decode_header_value,
+    fix_surrogates,
     parse_addresses,
     parse_date,
     parse_msg_id,
@@ -200,7 +201,7 @@ def _raw_headers(msg: Message) -> dict[str, str]:
     for name, value in msg.raw_items():
         key = name.strip().lower()
         if key not in headers:
-            headers[key] = value if isinstance(value, str) else str(value)
+            headers[key] = fix_surrogates(value if isinstance(value, str) else str(value))
     return headers
 
 
