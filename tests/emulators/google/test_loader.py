@@ -63,11 +63,14 @@ def test_mbox_gz_and_maildir(tmp_path: Path) -> None:
     (maildir / "cur" / "1.eml:2,S").write_bytes(msg(10))
     (maildir / "new" / "2.eml").write_bytes(msg(11))
     (tmp_path / "SOURCE.md").write_text("license notes, not mail")
+    (tmp_path / "42.cats").write_text("1,1,1\n")
+    (tmp_path / "categories.txt").write_text("Format of each line in .cats file:\n")
     (tmp_path / "Spam").mkdir()
     (tmp_path / "Spam" / "junk.eml").write_bytes(msg(20))
     mailbox = EmulatorState().add_user("alex@example.test").mailbox
     result = load_path(mailbox, tmp_path, unread=False)
     assert result.loaded == 3 + 3 + 2 + 1
+    assert result.skipped == 2
     labels = sorted(sorted(m.label_ids) for m in mailbox.messages.values())
     assert labels.count(["SPAM"]) == 1
     assert labels.count(["INBOX"]) == 8

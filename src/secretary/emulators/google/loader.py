@@ -14,6 +14,7 @@ import gzip
 import mailbox as stdlib_mailbox
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -37,6 +38,9 @@ SKIP_NAMES = frozenset(
 SKIP_SUFFIXES = (".md", ".json", ".py", ".yaml", ".yml", ".toml", ".csv", ".tsv", ".sh", ".rst")
 MBOX_SUFFIXES = (".mbox", ".mbx", ".mbox.gz", ".mbx.gz")
 _DAY_MS = 86_400_000
+# A message starts with a header field ("Name: value"; names have no spaces), possibly after
+# blank lines.
+_HEADER_LINE = re.compile(rb"\s*[!-9;-~]+:")
 
 
 @dataclass
@@ -155,8 +159,8 @@ def load_messages(
     skipped = 0
     for i, entry in enumerate(raws):
         raw, spam = entry if isinstance(entry, tuple) else (entry, False)
-        if not raw.strip():
-            skipped += 1
+        if not _HEADER_LINE.match(raw):
+            skipped += 1  # label files, notes, empty files: not RFC 822
             continue
         items.append(_Item(raw=raw, headers=read_headers(raw), spam=spam, order=i))
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
