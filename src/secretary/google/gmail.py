@@ -54,12 +54,12 @@ class GmailRequestFailed(SecretaryError):
 
 @dataclass(frozen=True)
 class FetchItem:
-    kind: Literal["message", "thread"]
+    kind: Literal["message", "thread", "minimal"]
     id: str
 
     @property
     def method(self) -> str:
-        return "messages.get" if self.kind == "message" else "threads.get"
+        return "threads.get" if self.kind == "thread" else "messages.get"
 
     @property
     def units(self) -> int:
@@ -105,6 +105,12 @@ class GmailClient:
         )
         self.breaker = breaker or breaker_for(account_key, "gmail")
         self.counters = CallCounters()
+        # Building a Resource runs discovery code (method creation, docstrings): ~1 ms each.
+        # Resources only build requests and hold no per-call state, so share them.
+        users = self.service.users()
+        self._users_resource = users
+        self._messages = users.messages()
+        self._threads = users.threads()
         self._local = threading.local()
         self._counter_lock = threading.Lock()
         self._sleep = sleep
@@ -141,7 +147,7 @@ class GmailClient:
 
     @property
     def _users(self) -> Any:
-        return self.service.users()
+        return self._users_resource
 
     # -- calls --------------------------------------------------------------------------
 
@@ -175,7 +181,7 @@ class GmailClient:
             kwargs["labelIds"] = list(label_ids)
         if page_token:
             kwargs["pageToken"] = page_token
-        result = self._execute(self._users.messages().list(**kwargs), "messages.list")
+        result = self._execute(self._messages.list(**kwargs), "messages.list")
         ids = [(m["id"], m["threadId"]) for m in result.get("messages", [])]
         return ids, result.get("nextPageToken")
 
@@ -234,8 +240,10 @@ class GmailClient:
 
     def _request_for(self, item: FetchItem) -> Any:
         if item.kind == "message":
-            return self._users.messages().get(userId=self.user_id, id=item.id, format="raw")
-        return self._users.threads().get(userId=self.user_id, id=item.id, format="full")
+            return self._messages.get(userId=self.user_id, id=item.id, format="raw")
+        if item.kind == "minimal":
+            return self._messages.get(userId=self.user_id, id=item.id, format="minimal")
+        return self._threads.get(userId=self.user_id, id=item.id, format="full")
 
     def fetch(self, items: Sequence[FetchItem], *, attempts: int = 8) -> FetchResult:
         """Fetch one batch (≤ 50 items, cost ≤ the governor's batch ceiling).

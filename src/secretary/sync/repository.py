@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -161,29 +162,15 @@ def upsert_listing(
 ) -> None:
     """Metadata from listings: ``(gmail_id, thread_id, label_ids)``, in priority order
     (new rows get increasing ids, which ``pending_messages`` uses as the newest-first order)."""
-    chunk = 2000
-    for start in range(0, len(rows), chunk):
-        part = rows[start : start + chunk]
-        stmt = insert(Message).values(
-            [
-                {
-                    "user_id": account.user_id,
-                    "account_id": account.id,
-                    "gmail_id": gid,
-                    "gmail_thread_id": tid,
-                    "label_ids": labels,
-                }
-                for gid, tid, labels in part
-            ]
-        )
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["account_id", "gmail_id"],
-                set_={
-                    "gmail_thread_id": stmt.excluded.gmail_thread_id,
-                    "label_ids": stmt.excluded.label_ids,
-                },
-            )
+    if rows:
+        _copy_rows(
+            session,
+            _LISTING_COLUMNS,
+            (
+                (account.user_id, account.id, gid, tid, labels, [], [], [], False, False)
+                for gid, tid, labels in rows
+            ),
+            _MERGE_LISTING,
         )
     session.flush()
 
@@ -236,6 +223,70 @@ def delete_messages(session: Session, account_id: int, gmail_ids: Iterable[str])
     return list(threads)
 
 
+_STAGE = "sync_message_stage"
+_STAGE_COLUMNS = ("user_id", "account_id", "gmail_id", *_BODY_COLUMNS)
+
+
+def _cols(columns: Iterable[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)  # "references" is a reserved word
+
+
+_LISTING_COLUMNS = (
+    "user_id",
+    "account_id",
+    "gmail_id",
+    "gmail_thread_id",
+    "label_ids",
+    # NOT NULL without a server default (the ORM fills them; COPY does not).
+    "references",
+    "to_addrs",
+    "cc_addrs",
+    "has_attachments",
+    "has_calendar_invite",
+)
+# Identifiers below are module constants (no input reaches these strings), hence the noqa.
+_CREATE_STAGE = (
+    f"create temp table if not exists {_STAGE} on commit delete rows as "  # noqa: S608
+    f"select {_cols(_STAGE_COLUMNS)} from messages with no data"
+)
+_MERGE_BODY = (
+    f"insert into messages ({_cols(_STAGE_COLUMNS)}) "  # noqa: S608
+    f"select {_cols(_STAGE_COLUMNS)} from {_STAGE} "
+    "on conflict (account_id, gmail_id) do update set "
+    + ", ".join(f'"{c}" = excluded."{c}"' for c in _BODY_COLUMNS)
+    + ", updated_at = now() returning id, gmail_id"
+)
+_MERGE_LISTING = (
+    f"insert into messages ({_cols(_LISTING_COLUMNS)}) "  # noqa: S608
+    # ctid order = COPY order (the stage is truncated after each use): new rows get ids in
+    # listing order, which pending_messages uses as "newest first".
+    f"select {_cols(_LISTING_COLUMNS)} from {_STAGE} order by ctid "
+    "on conflict (account_id, gmail_id) do update set "
+    "gmail_thread_id = excluded.gmail_thread_id, label_ids = excluded.label_ids"
+)
+
+
+def _copy_rows(
+    session: Session, columns: Sequence[str], rows: Iterable[Sequence[Any]], merge_sql: str
+) -> list[tuple[Any, ...]]:
+    """Bulk upsert through ``COPY`` into a temp staging table, then one ``INSERT … SELECT …
+    ON CONFLICT``. Why not executemany: psycopg re-parses a multi-VALUES statement of
+    1,500 placeholders on every batch (too long for its cache); that was half the store
+    time in the sync benchmark. COPY sends rows without any SQL to parse.
+    """
+    conn = session.connection()
+    dbapi = conn.connection.driver_connection
+    with dbapi.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute(_CREATE_STAGE)
+        with cur.copy(f"copy {_STAGE} ({_cols(columns)}) from stdin") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(merge_sql)
+        result = list(cur.fetchall()) if cur.description else []
+        cur.execute(f"truncate {_STAGE}")
+    return result
+
+
 def store_records(
     session: Session, account: GoogleAccount, records: Sequence[MessageRecord]
 ) -> list[int]:
@@ -245,17 +296,19 @@ def store_records(
         return []
     by_id = {r.gmail_id: r for r in records}  # a thread and a message fetch may overlap
     already = fetched_ids(session, account.id, by_id)
-    stmt = insert(Message).values(
-        [
-            {"user_id": account.user_id, "account_id": account.id, "gmail_id": gid, **r.row}
-            for gid, r in by_id.items()
-        ]
+    rows = (
+        (
+            account.user_id,
+            account.id,
+            gid,
+            *(
+                Jsonb(v) if c == "parse_defects" and v is not None else v
+                for c, v in ((c, r.row[c]) for c in _BODY_COLUMNS)
+            ),
+        )
+        for gid, r in by_id.items()
     )
-    upsert = stmt.on_conflict_do_update(
-        index_elements=["account_id", "gmail_id"],
-        set_={**{c: stmt.excluded[c] for c in _BODY_COLUMNS}, "updated_at": func.now()},
-    ).returning(Message.id, Message.gmail_id)
-    ids = {gid: mid for mid, gid in session.execute(upsert)}
+    ids = {gid: mid for mid, gid in _copy_rows(session, _STAGE_COLUMNS, rows, _MERGE_BODY)}
     session.execute(delete(Attachment).where(Attachment.message_id.in_(list(ids.values()))))
     attachments = [
         {"user_id": account.user_id, "account_id": account.id, "message_id": ids[gid], **att}
