@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import json
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+import httpx
 
 from secretary.emulators.google.loader import load_path, split_mbox
 from secretary.emulators.google.state import EmulatorState
@@ -88,3 +94,59 @@ def test_replies_thread_with_parents_regardless_of_file_order(tmp_path: Path) ->
     assert by_header["<2@ex>"].thread_id == by_header["<1@ex>"].thread_id
     assert by_header["<1@ex>"].internal_date < by_header["<2@ex>"].internal_date
     assert by_header["<3@ex>"].internal_date > 0
+
+
+def test_cli_serve_seeds_a_folder(tmp_path: Path) -> None:
+    for i in range(4):
+        (tmp_path / f"{i}.eml").write_bytes(msg(i))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "secretary",
+            "emulator",
+            "serve",
+            "--port",
+            str(port),
+            "--seed",
+            str(tmp_path),
+            "--user",
+            "cli@example.test",
+            "--quota",
+            "off",
+            "--fault",
+            "gmail.users.labels.list:error_503=1",
+            "--print-token",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                stats = httpx.get(f"{base}/emulator/stats").json()
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, "emulator exited"
+                assert time.monotonic() < deadline, "emulator did not start"
+                time.sleep(0.2)
+        assert stats["mailboxes"]["cli@example.test"]["messages"] == 4
+        assert stats["quota"]["mode"] == "off"
+        faults = httpx.get(f"{base}/emulator/faults").json()
+        assert faults["endpoints"]["gmail.users.labels.list"]["error_503"] == 1.0
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+        summary, _end = json.JSONDecoder().raw_decode(out.decode().lstrip())
+        assert summary["seeded"]["loaded"] == 4
+        assert summary["user"] == "cli@example.test"
+        assert summary["access_token"].startswith("ya29.")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
