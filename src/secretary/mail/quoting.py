@@ -150,6 +150,13 @@ def _looks_like_header(joined: str, opens: bool) -> bool:
     return has_address and has_digit and "<" in joined
 
 
+def _next_nonblank_is_quoted(lines: list[str], i: int) -> bool:
+    for line in lines[i + 1 : i + 4]:
+        if line.strip():
+            return line.lstrip().startswith(">")
+    return False
+
+
 def _is_wrote_header(lines: list[str], i: int) -> int | None:
     """If a reply header ("On <date>, <name> wrote:") starts at line i, return its line count.
 
@@ -164,6 +171,20 @@ def _is_wrote_header(lines: list[str], i: int) -> int | None:
     opens = _HEADER_OPENERS_RE.match(stripped) is not None
     if _looks_like_header(stripped, opens):
         return 1
+    if (
+        opens
+        and i + 1 < len(lines)
+        and lines[i + 1].lstrip().startswith(">")
+        and _WROTE_END_RE.search(stripped)
+    ):
+        return 1  # "On Monday ..., Geege Schuman wrote" with neither colon nor address
+    if (
+        len(stripped) <= 100
+        and stripped.endswith((":", "："))
+        and _next_nonblank_is_quoted(lines, i)
+        and _WROTE_ANY_RE.search(stripped)
+    ):
+        return 1  # "Martin Adamson wrote:" right above a ">" block
     if stripped.endswith((".", "?", "!")) or len(stripped) > 250:
         return None
     if not (opens or "@" in stripped or _WROTE_ANY_RE.search(stripped)):
@@ -531,4 +552,16 @@ def split_reply(text: str) -> ReplySplit:
         else:
             cut = sig_start + offset
             body, sig = "\n".join(lines[:cut]), "\n".join(lines[cut:])
+    if body.startswith(">") or "\n>" in body or "\n >" in body:
+        # inline answers without a reply header: keep the sender's lines, move the quoted
+        # ones to the quote
+        own, cited = [], []
+        for line in body.split("\n"):
+            (cited if line.lstrip().startswith(">") else own).append(line)
+        if any(line.strip() for line in own):
+            body = _BLANK_RUN_RE.sub("\n\n", "\n".join(own))
+            quoted = "\n".join(cited) + ("\n\n" + quoted if quoted else "")
     return ReplySplit(reply=body.strip(), quoted=quoted.strip(), signature=sig.strip())
+
+
+_BLANK_RUN_RE = re.compile(r"\n(?:[ \t]*\n){2,}")
