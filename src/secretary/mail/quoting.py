@@ -555,7 +555,8 @@ def split_reply(text: str) -> ReplySplit:
     if body.startswith(">") or "\n>" in body or "\n >" in body:
         # inline answers without a reply header: keep the sender's lines, move the quoted
         # ones to the quote
-        own, cited = [], []
+        own: list[str] = []
+        cited: list[str] = []
         for line in body.split("\n"):
             (cited if line.lstrip().startswith(">") else own).append(line)
         if any(line.strip() for line in own):
