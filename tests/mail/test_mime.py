@@ -222,3 +222,35 @@ def test_split_mbox() -> None:
     assert parse_message(first).subject == "one"
     assert b"From here" in first
     assert parse_message(second).subject == "two"
+
+
+def test_rfc2231_filenames_and_attached_messages() -> None:
+    raw = shared_data(
+        "mime4j_testmsgs", "mimetools-testmsgs", "attachment-filename-encoding-Latin1.msg"
+    ).read_bytes()
+    (attachment,) = parse_message(raw).attachments
+    assert (attachment.filename, attachment.size) == ("attachment.äöü", 5)
+
+    forwarded = (
+        b"From: a@example.com\nSubject: Fwd\nContent-Type: multipart/mixed; boundary=b\n\n"
+        b"--b\nContent-Type: text/plain\n\nSee below.\n"
+        b"--b\nContent-Type: message/rfc822\n\nFrom: c@example.com\nSubject: Original\n\nHi\n"
+        b"--b--\n"
+    )
+    parsed = parse_message(forwarded)
+    assert parsed.text == "See below."
+    (message,) = parsed.attachments
+    assert (message.filename, message.mime_type) == ("Original.eml", "message/rfc822")
+    assert message.size > 0
+
+
+def test_named_inline_text_after_the_body_is_an_attachment() -> None:
+    raw = (
+        b"From: a@example.com\nContent-Type: multipart/mixed; boundary=b\n\n"
+        b"--b\nContent-Type: text/plain\n\nBody.\n"
+        b"--b\nContent-Type: text/plain; name=notes.txt\nContent-Disposition: inline; filename=notes.txt\n\n"
+        b"Notes.\n--b--\n"
+    )
+    parsed = parse_message(raw)
+    assert parsed.text == "Body."
+    assert [a.filename for a in parsed.attachments] == ["notes.txt"]
