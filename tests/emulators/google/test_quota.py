@@ -115,16 +115,3 @@ def test_quota_over_http_with_batch_parts_charged_separately(
     control.set_quota("off")
     gmail.users().messages().list(userId="me").execute()
     control.close()
-
-
-def test_calendar_and_drive_have_their_own_buckets() -> None:
-    book = QuotaBook(QuotaConfig(mode="custom", units_per_minute=5, max_concurrent=10), FakeClock())
-    book.acquire("u", "gmail.users.messages.get")  # 5 units: Gmail is full
-    book.acquire("u", "calendar.events.list")
-    book.acquire("u", "drive.files.list")
-    users = book.stats()["users"]
-    assert users["u"]["units"] == 5
-    assert users["calendar:u"]["units"] == 1
-    assert users["drive:u"]["units"] == 1
-    with pytest.raises(GoogleApiError):
-        book.acquire("u", "gmail.users.getProfile")

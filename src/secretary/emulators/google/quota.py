@@ -55,13 +55,6 @@ def method_units(method_id: str) -> int:
     return 1
 
 
-def usage_key(email: str, method_id: str) -> str:
-    """Gmail usage is keyed by the user's address; Calendar/Drive (separate Google quotas)
-    by ``"calendar:<email>"`` / ``"drive:<email>"``."""
-    service = method_id.split(".", 1)[0]
-    return email if service == "gmail" else f"{service}:{email}"
-
-
 @dataclass
 class QuotaConfig:
     mode: str = "default"
@@ -134,7 +127,7 @@ class QuotaBook:
         units = method_units(method_id)
         with self._lock:
             now = self.clock()
-            usage = self.users.setdefault(usage_key(email, method_id), UserUsage())
+            usage = self.users.setdefault(email, UserUsage())
             usage.expire(now)
             enforce = self.config.mode != "off"
             if enforce and usage.in_flight >= self.config.max_concurrent:
@@ -177,9 +170,9 @@ class QuotaBook:
                 return max(1, math.ceil(at + WINDOW_S - now))
         return int(WINDOW_S)
 
-    def release(self, email: str, method_id: str = "gmail.") -> None:
+    def release(self, email: str) -> None:
         with self._lock:
-            usage = self.users.get(usage_key(email, method_id))
+            usage = self.users.get(email)
             if usage is not None and usage.in_flight > 0:
                 usage.in_flight -= 1
 
@@ -278,4 +271,4 @@ async def guarded_call(
         await fault_injector(state).apply(method_id)
         yield user
     finally:
-        book.release(user.email, method_id)
+        book.release(user.email)
