@@ -11,6 +11,7 @@ import pytest
 from googleapiclient.errors import HttpError
 
 from secretary.emulators.google.control import EmulatorControl
+from secretary.emulators.google.errors import GoogleApiError
 from secretary.emulators.google.faults import EndpointFaults, FaultConfig, FaultInjector
 from secretary.emulators.google.server import RunningEmulator
 from secretary.emulators.google.state import EmulatorUser
@@ -112,4 +113,40 @@ def test_refresh_token_revocation_goes_through_oauth(
     )
     assert resp.status_code == 401
     assert control.stats()["faults"]["tokens_revoked"] == 1
+    control.close()
+
+
+def test_control_acts_as_the_user_and_resets(
+    emulator: RunningEmulator, gmail: Any, gmail_user: EmulatorUser
+) -> None:
+    control = EmulatorControl(emulator.base_url)
+    start = gmail.users().getProfile(userId="me").execute()["historyId"]
+    first = control.deliver(gmail_user.email, b"Subject: one\r\n\r\nbody\r\n")
+    second = control.deliver(gmail_user.email, b"Subject: two\r\n\r\nbody\r\n", labels=["INBOX"])
+    assert first["labelIds"] == ["INBOX", "UNREAD"]
+    control.modify(gmail_user.email, first["id"], add=["STARRED"], remove=["UNREAD"])
+    control.trash(gmail_user.email, second["id"])
+    control.delete(gmail_user.email, second["id"])
+    snap = control.snapshot(gmail_user.email)
+    assert snap["messages"] == {
+        first["id"]: {"threadId": first["threadId"], "labelIds": ["INBOX", "STARRED"]}
+    }
+    assert snap["historyId"] == gmail.users().getProfile(userId="me").execute()["historyId"]
+    history = gmail.users().history().list(userId="me", startHistoryId=start).execute()["history"]
+    assert [sorted(k for k in r if k not in ("id", "messages")) for r in history] == [
+        ["messagesAdded"],
+        ["messagesAdded"],
+        ["labelsAdded", "labelsRemoved"],
+        ["labelsAdded", "labelsRemoved"],
+        ["messagesDeleted"],
+    ]
+    control.set_history_retention(gmail_user.email, max_records=1)
+    with pytest.raises(HttpError):
+        gmail.users().history().list(userId="me", startHistoryId=start).execute()
+    other = control.create_user("sam@example.test", name="Sam")
+    assert other["email"] == "sam@example.test"
+    with pytest.raises(GoogleApiError):
+        control.load("sam@example.test", "/nonexistent/path/for/test")
+    control.reset()
+    assert control.stats()["mailboxes"] == {}
     control.close()
