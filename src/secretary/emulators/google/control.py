@@ -258,14 +258,15 @@ async def reset(request: Request) -> Response:
     state = _state(request)
     with state.lock:
         hub = state.extras.get("push")
-        if hub is not None:
-            hub.close()
         key = state.extras.get("signing_key")
         state.users.clear()
         state.access_tokens.clear()
         state.extras.clear()
         if key is not None:
             state.extras["signing_key"] = key
+    if hub is not None:
+        # Outside the lock: the delivery thread may need it to finish its current push.
+        await asyncio.to_thread(hub.close)
     return Response(status_code=204)
 
 
