@@ -35,7 +35,20 @@ SKIP_NAMES = frozenset(
         ".ds_store",
     }
 )
-SKIP_SUFFIXES = (".md", ".json", ".py", ".yaml", ".yml", ".toml", ".csv", ".tsv", ".sh", ".rst")
+SKIP_SUFFIXES = (
+    ".md",
+    ".json",
+    ".py",
+    ".yaml",
+    ".yml",
+    ".toml",
+    ".csv",
+    ".tsv",
+    ".sh",
+    ".rst",
+    ".ics",
+    ".xml",
+)
 MBOX_SUFFIXES = (".mbox", ".mbx", ".mbox.gz", ".mbx.gz")
 _DAY_MS = 86_400_000
 # A message starts with a header field ("Name: value"; names have no spaces), possibly after
