@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 from secretary.db.models import GoogleAccount, Label, Message, Rule, TriageResult
 
 
+OWN_MAIL_LABELS = ["DRAFT", "SENT"]
+
+
 def list_rules(session: Session, user_id: int, *, enabled_only: bool = False) -> Sequence[Rule]:
     stmt = select(Rule).where(Rule.user_id == user_id).order_by(Rule.position, Rule.id)
     if enabled_only:
@@ -45,11 +48,16 @@ def account(session: Session, account_id: int) -> GoogleAccount | None:
 def messages_recent(
     session: Session, message_ids: Sequence[int], *, newer_than: datetime
 ) -> list[tuple[int, int]]:
-    """(id, user_id) of those messages received after ``newer_than``."""
+    """(id, user_id) of those inbound messages received after ``newer_than``.
+
+    Drafts and sent mail are the user's own (including the drafts this pipeline writes,
+    which sync stores like any message): they never enter triage.
+    """
     rows = session.execute(
         select(Message.id, Message.user_id).where(
             Message.id.in_(message_ids),
             func.coalesce(Message.internal_date, Message.sent_at, Message.created_at) >= newer_than,
+            ~Message.label_ids.overlap(OWN_MAIL_LABELS),
         )
     ).all()
     return [(int(mid), int(uid)) for mid, uid in rows]

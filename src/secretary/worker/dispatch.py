@@ -86,6 +86,18 @@ def defer(session: Session, dispatch: Dispatch) -> None:
     session.info.setdefault(_PENDING_KEY, []).append(dispatch)
 
 
+def take_immediate(session: Session) -> list[Dispatch]:
+    """Remove and return the undelayed dispatches waiting for ``session``'s commit.
+
+    The runner runs them itself right after the commit (see ``runner.execute``); if the
+    process dies first, the records are committed ``queued`` and the sweeper sends them.
+    """
+    waiting: list[Dispatch] = session.info.get(_PENDING_KEY, [])
+    taken = [d for d in waiting if not d.delay_seconds]
+    session.info[_PENDING_KEY] = [d for d in waiting if d.delay_seconds]
+    return taken
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     pending: list[Dispatch] = session.info.pop(_PENDING_KEY, [])

@@ -1,0 +1,483 @@
+"""Push-to-draft latency and exactly-once drafting of the triage pipeline, on the emulator.
+
+Usage:
+  python bench/pipeline.py [--messages 500] [--rate 20] [--runtime inline|celery]
+                           [--broker redis|rabbitmq|URL] [--workers 2] [--kill N] [--tier mod:attr]
+
+Messages are inserted into the Gmail emulator's mailbox at ``--rate`` per second. Each
+insert is a "push": it wakes a sync loop (coalescing pushes that arrive during a sync, as
+the webhook does) that runs the real incremental sync (``history.list``, ``messages.get``
+batch) and so feeds the pipeline through the sync listener. The pipeline then classifies
+with the local tier (or ``--tier``), drafts, creates the Gmail draft (``drafts.create``) and
+labels. ``p50_s``/``p99_s`` are push → Gmail draft stored, over messages that got a draft.
+
+``--runtime inline`` runs the in-process runtime in this process; ``--runtime celery``
+starts ``--workers`` Celery worker processes (two pool processes each) on the broker.
+``--kill N`` kills worker processes with SIGKILL N times at random moments while mail
+flows (with ``inline`` the runtime then runs as a ``secretary worker`` subprocess) and
+checks that every message was classified once, no Gmail draft is duplicated, and nothing is
+stuck. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for --tier tests.triage.tiers:KeywordTier
+
+BROKERS = {
+    "redis": "redis://127.0.0.1:6379/0",
+    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
+}
+QUESTIONS = [
+    "Could you send me the updated budget before Friday?",
+    "Are you free to meet on Tuesday at 3pm to go over the contract?",
+    "Can you confirm you received the signed documents?",
+    "What do you think about moving the launch to next week?",
+]
+NEWS = ["This week in product: five things we shipped.", "Your monthly statement is ready."]
+
+
+def _raw(i: int, user: str, rng: random.Random) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Contact {i} <contact{i % 97}@partner{i % 13}.example.org>"
+    msg["To"] = user
+    if rng.random() < 0.2:
+        msg["Cc"] = f"colleague{i % 7}@example.net"
+    msg["Date"] = format_datetime(_now())
+    msg["Message-ID"] = make_msgid(domain="partner.example.org")
+    if rng.random() < 0.8:
+        msg["Subject"] = f"Question {i}"
+        msg.set_content(f"Hi,\n\n{rng.choice(QUESTIONS)}\n\nThanks,\nContact {i}\n")
+    else:
+        msg["Subject"] = f"Digest {i}"
+        msg["List-Id"] = "<digest.example.org>"
+        msg["List-Unsubscribe"] = "<mailto:unsubscribe@example.org>"
+        msg.set_content(rng.choice(NEWS) + "\n")
+    return bytes(msg)
+
+
+def _now() -> Any:
+    from secretary.kit.clock import utcnow
+
+    return utcnow()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[k]
+
+
+class Workers:
+    """Worker subprocesses (``secretary worker``) that can be killed with SIGKILL."""
+
+    def __init__(self, runtime: str, count: int, env: dict[str, str], tier: str | None) -> None:
+        self.runtime, self.count, self.env, self.tier = runtime, count, env, tier
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.log = open(Path(env["SECRETARY_HOME"]) / "workers.log", "ab")  # noqa: SIM115
+
+    def _start_one(self) -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, "-m", "secretary", "worker", "--runtime", self.runtime]
+        cmd += ["--concurrency", "2" if self.runtime == "celery" else "4", "--loglevel", "WARNING"]
+        if self.tier:
+            cmd += ["--tier", self.tier]
+        return subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=self.log, stderr=self.log)
+
+    def start(self) -> None:
+        self.procs = [self._start_one() for _ in range(self.count)]
+
+    def kill_random(self, rng: random.Random) -> str:
+        import psutil
+
+        i = rng.randrange(len(self.procs))
+        proc = self.procs[i]
+        kids = []
+        with contextlib.suppress(psutil.NoSuchProcess):
+            kids = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+        if kids and rng.random() < 0.5:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(rng.choice(kids), signal.SIGKILL)
+            return "pool-process"
+        for pid in [*kids, proc.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait(10)
+        self.procs[i] = self._start_one()
+        return "worker"
+
+    def stop(self) -> None:
+        import psutil
+
+        for proc in self.procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                for c in psutil.Process(proc.pid).children(recursive=True):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(c.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        self.log.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=500)
+    parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
+    parser.add_argument("--runtime", choices=["inline", "celery"], default="inline")
+    parser.add_argument("--broker", default="redis", help="redis, rabbitmq or a broker URL")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (subprocess mode)")
+    parser.add_argument("--concurrency", type=int, default=4, help="inline runtime slots")
+    parser.add_argument("--kill", type=int, default=0, help="SIGKILL worker processes N times")
+    parser.add_argument("--tier", default=None, help="intelligence tier as module:attr")
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--no-chain", action="store_true", help="send every stage through the queue"
+    )
+    args = parser.parse_args()
+
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    from sqlalchemy import create_engine, func, select, text
+    from sqlalchemy.orm import sessionmaker
+
+    from secretary.config import Settings
+    from secretary.db import migrate
+    from secretary.db.engine import embedded_database_url, make_engine
+    from secretary.db.models import Draft, GoogleAccount, Message, TaskRecord, TriageResult, User
+    from secretary.emulators.google import oauth
+    from secretary.emulators.google.server import run_in_thread
+    from secretary.emulators.google.state import EmulatorState
+    from secretary.kit.crypto import TokenCipher
+    from secretary.kit.logging import configure_logging
+    from secretary.sync.service import GmailSync
+    from secretary.worker.boot import build_runtime, load_tier
+
+    configure_logging("WARNING", json=True)
+    rng = random.Random(args.seed)
+    home = Path(os.environ.get("SECRETARY_BENCH_HOME", "/tmp/secretary-bench-home"))
+    home.mkdir(parents=True, exist_ok=True)
+    base = embedded_database_url(home, database="postgres")
+    name = f"bench_pipeline_{os.getpid()}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        conn.execute(text(f'create database "{name}"'))
+    url = base.replace("/postgres?", f"/{name}?")
+    emulator = run_in_thread(EmulatorState())
+    kill_mode = args.kill > 0
+    subprocess_mode = args.runtime == "celery" or kill_mode
+    broker = BROKERS.get(args.broker, args.broker)
+    prefix = f"bench{uuid.uuid4().hex[:6]}." if args.runtime == "celery" else ""
+    workers: Workers | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    backend: Any = None
+    try:
+        settings = Settings(
+            env="test",
+            home=home,
+            database_url=url,
+            log_level="WARNING",
+            google={
+                "api_base_url": emulator.base_url,
+                "oauth_base_url": emulator.base_url,
+                # 20 messages/s costs ~440 Gmail units/s (get 5, drafts.create 10, modify 5,
+                # history 2 ...), above Google's per-user quota: the benchmark measures the
+                # pipeline, so the emulator gets a quota that does not throttle it.
+                "quota_units_per_minute": 1_000_000,
+            },
+            worker={
+                "runtime": args.runtime,
+                "broker_url": broker,
+                "queue_prefix": prefix,
+                "concurrency": args.concurrency,
+                "retry_base_seconds": 0.2,
+                "retry_max_seconds": 2.0,
+                "lease_seconds": 5.0,
+                "stuck_after_seconds": 3.0,
+                "sweep_interval_seconds": 1.0,
+            },
+        )
+        engine = make_engine(settings, pool_size=10)
+        migrate.upgrade(engine)
+        sessions = sessionmaker(engine, expire_on_commit=False)
+
+        # A connected account, stored the way the accounts service stores one.
+        user_email = "bench.owner@example.com"
+        state = emulator.state
+        state.add_user(user_email)
+        oauth.register_client(
+            state, settings.google.client_id, settings.google.client_secret.get_secret_value()
+        )
+        scopes = ["https://www.googleapis.com/auth/gmail.modify", "openid", "email"]
+        tokens = oauth.issue_tokens(state, user_email, scopes, client_id=settings.google.client_id)
+        cipher = TokenCipher([k.get_secret_value() for k in settings.encryption_keys])
+        with sessions.begin() as s:
+            user = User(email=user_email)
+            s.add(user)
+            s.flush()
+            account = GoogleAccount(
+                user_id=user.id,
+                google_sub=state.users[user_email].sub,
+                email=user_email,
+                scopes=scopes,
+                access_token_enc=cipher.encrypt(tokens["access_token"]),
+                refresh_token_enc=cipher.encrypt(tokens["refresh_token"]),
+                token_expires_at=_now() + timedelta(seconds=int(tokens["expires_in"])),
+                status="active",
+            )
+            s.add(account)
+            s.flush()
+            account_id = account.id
+
+        tier = load_tier(args.tier, settings)
+        tier_spec = args.tier
+        if tier is None:
+            tier_spec = "tests.triage.tiers:KeywordTier"
+            tier = load_tier(tier_spec, settings)
+            tier_note = "keyword (local tier unavailable: no trained model)"
+        else:
+            tier_note = getattr(tier, "name", type(tier).__name__)
+
+        # The runtime.
+        if subprocess_mode:
+            from secretary.worker.dispatch import set_backend
+
+            env = dict(os.environ)
+            env.update(
+                {
+                    "SECRETARY_ENV": "test",
+                    "SECRETARY_HOME": str(home),
+                    "SECRETARY_DATABASE_URL": url,
+                    "SECRETARY_LOG_LEVEL": "WARNING",
+                    "SECRETARY_GOOGLE__API_BASE_URL": emulator.base_url,
+                    "SECRETARY_GOOGLE__OAUTH_BASE_URL": emulator.base_url,
+                    "SECRETARY_GOOGLE__QUOTA_UNITS_PER_MINUTE": "1000000",
+                    "PYTHONPATH": str(ROOT),
+                }
+            )
+            for key, value in settings.worker.model_dump().items():
+                env[f"SECRETARY_WORKER__{key.upper()}"] = str(value)
+            if args.runtime == "celery":
+                from secretary.worker.backends.celery import create_celery_app
+
+                app = create_celery_app(settings)
+                backend = app.conf.secretary_backend
+                set_backend(backend)
+            workers = Workers(args.runtime, args.workers, env, tier_spec)
+            workers.start()
+        else:
+            from secretary.worker.backends.inline import InlineBackend
+            from secretary.worker.dispatch import set_backend
+
+            runtime = build_runtime(settings, sessions, tier=tier)
+            runtime.chain = not args.no_chain
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, daemon=True).start()
+            backend = InlineBackend(runtime, concurrency=args.concurrency)
+            asyncio.run_coroutine_threadsafe(backend.start(), loop).result(30)
+            set_backend(backend)
+
+        sync = GmailSync(sessions, account_id, settings)
+        sync.run()  # baseline: empty mailbox, history cursor set
+
+        # Push → sync loop, coalescing pushes that arrive while a sync runs.
+        wake = threading.Event()
+        done_pushing = threading.Event()
+        sync_errors: list[str] = []
+
+        def sync_loop() -> None:
+            while not (done_pushing.is_set() and not wake.is_set()):
+                if not wake.wait(0.2):
+                    continue
+                wake.clear()
+                try:
+                    sync.run()
+                except Exception as exc:
+                    sync_errors.append(type(exc).__name__)
+            sync.run()  # a last pass, as the safety poll would
+
+        syncer = threading.Thread(target=sync_loop, daemon=True)
+        syncer.start()
+
+        if subprocess_mode:  # let workers boot before the clock starts
+            time.sleep(8)
+
+        mailbox = state.users[user_email].mailbox
+        pushed_at: dict[str, Any] = {}
+        kills: list[str] = []
+        kill_at = sorted(
+            rng.uniform(0.1, 0.9) * args.messages / args.rate for _ in range(args.kill)
+        )
+        started = time.perf_counter()
+        for i in range(args.messages):
+            due = started + i / args.rate
+            while kill_at and time.perf_counter() - started >= kill_at[0] and workers:
+                kill_at.pop(0)
+                kills.append(workers.kill_random(rng))
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            stored = mailbox.add_message(_raw(i, user_email, rng), label_ids={"INBOX", "UNREAD"})
+            pushed_at[stored.id] = _now()
+            wake.set()
+        done_pushing.set()
+        feed_seconds = time.perf_counter() - started
+
+        # Wait for every message to finish the pipeline (labelled = last stage).
+        deadline = time.monotonic() + args.timeout
+        finished = 0
+        while time.monotonic() < deadline:
+            with sessions() as s:
+                finished = (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(TriageResult)
+                        .where(TriageResult.labels_applied_at.is_not(None))
+                    )
+                    or 0
+                )
+                active = (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(TaskRecord)
+                        .where(TaskRecord.status.in_(["queued", "running", "retrying"]))
+                    )
+                    or 0
+                )
+            if finished >= args.messages and active == 0:
+                break
+            time.sleep(0.25)
+        wall = time.perf_counter() - started
+        syncer.join(10)
+
+        with sessions() as s:
+            rows = s.execute(
+                select(Message.gmail_id, Draft.gmail_synced_at)
+                .join(Draft, Draft.message_id == Message.id)
+                .where(Draft.gmail_synced_at.is_not(None))
+            ).all()
+            stored_count = s.scalar(select(func.count()).select_from(Message)) or 0
+            classify_per_message = s.execute(
+                select(TaskRecord.message_id, func.count())
+                .where(TaskRecord.name == "triage.classify")
+                .group_by(TaskRecord.message_id)
+            ).all()
+            statuses = dict(
+                s.execute(select(TaskRecord.status, func.count()).group_by(TaskRecord.status)).all()
+            )
+            categories = dict(
+                s.execute(
+                    select(TriageResult.category, func.count()).group_by(TriageResult.category)
+                ).all()
+            )
+            stage_rows = s.execute(
+                select(
+                    Message.gmail_id,
+                    TaskRecord.name,
+                    TaskRecord.dispatched_at,
+                    TaskRecord.started_at,
+                    TaskRecord.finished_at,
+                ).join(Message, Message.id == TaskRecord.message_id)
+            ).all()
+            attempts = s.scalar(select(func.sum(TaskRecord.attempts))) or 0
+            records = s.scalar(select(func.count()).select_from(TaskRecord)) or 0
+        latencies = [
+            (synced - pushed_at[gid]).total_seconds() for gid, synced in rows if gid in pushed_at
+        ]
+        # Where the time goes (medians): push → task record committed by sync, then per
+        # stage the wait in the queue and the run itself.
+        breakdown: dict[str, list[float]] = {}
+        for gid, task_name, dispatched, began, ended in stage_rows:
+            if gid not in pushed_at or not (dispatched and began and ended):
+                continue
+            stage = task_name.rsplit(".", 1)[-1]
+            if task_name == "triage.classify":
+                breakdown.setdefault("sync", []).append(
+                    (dispatched - pushed_at[gid]).total_seconds()
+                )
+            breakdown.setdefault(f"{stage}_wait", []).append((began - dispatched).total_seconds())
+            breakdown.setdefault(f"{stage}_run", []).append((ended - began).total_seconds())
+        stages = {k: round(statistics.median(v), 4) for k, v in breakdown.items() if v}
+        with mailbox.lock:
+            threads: dict[str, int] = {}
+            for msg_id in mailbox.drafts.values():
+                tid = mailbox.messages[msg_id].thread_id
+                threads[tid] = threads.get(tid, 0) + 1
+        duplicates = sum(n - 1 for n in threads.values() if n > 1)
+        result = {
+            "runtime": args.runtime,
+            "broker": args.broker if args.runtime == "celery" else None,
+            "worker_processes": args.workers if subprocess_mode else 0,
+            "tier": tier_note,
+            "messages": args.messages,
+            "rate_per_s": args.rate,
+            "stored": stored_count,
+            "finished": finished,
+            "drafts": len(threads),
+            "duplicates": duplicates,
+            "p50_s": round(statistics.median(latencies), 4) if latencies else None,
+            "p90_s": round(_percentile(latencies, 0.90), 4) if latencies else None,
+            "p99_s": round(_percentile(latencies, 0.99), 4) if latencies else None,
+            "max_s": round(max(latencies), 4) if latencies else None,
+            "classified_once": len(classify_per_message) == args.messages
+            and all(n == 1 for _m, n in classify_per_message),
+            "stages_p50_s": stages,
+            "categories": categories,
+            "task_status": statuses,
+            "stuck": sum(statuses.get(k, 0) for k in ("queued", "running", "retrying")),
+            "dead": statuses.get("dead", 0),
+            "extra_attempts": int(attempts) - int(records),
+            "kills": kills,
+            "sync_errors": len(sync_errors),
+            "feed_s": round(feed_seconds, 2),
+            "wall_s": round(wall, 2),
+        }
+        print(json.dumps(result))
+        ok = (
+            duplicates == 0
+            and result["classified_once"]
+            and result["stuck"] == 0
+            and finished >= args.messages
+        )
+        return 0 if ok else 1
+    finally:
+        if workers is not None:
+            workers.stop()
+        if loop is not None and backend is not None:
+            asyncio.run_coroutine_threadsafe(backend.stop(), loop).result(30)
+            loop.call_soon_threadsafe(loop.stop)
+        if args.runtime == "celery" and backend is not None:
+            with contextlib.suppress(Exception), backend.app.connection_for_write() as conn:
+                for q in ("default", "priority", "batch"):
+                    conn.default_channel.queue_delete(prefix + q)
+        emulator.stop()
+        with contextlib.suppress(Exception), admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
