@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest
 
 from secretary.emulators.google.state import EmulatorUser
 
@@ -93,3 +94,38 @@ def test_history_retention_by_age(gmail: Any, gmail_user: EmulatorUser) -> None:
     after_old = str(int(start) + 1)
     kept = gmail.users().history().list(userId="me", startHistoryId=after_old).execute()
     assert len(kept["history"]) == 1
+
+
+def test_batch_threads_get_and_metadata_headers(emulator: Any, gmail: Any) -> None:
+    root = put(gmail, "Budget", msgid="b@x")
+    reply = put(gmail, "Re: Budget", msgid="b2@x", reply_to="b@x")
+    single = put(gmail, "Solo", msgid="s@x")
+    results: dict[str, Any] = {}
+    batch = BatchHttpRequest(
+        callback=lambda rid, resp, exc: results.__setitem__(rid, exc or resp),
+        batch_uri=f"{emulator.base_url}/batch/gmail/v1",
+    )
+    batch.add(
+        gmail.users().threads().get(userId="me", id=root["threadId"], format="minimal"),
+        request_id="t",
+    )
+    batch.add(
+        gmail.users()
+        .messages()
+        .get(
+            userId="me",
+            id=single["id"],
+            format="metadata",
+            metadataHeaders=["Subject", "Message-ID"],
+        ),
+        request_id="m",
+    )
+    batch.add(gmail.users().threads().get(userId="me", id="ffffffffffffffff"), request_id="missing")
+    batch.add(gmail.users().labels().list(userId="me"), request_id="labels")  # full app path
+    batch.execute()
+    assert [m["id"] for m in results["t"]["messages"]] == [root["id"], reply["id"]]
+    headers = {h["name"]: h["value"] for h in results["m"]["payload"]["headers"]}
+    assert headers == {"Subject": "Solo", "Message-ID": "<s@x>"}
+    assert isinstance(results["missing"], HttpError)
+    assert results["missing"].resp.status == 404
+    assert any(label["id"] == "INBOX" for label in results["labels"]["labels"])
