@@ -254,3 +254,27 @@ def test_named_inline_text_after_the_body_is_an_attachment() -> None:
     parsed = parse_message(raw)
     assert parsed.text == "Body."
     assert [a.filename for a in parsed.attachments] == ["notes.txt"]
+
+
+def test_single_part_fast_path_matches_the_stdlib() -> None:
+    """_parse_single_part must build exactly what the stdlib compat32 parser builds."""
+    from email.parser import BytesParser
+    from email.policy import compat32
+
+    from secretary.mail.mime import _parse_single_part
+    from tests.mail.corpus import iter_messages
+
+    stdlib = BytesParser(policy=compat32)
+    compared = 0
+    for label, raw in iter_messages(shared_data()):
+        fast = _parse_single_part(raw)
+        if fast is None:
+            continue
+        compared += 1
+        reference = stdlib.parsebytes(raw)
+        assert list(fast.raw_items()) == list(reference.raw_items()), label
+        assert fast.get_payload() == reference.get_payload(), label
+        assert fast.get_unixfrom() == reference.get_unixfrom(), label
+        assert [type(d) for d in fast.defects] == [type(d) for d in reference.defects], label
+    print(f"\nfast path identical to the stdlib on {compared} messages")
+    assert compared > 5000

@@ -120,9 +120,10 @@ _COMMENT_RE = re.compile(r"\([^()]*\)")
 def _unfold(value: str) -> str:
     """Unfold a raw header value; a newline that is not a fold ends the value (a header
     parser that lost a line break must not leak the next header into this one)."""
-    value = _FOLD_RE.sub("", value)
     if "\n" in value:
-        value = value.split("\n", 1)[0].rstrip("\r")
+        value = _FOLD_RE.sub("", value)
+        if "\n" in value:
+            value = value.split("\n", 1)[0].rstrip("\r")
     return fix_surrogates(value)
 
 

@@ -55,10 +55,31 @@ class _Walk:
         self.defects = defects
 
 
-def _param_filename(part: Message, defects: list[str]) -> str | None:
-    ctype_raw = part.get("Content-Type") or ""
-    disp_raw = part.get("Content-Disposition") or ""
-    if "name" not in str(ctype_raw).lower() and "name" not in str(disp_raw).lower():
+def _part_headers(part: Message) -> dict[str, str]:
+    """Lower-cased header name to raw value (first occurrence) for one part: one pass here
+    instead of a linear ``Message.get`` scan per lookup (several per part)."""
+    headers: dict[str, str] = {}
+    for name, value in part.raw_items():
+        key = name.lower()
+        if key not in headers:
+            headers[key] = value if isinstance(value, str) else str(value)
+    return headers
+
+
+def _content_type(part: Message, headers: dict[str, str]) -> str:
+    """``Message.get_content_type`` semantics (invalid means text/plain, a missing header
+    means the parent's default) without re-scanning the headers."""
+    value = headers.get("content-type")
+    if value is None:
+        return part.get_default_type()
+    ctype = value.split(";", 1)[0].strip().lower()
+    return ctype if ctype.count("/") == 1 else "text/plain"
+
+
+def _param_filename(part: Message, headers: dict[str, str], defects: list[str]) -> str | None:
+    ctype_raw = headers.get("content-type", "")
+    disp_raw = headers.get("content-disposition", "")
+    if "name" not in ctype_raw.lower() and "name" not in disp_raw.lower():
         return None  # no filename/name parameter: skip the (slow) stdlib parameter parser
     try:
         name = part.get_filename() or part.get_param("name")
@@ -74,11 +95,11 @@ def _param_filename(part: Message, defects: list[str]) -> str | None:
     return decoded or None
 
 
-def _disposition(part: Message) -> str:
-    value = part.get("Content-Disposition")
+def _disposition(headers: dict[str, str]) -> str:
+    value = headers.get("content-disposition")
     if not value:
         return ""
-    return str(value).split(";", 1)[0].strip().lower()
+    return value.split(";", 1)[0].strip().lower()
 
 
 def _payload_bytes(part: Message, defects: list[str]) -> bytes:
@@ -94,8 +115,8 @@ def _payload_bytes(part: Message, defects: list[str]) -> bytes:
 _CHARSET_RE = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
 
 
-def _text_of(part: Message, data: bytes, defects: list[str]) -> str:
-    match = _CHARSET_RE.search(str(part.get("Content-Type") or ""))
+def _text_of(headers: dict[str, str], data: bytes, defects: list[str]) -> str:
+    match = _CHARSET_RE.search(headers.get("content-type", ""))
     charset = match.group(1) if match else None
     return _NEWLINES_RE.sub("\n", decode_bytes(data, charset, defects))
 
@@ -110,10 +131,8 @@ def _walk(part: Message, state: _Walk, position: int = 0) -> tuple[list[str], li
     state.index += 1
     for defect in part.defects:
         state.defects.append(type(defect).__name__)
-    try:
-        ctype = part.get_content_type()
-    except Exception:  # pragma: no cover - compat32 falls back to text/plain itself
-        ctype = "text/plain"
+    headers = _part_headers(part)
+    ctype = _content_type(part, headers)
     payload = part.get_payload()
 
     if part.is_multipart() and isinstance(payload, list):
@@ -128,8 +147,8 @@ def _walk(part: Message, state: _Walk, position: int = 0) -> tuple[list[str], li
             return plain, html
         return [t for p, _ in results for t in p], [t for _, h in results for t in h]
 
-    disposition = _disposition(part)
-    filename = _param_filename(part, state.defects)
+    disposition = _disposition(headers)
+    filename = _param_filename(part, headers, state.defects)
     data = _payload_bytes(part, state.defects)
 
     if ctype in _CALENDAR_TYPES or (filename and filename.lower().endswith(".ics")):
@@ -150,7 +169,7 @@ def _walk(part: Message, state: _Walk, position: int = 0) -> tuple[list[str], li
     if is_attachment:
         _add_attachment(part, state, filename, ctype, len(data), index, disposition)
         return [], []
-    text = _text_of(part, data, state.defects)
+    text = _text_of(headers, data, state.defects)
     if ctype == "text/html":
         return [], [text]
     return [text], []
@@ -160,7 +179,7 @@ def _message_attachment(
     part: Message, payload: list[Message], index: int, ctype: str, state: _Walk
 ) -> tuple[list[str], list[str]]:
     """An attached message (forward as attachment): metadata only, not descended into."""
-    filename = _param_filename(part, state.defects)
+    filename = _param_filename(part, _part_headers(part), state.defects)
     inner = payload[0] if payload else None
     if filename is None and inner is not None:
         subject = decode_header_value(inner.get("Subject"), state.defects)
@@ -170,7 +189,7 @@ def _message_attachment(
     except Exception:  # re-serializing a broken inner message can fail; size is advisory
         size = 0
         state.defects.append("attached_message_unserializable")
-    _add_attachment(part, state, filename, ctype, size, index, _disposition(part))
+    _add_attachment(part, state, filename, ctype, size, index, _disposition(_part_headers(part)))
     return [], []
 
 
@@ -232,7 +251,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     raw = bytes(raw)
     defects: list[str] = []
     try:
-        msg = _PARSER.parsebytes(raw)
+        msg = _parse_single_part(raw) or _PARSER.parsebytes(raw)
         if msg.get_content_maintype() == "multipart" and not msg.is_multipart():
             msg = _reparse_with_unfolded_headers(raw, msg)
         return _build(msg, raw, defects)
@@ -243,6 +262,66 @@ def parse_message(raw: bytes) -> ParsedMessage:
 
 
 _HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
+# The stdlib feed parser's own header-line rule (email.feedparser.headerRE), on bytes.
+_HEADER_FIELD_LINE_RE = re.compile(rb"[\041-\071\073-\176]+:")
+_TREE_TYPES = ("multipart", "message", '"multipart', '"message')
+
+
+def _parse_single_part(raw: bytes) -> Message | None:
+    """A compat32 ``Message`` for plain single-part mail, built without the feed parser.
+
+    The stdlib feeds every body line through its boundary logic even when there is no
+    boundary; for single-part mail (most mail) that is half the parse time. We build the
+    same object (same header values, same str payload) directly, and return None, letting
+    the stdlib parse, for anything unusual: multipart/message types, an mbox "From " line,
+    a header line the feed parser would not accept, or no blank line after the headers.
+    """
+    unixfrom = None
+    if raw.startswith(b"From "):  # mbox separator line: the stdlib keeps it as unixfrom
+        first_line_end = raw.find(b"\n")
+        if first_line_end < 0:
+            return None
+        unixfrom = raw[:first_line_end].rstrip(b"\r").decode("ascii", "surrogateescape")
+        raw = raw[first_line_end + 1 :]
+    end = _HEADER_END_RE.search(raw)
+    if end is None:
+        return None
+    head = raw[: end.start()]
+    msg = Message(policy=compat32)
+    name: bytes | None = None
+    value: list[bytes] = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if name is None:
+                return None
+            value.append(line)
+            continue
+        if not _HEADER_FIELD_LINE_RE.match(line):
+            return None
+        if name is not None:
+            _set_raw_header(msg, name, value)
+        name, _, first = line.partition(b":")
+        value = [first.lstrip(b" \t")]
+    if name is not None:
+        _set_raw_header(msg, name, value)
+    for key, header_value in msg.raw_items():
+        if key.lower() == "content-type":
+            if str(header_value).lstrip().lower().startswith(_TREE_TYPES):
+                return None  # a MIME tree after all: the stdlib builds those
+            break
+    if unixfrom is not None:
+        msg.set_unixfrom(unixfrom)
+    msg.set_payload(raw[end.end() :].decode("ascii", "surrogateescape"))
+    return msg
+
+
+def _set_raw_header(msg: Message, name: bytes, lines: list[bytes]) -> None:
+    # identical to compat32's header_source_parse: continuation lines keep their line
+    # breaks, the trailing one is stripped
+    value = b"\n".join(lines).rstrip(b"\r\n")
+    msg.set_raw(name.decode("ascii", "surrogateescape"), value.decode("ascii", "surrogateescape"))
+
+
 _RAW_FOLD_RE = re.compile(rb"\r?\n(?=[ \t])")
 
 
