@@ -238,8 +238,8 @@ def test_golden_messages() -> None:
     rates.report(f"stalwart golden messages ({count})")
     assert count >= 100
     # measured on 107 messages: subject 78/79, from 75/77, to 71/74, date 72/73,
-    # message_id 63/64, text_body 65/79, att_count 90/107, att_names 79/107,
-    # att_types 88/107, att_sizes 30/35. Most misses are the Dovecot "malformed" boundary
+    # message_id 63/64, text_body 65/79, att_count 91/107, att_names 79/107,
+    # att_types 89/107, att_sizes 30/35. Most misses are the Dovecot "malformed" boundary
     # cases, where stalwart and the stdlib recover different structures, plus full
     # Windows paths in legacy filenames (we keep "C:\\TEMP\\x.png", stalwart drops the
     # backslashes) and binhex bodies (we report the encoded size).
