@@ -128,3 +128,14 @@ def test_message_ids() -> None:
     assert parse_msg_ids("<a@x>\r\n <b@y> <a@x>") == ["a@x", "b@y"]
     assert parse_msg_ids("a@x b@y") == ["a@x", "b@y"]
     assert parse_msg_ids("") == []
+
+
+def test_parse_date_nonstandard_fallback() -> None:
+    defects: list[str] = []
+    assert parse_date("2002/09/14 Sat 13:06:03 GMT", defects) == datetime(
+        2002, 9, 14, 13, 6, 3, tzinfo=UTC
+    )
+    assert parse_date("2024-06-03T10:00:00+02:00") == datetime(2024, 6, 3, 8, 0, tzinfo=UTC)
+    assert defects == ["date_nonstandard"]
+    # free text is never guessed into a date
+    assert parse_date("_smtpDate . 286071244") is None

@@ -303,9 +303,12 @@ def parse_date(value: str | None, defects: list[str] | None = None) -> datetime 
     except Exception:  # parsedate_tz raised on some malformed input in older Pythons
         parts = None
     if parts is None:
-        if defects is not None:
+        fallback = _parse_date_leniently(text)
+        if fallback is None and defects is not None:
             defects.append("date_unparseable")
-        return None
+        elif defects is not None:
+            defects.append("date_nonstandard")
+        return fallback
     year, month, day, hour, minute, second = parts[:6]
     offset = parts[9]
     if not offset:
@@ -330,6 +333,39 @@ def parse_date(value: str | None, defects: list[str] | None = None) -> datetime 
             defects.append("date_out_of_range")
         return None
     return result.astimezone(UTC)
+
+
+_DATE_LIKE_RE = re.compile(
+    r"(?<!\d)(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})(?!\d)"
+)
+
+
+def _parse_date_leniently(text: str) -> datetime | None:
+    """Last resort for non-RFC dates ("2002/09/14 Sat 02:29:32 CDT", "12-06-2023"): dateparser,
+    imported lazily (it is slow to import) and only for strings holding a numeric date, so
+    free text like "Whenever" stays unparsed instead of being guessed."""
+    if len(text) > 100 or not _DATE_LIKE_RE.search(text):
+        return None
+    import warnings
+
+    import dateparser
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            parsed = dateparser.parse(
+                text,
+                settings={
+                    "RETURN_AS_TIMEZONE_AWARE": True,
+                    "TO_TIMEZONE": "UTC",
+                    "TIMEZONE": "UTC",
+                },
+            )
+        except Exception:  # dateparser raises assorted errors on odd input
+            return None
+    if not isinstance(parsed, datetime) or not _MIN_YEAR <= parsed.year <= _MAX_YEAR:
+        return None
+    return parsed.astimezone(UTC)
 
 
 _SUBJECT_PREFIX_RE = re.compile(
