@@ -10,7 +10,6 @@ refreshing behind its back.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,21 +35,25 @@ class ManagedCredentials(ga_credentials.Credentials):
         self.token = token
         self._refresher = refresher
         self._lock = threading.Lock()
-        self._refreshed_at = 0.0
+        self._applied = threading.local()  # the token this thread last sent
         self.refresh_count = 0
 
+    def apply(self, headers: Any, token: str | None = None) -> None:
+        self._applied.token = token or self.token
+        super().apply(headers, token=token)  # type: ignore[no-untyped-call]
+
     def refresh(self, request: Any) -> None:
-        stale = self.token
         with self._lock:
-            # Several threads see the same 401 at once; only the first one refreshes.
-            if self.token != stale or time.monotonic() - self._refreshed_at < 1.0:
+            # Several threads see a 401 for the same token at once; the first refreshes,
+            # the others find a token newer than the one they sent and just retry with it.
+            sent = getattr(self._applied, "token", self.token)
+            if sent != self.token:
                 return
             if self._refresher is None:
                 raise RefreshError(  # type: ignore[no-untyped-call]
                     "the access token expired and cannot be refreshed"
                 )
             self.token = self._refresher()
-            self._refreshed_at = time.monotonic()
             self.refresh_count += 1
 
     @property

@@ -61,7 +61,8 @@ class TokenBucket:
                 self._tokens -= units
                 self.units_charged += int(units)
                 return 0.0
-            return (units - self._tokens) / self.refill_per_second
+            # At least 1 ms: a float-rounding shortfall must not spin on zero-length sleeps.
+            return max((units - self._tokens) / self.refill_per_second, 0.001)
 
     def acquire(self, units: float) -> float:
         """Block until ``units`` are taken; returns the seconds spent waiting."""

@@ -1,0 +1,114 @@
+"""``POST /webhooks/google/pubsub``: OIDC verification against the emulator's JWKS,
+duplicate dropping and scheduling, through the real FastAPI app."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from secretary.emulators.google.push import _new_signing_key, signing_key
+from secretary.sync import service
+from secretary.sync.tasks import SyncScheduler
+from secretary.web.app import create_app
+from secretary.web.deps import AppState
+from tests.sync.conftest import Connected
+
+URL = "/webhooks/google/pubsub"
+
+
+@pytest.fixture
+def app_client(
+    engine: Engine, sessions: sessionmaker[Session], connected: Connected
+) -> Iterator[tuple[TestClient, SyncScheduler]]:
+    scheduler = SyncScheduler(sessions, connected.settings)
+    state = AppState(
+        settings=connected.settings,
+        engine=engine,
+        sessions=sessions,
+        extras={"sync_scheduler": scheduler},
+    )
+    with TestClient(create_app(connected.settings, state=state)) as client:
+        yield client, scheduler
+
+
+def push_body(email: str, history_id: int, message_id: str) -> dict[str, Any]:
+    data = json.dumps({"emailAddress": email, "historyId": history_id}).encode()
+    return {
+        "message": {"data": base64.b64encode(data).decode(), "messageId": message_id},
+        "subscription": "projects/secretary/subscriptions/gmail-push",
+    }
+
+
+def token(connected: Connected, *, audience: str | None = None, key: Any = None) -> str:
+    now = int(time.time())
+    signer = key or signing_key(connected.emulator.state)
+    return str(
+        signer.sign(
+            {
+                "iss": "https://accounts.google.com",
+                "aud": audience or connected.settings.google.pubsub_audience,
+                "email": "gmail-push@example.iam.gserviceaccount.com",
+                "email_verified": True,
+                "iat": now,
+                "exp": now + 600,
+            }
+        )
+    )
+
+
+def test_valid_push_schedules_a_sync_once(
+    app_client: tuple[TestClient, SyncScheduler], connected: Connected
+) -> None:
+    client, scheduler = app_client
+    headers = {"Authorization": f"Bearer {token(connected)}"}
+    r = client.post(URL, json=push_body(connected.email, 5000, "m-1"), headers=headers)
+    assert r.status_code == 204
+    assert r.headers["x-secretary-push"] == "sync"
+    assert scheduler.accounts[connected.account_id].requested
+    assert scheduler.accounts[connected.account_id].announced_history_id == 5000
+    again = client.post(URL, json=push_body(connected.email, 5000, "m-1"), headers=headers)
+    assert again.status_code == 204
+    assert again.headers["x-secretary-push"] == "duplicate"
+
+
+@pytest.mark.parametrize("case", ["missing", "audience", "foreign_key", "garbage"])
+def test_bad_tokens_are_rejected(
+    app_client: tuple[TestClient, SyncScheduler], connected: Connected, case: str
+) -> None:
+    client, scheduler = app_client
+    headers = {
+        "missing": {},
+        "audience": {"Authorization": f"Bearer {token(connected, audience='someone-else')}"},
+        "foreign_key": {"Authorization": f"Bearer {token(connected, key=_new_signing_key())}"},
+        "garbage": {"Authorization": "Bearer not.a.jwt"},
+    }[case]
+    r = client.post(URL, json=push_body(connected.email, 1, f"m-{case}"), headers=headers)
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "invalid_push_token"
+    assert connected.account_id not in scheduler.accounts
+
+
+def test_stale_and_unknown_pushes_are_dropped(
+    app_client: tuple[TestClient, SyncScheduler],
+    connected: Connected,
+    sessions: sessionmaker[Session],
+) -> None:
+    client, scheduler = app_client
+    report = service.run_sync(sessions, connected.account_id, connected.settings)
+    assert report.history_id is not None
+    headers = {"Authorization": f"Bearer {token(connected)}"}
+    stale = client.post(
+        URL, json=push_body(connected.email, report.history_id, "m-stale"), headers=headers
+    )
+    assert stale.headers["x-secretary-push"] == "stale"
+    unknown = client.post(URL, json=push_body("nobody@example.com", 9, "m-u"), headers=headers)
+    assert unknown.headers["x-secretary-push"] == "unknown_account"
+    assert connected.account_id not in scheduler.accounts
