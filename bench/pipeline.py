@@ -140,6 +140,21 @@ class Workers:
         self.log.close()
 
 
+def _wait_for_workers(settings: Any, runtime: str, count: int, sessions: Any) -> None:
+    """Until the workers answer (Celery ping) or, inline, a first record has been run."""
+    deadline = time.monotonic() + 90
+    if runtime == "celery":
+        from secretary.worker.backends.celery import create_celery_app
+
+        app = create_celery_app(settings)
+        while time.monotonic() < deadline:
+            replies = app.control.ping(timeout=1.0) or []
+            if len(replies) >= count:
+                return
+        return
+    time.sleep(10)  # the inline worker process has no ping; its startup sweep is enough
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -323,7 +338,7 @@ def main() -> int:
         syncer.start()
 
         if subprocess_mode:  # let workers boot before the clock starts
-            time.sleep(8)
+            _wait_for_workers(settings, args.runtime, args.workers, sessions)
 
         mailbox = state.users[user_email].mailbox
         pushed_at: dict[str, Any] = {}

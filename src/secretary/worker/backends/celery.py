@@ -16,7 +16,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init
-from kombu import Queue  # type: ignore[attr-defined]
+from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from secretary.config import Settings
 from secretary.kit.logging import get_logger
@@ -39,10 +39,13 @@ class CeleryBackend:
         self.queue_prefix = queue_prefix
 
     def send(self, dispatch: Dispatch) -> None:
+        queue = self.queue_prefix + dispatch.queue
         self.app.send_task(
             dispatch.name,
             args=[dispatch.record_id],
-            queue=self.queue_prefix + dispatch.queue,
+            queue=queue,
+            exchange=queue,
+            routing_key=queue,
             countdown=dispatch.delay_seconds or None,
             headers={"correlation_id": dispatch.correlation_id},
         )
@@ -86,7 +89,12 @@ def create_celery_app(settings: Settings, *, deps_factory: Any = None) -> Celery
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_queues=[Queue(prefix + q) for q in QUEUES],  # type: ignore[no-untyped-call]
+        # One direct exchange per queue: sharing the default exchange and routing key would
+        # copy every message into all three queues.
+        task_queues=[
+            Queue(prefix + q, Exchange(prefix + q, type="direct"), routing_key=prefix + q)  # type: ignore[no-untyped-call]
+            for q in QUEUES
+        ],
         task_default_queue=prefix + "default",
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
