@@ -94,3 +94,9 @@ def test_normalize_subject() -> None:
     assert normalize_subject("Re:") == "Re:"
     assert normalize_subject("Regarding the plan") == "Regarding the plan"
     assert normalize_subject(None) == ""
+
+
+def test_message_without_id_gets_a_storable_thread_key() -> None:
+    threads = assign_threads({7: _head(None, "Hello", 1)})
+    assert threads[7] == "no-message-id:7"
+    assert "\x00" not in threads[7]

@@ -91,7 +91,8 @@ def assign_threads(
     uf = _UnionFind()
     node_of: dict[K, str] = {}
     for key, head in headers.items():
-        node = head.message_id or f"\x00key:{key!r}"  # no id: a thread of its own
+        # no Message-ID: a node of its own; "@"-less, so it cannot collide with a real id
+        node = head.message_id or f"no-message-id:{key!r}"
         node_of[key] = node
         uf.find(node)
         for ref in (*head.references, *((head.in_reply_to,) if head.in_reply_to else ())):
