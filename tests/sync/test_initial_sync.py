@@ -91,3 +91,25 @@ def test_incremental_applies_adds_deletes_and_labels(
         stored = session.get(Message, seen[0][0])
         assert stored is not None
         assert stored.gmail_id == new.id
+
+
+def test_revoked_grant_marks_needs_reauth_without_a_loop(
+    sessions: sessionmaker[Session], connected: Connected
+) -> None:
+    from secretary.db.models import GoogleAccount
+    from secretary.emulators.google.faults import expire_access_tokens, revoke_refresh_tokens
+    from secretary.sync.tasks import run_incremental_sync
+
+    state = connected.emulator.state
+    seed_mailbox(state, connected.email, singles=5, threads=0)
+    service.run_sync(sessions, connected.account_id, connected.settings)
+    revoke_refresh_tokens(state, connected.email)
+    expire_access_tokens(state, connected.email)
+    state.users[connected.email].mailbox.add_message(make_raw()[0], label_ids={"INBOX"})
+    assert run_incremental_sync(sessions, connected.account_id, connected.settings) is None
+    with sessions() as session:
+        account = session.get(GoogleAccount, connected.account_id)
+        assert account is not None
+        assert account.status == "needs_reauth"
+    # Skipped from now on, without calling Google.
+    assert run_incremental_sync(sessions, connected.account_id, connected.settings) is None

@@ -27,13 +27,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from googleapiclient.errors import HttpError
 from sqlalchemy.orm import Session, sessionmaker
 
 from secretary.config import Settings
 from secretary.db.models import AccountStatus, GoogleAccount, SyncState
 from secretary.db.session import unit_of_work
 from secretary.google.client import ManagedCredentials
-from secretary.google.gmail import FetchItem, GmailClient, HistoryExpired
+from secretary.google.gmail import FetchItem, GmailClient, GmailRequestFailed, HistoryExpired
+from secretary.google.resilience import http_status
 from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
 from secretary.sync import repository as repo
@@ -168,6 +170,21 @@ class GmailSync:
         return account
 
     def _record_error(self, exc: BaseException) -> None:
+        if _is_unauthorized(exc):
+            # 401 even after a refresh: the grant is gone. Mark the account so that sync
+            # skips it (no crash loop) and the user sees "reconnect" in the API and CLI.
+            from secretary.accounts import service as accounts
+
+            try:
+                with unit_of_work(self.sessions) as session:
+                    accounts.mark_needs_reauth(
+                        session,
+                        self.account_id,
+                        reason="Google rejected this account's credentials; connect it again.",
+                        code="unauthorized",
+                    )
+            except Exception:
+                log.exception("needs_reauth_not_recorded", account_id=self.account_id)
         try:
             with unit_of_work(self.sessions) as session:
                 account = repo.get_account(session, self.account_id)
@@ -482,6 +499,12 @@ class GmailSync:
         run.report.history_id = latest
         run.report.phase = "incremental"
         run.report.changes = run.report.changes or bool(fetched or deleted or changed)
+
+
+def _is_unauthorized(exc: BaseException) -> bool:
+    if isinstance(exc, GmailRequestFailed) and exc.code == "gmail_unauthorized":
+        return True
+    return isinstance(exc, HttpError) and http_status(exc) == 401
 
 
 # -- locking and status -------------------------------------------------------------------

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from secretary.accounts.errors import AccountNeedsReauth
 from secretary.config import Settings
 from secretary.db.models import AccountStatus
 from secretary.db.session import unit_of_work
@@ -49,7 +50,7 @@ def run_incremental_sync(
             return service.run_sync(session_factory, account_id, settings)
         except SyncAlreadyRunning:
             return None
-        except AccountNotSyncable:
+        except (AccountNotSyncable, AccountNeedsReauth):
             log.info("sync_skipped_needs_reauth", account_id=account_id)
             return None
 
