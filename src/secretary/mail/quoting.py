@@ -56,6 +56,7 @@ _FORWARD_RE = re.compile(
     r"début\s+du\s+message\s+réexpédié|inicio\s+del\s+mensaje\s+reenviado)\s*:?\s*$",
     re.IGNORECASE,
 )
+# helpdesk mail: "##- Please type your reply above this line -##"
 _REPLY_ABOVE_RE = re.compile(
     r"^\s*#+\s*-?\s*(?:please\s+)?(?:type\s+)?(?:your\s+)?reply\s+above", re.I
 )
@@ -391,6 +392,7 @@ def _find_quote_start(text: str) -> int | None:
             window = _window(text, line_start, _WINDOW_LINES)
             if (
                 (stripped[0] in "-_=*" and _ORIGINAL_MESSAGE_RE.match(line))
+                or (stripped[0] == "#" and _REPLY_ABOVE_RE.match(line))
                 or (stripped[0] in "BbAaDdIi" and _FORWARD_RE.match(line))
                 or _is_wrote_header(window, 0) is not None
             ):
