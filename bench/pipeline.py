@@ -169,6 +169,7 @@ def main() -> int:
     parser.add_argument("--tier", default=None, help="intelligence tier as module:attr")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument(
         "--no-chain", action="store_true", help="send every stage through the queue"
     )
@@ -489,8 +490,11 @@ def main() -> int:
                 for q in ("default", "priority", "batch"):
                     conn.default_channel.queue_delete(prefix + q)
         emulator.stop()
-        with contextlib.suppress(Exception), admin.connect() as conn:
-            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        if args.keep:
+            sys.stderr.write(f"kept database {url}\n")
+        else:
+            with contextlib.suppress(Exception), admin.connect() as conn:
+                conn.execute(text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
 
 
