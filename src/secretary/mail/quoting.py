@@ -134,17 +134,19 @@ def _may_open_quote(stripped: str) -> bool:
 
 
 def _looks_like_header(joined: str, opens: bool) -> bool:
+    # cheapest tests first: this runs on every colon-ended line of every synced message
     if len(joined) > 300:
         return False
+    has_address = "@" in joined
     if not joined.endswith((":", "：")):
         # "On <date> John <j@x.org> wrote" without its colon
-        return opens and "@" in joined and _WROTE_END_RE.search(joined) is not None
-    if _CJK_HEADER_RE.search(joined):
+        return opens and has_address and _WROTE_END_RE.search(joined) is not None
+    if not joined.isascii() and _CJK_HEADER_RE.search(joined):
         return True
-    has_verb = _WROTE_ANY_RE.search(joined) is not None
-    has_address = "@" in joined
     has_digit = _DIGIT_RE.search(joined) is not None
-    if has_verb and (opens or has_address or has_digit):
+    if not (opens or has_address or has_digit):
+        return False
+    if _WROTE_ANY_RE.search(joined):
         return True
     # "30.09.2017, 18.30, "John" <j@x.org>:" and "ср, 30 апр. 2025 г. в 15:19, John <j@x>:"
     # carry no verb at all: a date and an address ending in a colon is a header.
@@ -389,16 +391,18 @@ def _find_quote_start(text: str) -> int | None:
             if wrapped is not None:
                 return wrapped
         if stripped and _may_open_quote(stripped):
-            window = _window(text, line_start, _WINDOW_LINES)
             if (
                 (stripped[0] in "-_=*" and _ORIGINAL_MESSAGE_RE.match(line))
                 or (stripped[0] == "#" and _REPLY_ABOVE_RE.match(line))
                 or (stripped[0] in "BbAaDdIi" and _FORWARD_RE.match(line))
-                or _is_wrote_header(window, 0) is not None
+                or _is_wrote_header(_window(text, line_start, 4), 0) is not None
             ):
                 return line_start
-            if _is_outlook_block(window, 0) or _is_field_block(window):
-                return _header_block_top(text, line_start)
+            # field blocks need more lines; only read them when this line is a field
+            if _HEADER_FIELD_RE.match(line) or _FROM_FIELD_RE.match(line):
+                window = _window(text, line_start, _WINDOW_LINES)
+                if _is_outlook_block(window, 0) or _is_field_block(window):
+                    return _header_block_top(text, line_start)
         pos = line_end + 1
     return None
 
