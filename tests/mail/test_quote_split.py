@@ -379,9 +379,9 @@ def test_quote_split_pass_rates() -> None:
             _MULTILINGUAL_CASES,
         ),
     }
-    # measured: talon standard 12/12, html 9/9, signature 2/6 (talon's signature set is
-    # labelled by its ML extractor: bare name blocks without a sign-off, which a rule-based
-    # splitter leaves in the reply), jetbrains 63/66 (held out), github 15/15, zapier
+    # measured: talon standard 12/12, html 9/9, signature 4/6 (talon's signature set is
+    # labelled by its ML extractor: bare name blocks without a sign-off; we catch those
+    # that carry contact details), jetbrains 63/66 (held out), github 15/15, zapier
     # 16/16, crisp 27/29 (the two misses are crisp's choice that "Sincerely,\nName" at the
     # end of a notice is not a signature; we call it one), crisp Fusce set 43/43,
     # multilingual 27/27. The transcribed sets were used while writing the splitter, so
@@ -389,7 +389,7 @@ def test_quote_split_pass_rates() -> None:
     thresholds = {
         "talon_standard": 0.95,
         "talon_html": 0.95,
-        "talon_signature": 0.30,
+        "talon_signature": 0.60,
         "jetbrains": 0.85,
         "github": 0.95,
         "zapier": 0.95,

@@ -503,7 +503,33 @@ def _find_signature_start(lines: list[str]) -> int | None:
             break
     if _HYPHEN_NAME_RE.match(lines[last].strip()):
         return last
-    return None
+    return _contact_block_start(lines, last)
+
+
+_CONTACT_RE = re.compile(
+    r"[\w.+-]+@[\w-]+\.[\w.-]+|https?://|\bwww\.|\+?\(?\d[\d ().-]{6,}\d|\bvia mobile\b|"
+    r"^(?:tel|phone|mobile|cell|fax|t|m|f)\b\.?\s*[:.]",
+    re.IGNORECASE,
+)
+_NAME_LINE_RE = re.compile(r"^[A-Z][\w.'-]*(?:[ ,]+[A-Z][\w.'-]*){0,4}\.?$")
+
+
+def _contact_block_start(lines: list[str], last: int) -> int | None:
+    """A bare name block closing the reply: after a blank line, a name line and at most five
+    more short lines, one of them contact details (address, phone, URL, "via mobile")."""
+    start = last
+    while start > 0 and lines[start - 1].strip():
+        start -= 1
+    if start == 0:
+        return None  # the whole reply is one block: not a signature under a body
+    block = [ln.strip() for ln in lines[start : last + 1]]
+    if not 2 <= len(block) <= _MAX_NAME_BLOCK_LINES or any(len(b) > 60 for b in block):
+        return None
+    if not _NAME_LINE_RE.match(block[0]):
+        return None
+    if not any(_CONTACT_RE.search(b) for b in block[1:]):
+        return None
+    return start
 
 
 def _drop_leading_header_block(text: str) -> str:
