@@ -241,8 +241,8 @@ def test_golden_messages() -> None:
     # message_id 63/64, text_body 65/79, att_count 91/107, att_names 79/107,
     # att_types 89/107, att_sizes 30/35. Most misses are the Dovecot "malformed" boundary
     # cases, where stalwart and the stdlib recover different structures, plus full
-    # Windows paths in legacy filenames (we keep "C:\\TEMP\\x.png", stalwart drops the
-    # backslashes) and binhex bodies (we report the encoded size).
+    # Windows paths in legacy filenames (we keep the base name "x.png", stalwart keeps
+    # "C:TEMPx.png") and binhex bodies (we report the encoded size).
     thresholds = {
         "subject": 0.97,
         "from": 0.95,

@@ -92,6 +92,9 @@ def _param_filename(part: Message, headers: dict[str, str], defects: list[str]) 
     if not name:
         return None
     decoded = decode_header_value(str(name), defects).strip()
+    # Old clients send full paths ("C:\\TEMP\\ball.png"); a filename never names a folder,
+    # and a path in it must not reach anything that writes files.
+    decoded = decoded.replace("\\", "/").rsplit("/", 1)[-1].strip()
     return decoded or None
 
 
