@@ -1,18 +1,23 @@
 """Split a plain-text body into the newest reply, the quoted history and the signature.
 
-Written here rather than taken from a library: ``email_reply_parser`` (zapier) only knows
-English "On ... wrote:" and "--"/"Sent from my" signatures, ``mail-parser-reply`` knows more
-languages but has to be told which ones and returns fragments without a signature split
-of the newest reply, and talon needs scikit-learn and is unmaintained. One line-based pass
-with a multilingual table of quote headers covers the fixtures of all three (see
-tests/mail/test_quote_split.py for the pass rates).
+Written here rather than taken from a library: ``email_reply_parser`` (zapier/github) only
+knows English "On ... wrote:" and "--"/"Sent from my" signatures; ``mail-parser-reply``
+knows more languages but must be told which ones up front (we do not know a message's
+language before parsing it); talon needs scikit-learn and is unmaintained. One line-based
+pass with a multilingual table of quote headers covers the fixtures of all three (see
+tests/mail/test_quote_split.py for the pass rates, including a held-out set).
 
-The algorithm, on lines:
-1. the quote starts at the first quote header ("On ... wrote:", "Am ... schrieb:", an
-   Outlook "From:/Sent:" block, "-----Original Message-----", a forward marker) or at the
-   first ``>`` line after which nothing but quoted lines, blank lines or a signature follows;
-2. in what stays above, the signature starts at a ``-- `` delimiter, a device footer
-   ("Sent from my iPhone") or a sign-off ("Best regards,") followed by a short name block.
+The algorithm:
+1. a header block at the very top (a pasted "From:/Sent:/Subject:") is skipped;
+2. the quote starts at the first quote header ("On ... wrote:", "Am ... schrieb:", wrapped
+   over up to three lines or verb-less "date, name <address>:"; an Outlook/webmail field
+   block; "-----Original Message-----"; a forward or "reply above this line" marker) or at
+   the first ``>`` line after which nothing but quoted lines or a signature follows;
+3. text written below a ``>`` block of that quote (bottom posting, inline answers) moves
+   back to the reply, and stray ``>`` lines left in the reply move to the quote;
+4. a device footer ("Sent from my iPhone") ends the reply, anything after it is quoted;
+5. the signature starts at a ``-- `` delimiter, a footer, a sign-off ("Best regards,")
+   followed by a short name block, or a bare name block with contact details.
 """
 
 from __future__ import annotations
