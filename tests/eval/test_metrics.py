@@ -47,8 +47,8 @@ def test_splits_are_deterministic_and_cover_all_buckets() -> None:
     splits = [split_of(k) for k in keys]
     assert splits == [split_of(k) for k in keys]
     share = {s: splits.count(s) / len(keys) for s in ("train", "dev", "test")}
-    assert (
-        0.55 < share["train"] < 0.65 and 0.15 < share["dev"] < 0.25 and 0.15 < share["test"] < 0.25
-    )
+    assert 0.55 < share["train"] < 0.65
+    assert 0.15 < share["dev"] < 0.25
+    assert 0.15 < share["test"] < 0.25
     assert all(split_of(k, trainable=False) != "train" for k in keys)
     assert all(0 <= bucket_of(k) < 100 for k in keys)

@@ -51,7 +51,9 @@ def test_deadlines() -> None:
     }
     assert {"Friday", "EOD"} <= texts
     no_later = find_deadlines("Comments are due no later than December 3.", sent_at=SENT)
-    assert no_later and no_later[0].start is not None and no_later[0].start.day == 3
+    assert no_later
+    assert no_later[0].start is not None
+    assert no_later[0].start.day == 3
     assert find_deadlines("We met on Friday and it went well.", sent_at=SENT) == []
 
 
@@ -67,9 +69,11 @@ def test_extract_meeting_asks_people_orgs() -> None:
     )
     assert result.meeting_request
     assert [t.text for t in result.proposed_times] == ["on Monday at 2pm"]
-    assert result.questions and result.questions[0].startswith("Could we schedule")
+    assert result.questions
+    assert result.questions[0].startswith("Could we schedule")
     assert result.asks == ["Please send me the signed copy before then."]
-    assert "Jane Doe" in result.people and "Mark Stevens" in result.people
+    assert "Jane Doe" in result.people
+    assert "Mark Stevens" in result.people
     assert "Jane" not in result.people  # the signed first name is the sender
     assert result.organizations == ["Acme Widgets Inc"]
 
@@ -77,7 +81,8 @@ def test_extract_meeting_asks_people_orgs() -> None:
 def test_plain_fyi_has_no_meeting_or_asks() -> None:
     result = extract(_email("The quarterly numbers are attached for your records."))
     assert not result.meeting_request
-    assert result.asks == [] and result.questions == []
+    assert result.asks == []
+    assert result.questions == []
 
 
 def test_ask_detection_on_real_parakweet_requests() -> None:

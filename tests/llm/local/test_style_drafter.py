@@ -139,7 +139,8 @@ def test_thanks_and_introduction() -> None:
     thanks = _draft(
         _request("Thanks so much for your help with the launch yesterday!"), Category.FYI
     )
-    assert thanks.should_draft and thanks.intent == "acknowledge"
+    assert thanks.should_draft
+    assert thanks.intent == "acknowledge"
     assert "You're welcome" in thanks.body
     intro = _draft(
         _request(

@@ -4,3 +4,7 @@ Owns the shipped model artifacts under ``model/`` and everything that runs witho
 It must not touch the database or any provider SDK; callers pass ``EmailInput`` values in and
 store what comes out (including each message's embedding, which search reuses).
 """
+
+from secretary.llm.local.tier import LocalTier
+
+__all__ = ["LocalTier"]

@@ -13,8 +13,6 @@ import warnings
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import dateparser
-
 from secretary.kit.clock import utcnow
 from secretary.llm.schemas import EmailInput, ExtractedTime, Extraction
 
@@ -180,6 +178,8 @@ def _parse(span: str, base: datetime, zone: str | None) -> datetime | None:
     }
     cleaned = re.sub(r"\b(?:on|at|this|coming|from)\b", " ", span, flags=re.IGNORECASE)
     cleaned = re.sub(r"\bnext\s+(" + _WEEKDAY + r")", r"\1", cleaned, flags=re.IGNORECASE)
+    import dateparser  # ~0.5 s import: only paid when a date is parsed
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # dateparser emits pytz/regex deprecation noise
         parsed: datetime | None = dateparser.parse(
