@@ -32,6 +32,7 @@ from secretary.emulators.google.faults import (
 from secretary.emulators.google.push import TopicConfig, push_hub
 from secretary.emulators.google.quota import quota_book
 from secretary.sync.tasks import SyncScheduler
+from secretary.web.api.webhooks import attach_sync_scheduler
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
 from tests.sync.conftest import (
@@ -80,20 +81,9 @@ def test_store_equals_mailbox_under_faults(
     email = connected.email
     seed_mailbox(emu, email, singles=180, threads=20, per_thread=4, seed=11)
 
-    scheduler = SyncScheduler(sessions, fast_poll, tick_seconds=0.05)
-
-    async def start(_state: AppState) -> None:
-        await scheduler.start()
-
-    async def stop(_state: AppState) -> None:
-        await scheduler.stop()
-
-    app_state = AppState(
-        settings=fast_poll,
-        engine=engine,
-        sessions=sessions,
-        extras={"startup": [start], "shutdown": [stop], "sync_scheduler": scheduler},
-    )
+    app_state = AppState(settings=fast_poll, engine=engine, sessions=sessions)
+    scheduler = attach_sync_scheduler(app_state)
+    scheduler.tick_seconds = 0.05
     with _serve_app(app_state) as app_url:
         _drive(sessions, connected, app_url, fast_poll)
     _check(sessions, connected, scheduler)

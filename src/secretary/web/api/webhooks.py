@@ -142,3 +142,20 @@ def pubsub_push(body: PubSubPush, request: Request, state: StateDep) -> Response
 @register_routes
 def _install(app: FastAPI) -> None:
     app.include_router(router)
+
+
+def attach_sync_scheduler(state: AppState, *, renew_watch: bool = True) -> SyncScheduler:
+    """Run a ``SyncScheduler`` for the app's lifetime (``secretary serve``, the demo):
+    pushes and ``POST /api/v1/sync`` then go through it, and the safety poll runs."""
+    scheduler = SyncScheduler(state.sessions, state.settings, renew_watch=renew_watch)
+
+    async def start(_state: AppState) -> None:
+        await scheduler.start()
+
+    async def stop(_state: AppState) -> None:
+        await scheduler.stop()
+
+    state.extras["sync_scheduler"] = scheduler
+    state.extras.setdefault("startup", []).append(start)
+    state.extras.setdefault("shutdown", []).append(stop)
+    return scheduler
