@@ -446,11 +446,12 @@ def _rest_is_signature(text: str, start: int) -> bool:
 
 
 _DEVICE_FOOTER_SEARCH_RE = re.compile(_DEVICE_FOOTER_RE.pattern, re.IGNORECASE | re.MULTILINE)
-# Words one of which every device footer contains: a substring test on them (C speed) keeps
-# the big multiline footer regex off the ~99% of bodies that have no footer.
-_FOOTER_KEYWORDS = (
-    *("sent ", "get outlook", "envoy", "gesendet", "enviado", "inviato", "verzonden"),
-    *("skickat", "sendt", "wysłane", "lähetetty", "отправлено"),
+# A footer line starts with one of these words. The pattern starts with a literal newline,
+# so the regex engine jumps from line to line, and only lines that pass it are matched
+# against the full footer pattern (the first line is checked separately).
+_FOOTER_START_RE = re.compile(
+    r"\n[ \t]*(?i:sent|get outlook|envoy|gesendet|von meinem|enviado|inviato|verzonden|"
+    r"skickat|sendt|wysłane|lähetetty|отправлено)"
 )
 # Starts with a literal newline so the regex engine can skip from line to line; the first
 # line of the text is checked separately.
@@ -458,8 +459,7 @@ _SIG_DELIMITER_SEARCH_RE = re.compile(r"\n[ \t]*(?:--|—|__+|-{2,3})[ \t]*(?=\n
 
 
 def _find_device_footer(head: str) -> re.Match[str] | None:
-    lowered = head.lower()
-    if not any(keyword in lowered for keyword in _FOOTER_KEYWORDS):
+    if not _FOOTER_START_RE.match("\n" + head[:120]) and not _FOOTER_START_RE.search(head):
         return None
     return _DEVICE_FOOTER_SEARCH_RE.search(head)
 
