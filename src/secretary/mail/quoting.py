@@ -253,10 +253,15 @@ def _split_interleaved(quoted: str) -> tuple[str, str]:
     Returns (new text, remaining quote). Only looks inside the newest quote (up to the next
     reply header), and only when that quote is ">"-marked right after its header.
     """
-    lines = quoted.split("\n")
-    first_quoted = next((i for i, ln in enumerate(lines[:4]) if ln.lstrip().startswith(">")), None)
+    head = _window(quoted, 0, 4)
+    first_quoted = next((i for i, ln in enumerate(head) if ln.lstrip().startswith(">")), None)
     if first_quoted is None or first_quoted == 0:
         return "", quoted
+    # nothing but ">" lines after the header (the common case): no Python loop over them
+    header_end = sum(len(ln) + 1 for ln in head[:first_quoted])
+    if _UNQUOTED_LINE_RE.search(quoted, header_end) is None:
+        return "", quoted
+    lines = quoted.split("\n")
     new: list[str] = []
     kept = lines[:first_quoted]
     for i in range(first_quoted, len(lines)):
