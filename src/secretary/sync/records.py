@@ -131,3 +131,10 @@ def record_from_resource(
         for a in parsed.attachments
     ]
     return MessageRecord(resource["id"], row["gmail_thread_id"], row, attachments)
+
+
+def records_from_resources(
+    resources: list[dict[str, Any]], fetched_at: datetime
+) -> list[MessageRecord]:
+    """Parse a batch (top-level and picklable: it may run in a parsing process)."""
+    return [record_from_resource(r, fetched_at=fetched_at) for r in resources]
