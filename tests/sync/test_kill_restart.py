@@ -45,6 +45,11 @@ def _child_env(connected: Connected, tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
 def _fetched(sessions: sessionmaker[Session], account_id: int) -> int:
     with sessions() as session:
         return int(
@@ -90,9 +95,14 @@ def test_kill_9_mid_initial_sync_then_restart(
             break
         time.sleep(0.05)
     assert child.poll() is None, "sync ended before the kill"
+    helpers = _children(child.pid)  # the parsing process of a big backfill
     os.kill(child.pid, signal.SIGKILL)
     child.wait(10)
     assert child.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() for pid in helpers):
+        assert time.monotonic() < deadline, "the parsing process outlived the killed sync"
+        time.sleep(0.1)
     after_kill = _fetched(sessions, connected.account_id)
     assert 0 < after_kill < total
     with sessions() as session:

@@ -111,6 +111,18 @@ def open_gmail(sessions: sessionmaker[Session], account_id: int, settings: Setti
     return GmailClient(credentials, settings=settings, account_key=str(account_id))
 
 
+def exit_with_parent(parent_pid: int) -> None:
+    """Parsing-process initializer: exit when the sync process dies (even by ``kill -9``,
+    which runs no cleanup), instead of lingering as an orphan."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 # -- the sync -----------------------------------------------------------------------------
 
 ProgressFn = Callable[[str, int, int], None]
@@ -153,7 +165,12 @@ class GmailSync:
         if pending < PARSE_PROCESS_MIN_MESSAGES or (os.cpu_count() or 1) < 2:
             yield
             return
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
+        )
         self._parse_pool = pool
         try:
             yield
