@@ -96,6 +96,7 @@ def test_kill_9_mid_initial_sync_then_restart(
         time.sleep(0.05)
     assert child.poll() is None, "sync ended before the kill"
     helpers = _children(child.pid)  # the parsing process of a big backfill
+    assert helpers, "expected the backfill's parsing process to be running"
     os.kill(child.pid, signal.SIGKILL)
     child.wait(10)
     assert child.returncode == -signal.SIGKILL
