@@ -113,3 +113,39 @@ def test_revoked_grant_marks_needs_reauth_without_a_loop(
         assert account.status == "needs_reauth"
     # Skipped from now on, without calling Google.
     assert run_incremental_sync(sessions, connected.account_id, connected.settings) is None
+
+
+def test_history_expiry_resyncs_once_and_never_loops(
+    sessions: sessionmaker[Session], connected: Connected
+) -> None:
+    import pytest
+
+    from secretary.emulators.google.faults import expire_history
+    from secretary.sync.errors import SyncFailed
+
+    state = connected.emulator.state
+    mailbox = state.users[connected.email].mailbox
+    seed_mailbox(state, connected.email, singles=30, threads=0)
+    service.run_sync(sessions, connected.account_id, connected.settings)
+    ids = sorted(mailbox.messages)
+    expire_history(state, connected.email)
+    mailbox.delete(ids[0])
+    mailbox.modify(ids[1], add=["STARRED"])
+    mailbox.add_message(make_raw()[0], label_ids={"INBOX", "UNREAD"})
+
+    report = service.run_sync(sessions, connected.account_id, connected.settings)
+    assert report.full_resync
+    assert store_snapshot(sessions, connected.account_id) == mailbox_snapshot(
+        state, connected.email
+    )
+    # A second expiry right after a resync: no second resync, a loud error instead.
+    expire_history(state, connected.email)
+    with pytest.raises(SyncFailed):
+        service.run_sync(sessions, connected.account_id, connected.settings)
+    with sessions() as session:
+        sync_state = session.scalars(
+            select(SyncState).where(SyncState.account_id == connected.account_id)
+        ).one()
+        assert sync_state.full_resyncs == 1
+        assert sync_state.last_error is not None
+        assert "SyncFailed" in sync_state.last_error

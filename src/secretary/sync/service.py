@@ -32,7 +32,7 @@ from concurrent.futures import (
 )
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from googleapiclient.errors import HttpError
@@ -127,6 +127,9 @@ def exit_with_parent(parent_pid: int) -> None:
 
 ProgressFn = Callable[[str, int, int], None]
 PARSE_PROCESS_MIN_MESSAGES = 2000
+# At most one full resync per this interval: a history that keeps expiring (a Google-side
+# fault) backs off through the scheduler instead of re-listing the mailbox in a loop.
+RESYNC_MIN_INTERVAL = timedelta(minutes=10)
 
 
 @dataclass
@@ -279,7 +282,11 @@ class GmailSync:
             values: dict[str, Any] = {
                 "phase": "incremental",
                 "cursor": str(progress["start_history_id"]),
-                "progress": {},
+                "progress": (
+                    {"last_resync_at": utcnow().isoformat()}
+                    if progress.get("mode") == "resync"
+                    else {}
+                ),
                 "last_synced_at": utcnow(),
                 "last_error": None,
             }
@@ -495,7 +502,11 @@ class GmailSync:
         try:
             records, latest = self.client.list_history(cursor)
         except HistoryExpired:
-            if not allow_resync:
+            last = (state.progress or {}).get("last_resync_at")
+            recent = (
+                last is not None and utcnow() - datetime.fromisoformat(last) < RESYNC_MIN_INTERVAL
+            )
+            if not allow_resync or recent:
                 # Never loop: one resync per run. The scheduler retries with backoff.
                 raise SyncFailed("Gmail history expired again right after a full resync") from None
             log.warning("gmail_history_expired", account_id=self.account_id)
