@@ -1,0 +1,43 @@
+"""``GET /api/v1/sync/status`` and ``POST /api/v1/sync`` through the real app."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from secretary.sync import service
+from secretary.sync.tasks import SyncScheduler
+from secretary.web.app import create_app
+from secretary.web.deps import AppState
+from tests.sync.conftest import Connected, seed_mailbox
+
+
+def test_status_and_request(
+    engine: Engine, sessions: sessionmaker[Session], connected: Connected
+) -> None:
+    seed_mailbox(connected.emulator.state, connected.email, singles=12, threads=1)
+    service.run_sync(sessions, connected.account_id, connected.settings)
+    scheduler = SyncScheduler(sessions, connected.settings)
+    state = AppState(
+        settings=connected.settings,
+        engine=engine,
+        sessions=sessions,
+        extras={"sync_scheduler": scheduler},
+    )
+    with TestClient(create_app(connected.settings, state=state)) as client:
+        one = client.get(f"/api/v1/sync/status/{connected.account_id}")
+        assert one.status_code == 200
+        body = one.json()
+        assert body["phase"] == "incremental"
+        assert body["messages"] == 15
+        assert body["pending"] == 0
+        assert body["history_id"] > 0
+        listed = client.get("/api/v1/sync/status").json()
+        assert connected.account_id in [s["account"] for s in listed]
+        accepted = client.post("/api/v1/sync", json={"account": connected.account_id})
+        assert accepted.status_code == 202
+        assert accepted.json() == {"scheduled": [connected.account_id]}
+        assert scheduler.accounts[connected.account_id].requested
+        missing = client.post("/api/v1/sync", json={"account": 999_999})
+        assert missing.status_code == 404
