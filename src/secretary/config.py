@@ -44,7 +44,8 @@ class GoogleSettings(BaseModel):
         default="projects/secretary/topics/gmail", description="Pub/Sub topic passed to watch()."
     )
     quota_units_per_minute: int = Field(
-        default=6000, description="Per-user Gmail quota units per minute (Google's 2026 default)."
+        default=6000,
+        description="Per-user Gmail quota units per minute (Google's 2026 default); 0 = no client-side limit.",
     )
     max_concurrent_requests: int = Field(
         default=10, description="Per-user concurrent requests to Google."
