@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,14 +18,13 @@ from email.utils import format_datetime, make_msgid
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from secretary.config import Settings
 from secretary.db.models import GoogleAccount, User
 from secretary.emulators.google import oauth
-from secretary.emulators.google.app import create_emulator_app
+from secretary.emulators.google.server import run_in_thread
 from secretary.emulators.google.state import EmulatorState
 from secretary.kit.clock import utcnow
 from secretary.kit.crypto import TokenCipher
@@ -47,28 +45,8 @@ class Emulator:
 
 
 def _run_uvicorn(state: EmulatorState) -> tuple[str, Any]:
-    try:
-        from secretary.emulators.google.server import run_in_thread
-    except ModuleNotFoundError:
-        run_in_thread = None
-    if run_in_thread is not None:
-        running = run_in_thread(state, port=0)
-        return running.base_url, running.stop
-    config = uvicorn.Config(
-        create_emulator_app(state), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(5)
-
-    return f"http://127.0.0.1:{port}", stop
+    running = run_in_thread(state, port=0)
+    return running.base_url, running.stop
 
 
 @pytest.fixture
