@@ -268,6 +268,11 @@ def main() -> int:
             s.flush()
             account_id = account.id
 
+        # The sync listener that feeds the pipeline registers when the task modules load;
+        # every process that syncs must load them (the in-process runtime does it itself).
+        from secretary.worker import registry
+
+        registry.load_all()
         tier = load_tier(args.tier, settings)
         tier_spec = args.tier
         if tier is None:

@@ -218,3 +218,29 @@ def test_sweeper_recovers_lost_messages_and_dead_workers(runtime: Runtime) -> No
     assert _effects(runtime.sessions, lost_key) == 1
     assert _effects(runtime.sessions, crashed_key) == 1
     assert _effects(runtime.sessions, last_key) == 0
+
+
+def test_heartbeat_keeps_a_slow_run_from_being_swept(runtime: Runtime) -> None:
+    key = uuid.uuid4().hex
+    worker = runtime.settings.worker.model_copy(
+        update={"lease_seconds": 0.3, "stuck_after_seconds": 0.1}
+    )
+    slow_runtime = Runtime(
+        settings=runtime.settings.model_copy(update={"worker": worker}), sessions=runtime.sessions
+    )
+    with runtime.sessions() as s, s.begin():
+        rid = repository.enqueue(s, "test.slow", {"key": key, "seconds": 1.0})
+    assert rid is not None
+
+    async def body(backend: InlineBackend) -> None:
+        run = asyncio.create_task(asyncio.to_thread(execute, slow_runtime, rid))
+        for _ in range(8):  # sweep repeatedly while it runs, well past the lease
+            await asyncio.sleep(0.15)
+            await asyncio.to_thread(sweep, slow_runtime)
+        assert await run is Outcome.SUCCEEDED
+
+    asyncio.run(_run(slow_runtime, body))
+    rec = _record(runtime.sessions, rid)
+    assert rec.status == TaskStatus.SUCCEEDED
+    assert rec.attempts == 1
+    assert _effects(runtime.sessions, key) == 1

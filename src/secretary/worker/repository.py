@@ -116,6 +116,20 @@ def claim(session: Session, record_id: int, *, lease_seconds: float) -> Claim | 
     return Claim(record_id, row[0], row[1], row[2], row[3], row[4], row[5], row[6])
 
 
+def renew_lease(session: Session, record_id: int, *, attempt: int, lease_seconds: float) -> bool:
+    """Heartbeat: keep a long run's claim alive; False once another worker took it over."""
+    result = session.execute(
+        update(TaskRecord)
+        .where(
+            TaskRecord.id == record_id,
+            TaskRecord.status == TaskStatus.RUNNING,
+            TaskRecord.attempts == attempt,
+        )
+        .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def mark_succeeded(session: Session, record_id: int, *, attempt: int) -> bool:
     """Finish in the task's own transaction; False means the lease was lost (roll back)."""
     result = session.execute(

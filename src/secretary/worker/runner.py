@@ -7,9 +7,11 @@ the whole stage. External effects (Gmail) are made idempotent by the tasks thems
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -76,6 +78,35 @@ def execute(runtime: Runtime, record_id: int) -> Outcome:
     return outcome
 
 
+@contextmanager
+def _heartbeat(runtime: Runtime, record_id: int, attempt: int) -> Iterator[None]:
+    """Renew the lease every third of it while the task runs.
+
+    The lease can then be short, so a killed worker's records come back quickly, without
+    a slow run (an LLM call on a busy machine) being mistaken for a dead one.
+    """
+    lease = runtime.settings.worker.lease_seconds
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(lease / 3):
+            try:
+                with unit_of_work(runtime.sessions) as session:
+                    if not repository.renew_lease(
+                        session, record_id, attempt=attempt, lease_seconds=lease
+                    ):
+                        return
+            except Exception:
+                log.warning("lease_renewal_failed", exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"lease-{record_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
 def _execute_one(runtime: Runtime, record_id: int) -> tuple[Outcome, list[Dispatch]]:
     with unit_of_work(runtime.sessions) as session:
         claimed = repository.claim(
@@ -88,7 +119,10 @@ def _execute_one(runtime: Runtime, record_id: int) -> tuple[Outcome, list[Dispat
     with correlation(claimed.correlation_id, task=claimed.name, task_id=record_id):
         started = time.perf_counter()
         try:
-            with unit_of_work(runtime.sessions) as session:
+            with (
+                _heartbeat(runtime, record_id, claimed.attempt),
+                unit_of_work(runtime.sessions) as session,
+            ):
                 ctx = TaskContext(
                     session=session,
                     settings=runtime.settings,
