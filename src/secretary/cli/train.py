@@ -31,6 +31,9 @@ def classifier(
     no_eval: bool = typer.Option(
         False, "--no-eval", help="Skip scoring the dev/test splits into the model card."
     ),
+    rescore: bool = typer.Option(
+        False, "--rescore", help="Only re-score the existing artifact in --out (no training)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the model card as JSON."),
 ) -> None:
     """Train the category and intent heads (dev splits tune C and the temperature)."""
@@ -41,15 +44,21 @@ def classifier(
             "training needs scikit-learn: pip install 'secretary[train]'"
         ) from exc
     from secretary.eval.datasets import default_data_root
-    from secretary.eval.service import default_cache_dir, train_classifier
-    from secretary.llm.local.classifier import MODEL_DIR
+    from secretary.eval.service import default_cache_dir, score_artifact, train_classifier
+    from secretary.llm.local.classifier import MODEL_DIR, VERSION
 
-    card = train_classifier(
-        data or default_data_root(),
-        out or MODEL_DIR,
-        cache_dir=cache or default_cache_dir(),
-        evaluate_test=not no_eval,
-    )
+    if rescore:
+        target = (out or MODEL_DIR) / f"clf-{VERSION}.npz"
+        card = score_artifact(
+            data or default_data_root(), target, cache_dir=cache or default_cache_dir()
+        )
+    else:
+        card = train_classifier(
+            data or default_data_root(),
+            out or MODEL_DIR,
+            cache_dir=cache or default_cache_dir(),
+            evaluate_test=not no_eval,
+        )
     if json_out:
         emit_json(card)
         return

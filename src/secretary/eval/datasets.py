@@ -4,7 +4,8 @@ Every loader yields ``LabeledMail`` values whose ``label`` is the dataset's own 
 category): the metrics map predictions onto it. Splits come from a hash of the file's path
 relative to the data root, so they never change when files are added elsewhere:
 buckets [0, 60) train, [60, 80) dev, [80, 100) test. Sets that are evaluation-only (their
-licence forbids training on them) fold train into dev. Parakweet ships its own test file.
+licence forbids training on them) split [0, 50) dev, [50, 100) test. Parakweet ships its own
+test file.
 """
 
 from __future__ import annotations
@@ -88,9 +89,11 @@ def bucket_of(key: str) -> int:
 
 def split_of(key: str, *, trainable: bool = True) -> Split:
     bucket = bucket_of(key)
+    if not trainable:  # evaluation-only sets: half dev, half test
+        return "test" if bucket >= 50 else "dev"
     if bucket >= 80:
         return "test"
-    if bucket >= 60 or not trainable:
+    if bucket >= 60:
         return "dev"
     return "train"
 

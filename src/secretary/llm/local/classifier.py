@@ -121,10 +121,13 @@ class ClassifierModel:
         arrays: dict[str, npt.NDArray[Any]] = {}
         for prefix, head in (("category", self.category), ("intent", self.intent)):
             assert head.hasher.idf is not None
-            arrays[f"{prefix}_tfidf"] = head.tfidf_coef.astype(np.float16)
+            # Only buckets seen in training carry weight: store them sparsely.
+            used = np.flatnonzero(head.hasher.idf > 0).astype(np.int32)
+            arrays[f"{prefix}_used"] = used
+            arrays[f"{prefix}_tfidf"] = head.tfidf_coef[:, used].astype(np.float16)
             arrays[f"{prefix}_dense"] = head.dense_coef.astype(np.float32)
             arrays[f"{prefix}_intercept"] = head.intercept.astype(np.float32)
-            arrays[f"{prefix}_idf"] = head.hasher.idf.astype(np.float16)
+            arrays[f"{prefix}_idf"] = head.hasher.idf[used].astype(np.float16)
         path = out_dir / f"{stem}.npz"
         np.savez_compressed(path, allow_pickle=False, **arrays)
         card = {
@@ -155,13 +158,18 @@ class ClassifierModel:
                 ("category", card["classes"], card["category_temperature"]),
                 ("intent", card["intent_classes"], card["intent_temperature"]),
             ):
+                used = data[f"{prefix}_used"]
+                # float32 at run time: float16 maths in numpy is emulated and slow.
+                coef = np.zeros((len(classes), HASH_FEATURES), dtype=np.float32)
+                coef[:, used] = data[f"{prefix}_tfidf"]
+                idf = np.zeros(HASH_FEATURES, dtype=np.float32)
+                idf[used] = data[f"{prefix}_idf"]
                 heads[prefix] = LinearHead(
                     classes=tuple(classes),
-                    # float32 at run time: float16 maths in numpy is emulated and slow.
-                    tfidf_coef=data[f"{prefix}_tfidf"].astype(np.float32),
+                    tfidf_coef=coef,
                     dense_coef=data[f"{prefix}_dense"],
                     intercept=data[f"{prefix}_intercept"],
-                    hasher=TextHasher(data[f"{prefix}_idf"].astype(np.float32)),
+                    hasher=TextHasher(idf),
                     temperature=float(temp),
                 )
         return cls(
@@ -232,24 +240,19 @@ def fit_temperature(logits: Matrix, y: npt.NDArray[np.int64]) -> float:
     return best_t
 
 
-def train_head(
-    train: TrainingSet,
-    dev: TrainingSet,
-    classes: tuple[str, ...],
-    *,
-    c_grid: Sequence[float] = (1.0, 4.0, 16.0),
-    balanced: bool = True,
-    embed_scale: float = 1.0,
-) -> tuple[LinearHead, dict[str, Any]]:
-    """Fit LR for each C, keep the best dev macro-F1, then fit the temperature on dev."""
+def _fit_lr(
+    x_train: Any,
+    y_train: npt.NDArray[np.int64],
+    x_dev: Any,
+    y_dev: npt.NDArray[np.int64],
+    c_grid: Sequence[float],
+    balanced: bool,
+    n_classes: int,
+) -> tuple[Matrix, Matrix, dict[str, Any]]:
+    """LR for each C; keep the best dev macro-F1. Returns softmax-form (coef, intercept)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
 
-    hasher = TextHasher().fit_idf(train.texts)
-    x_train = _design(hasher, train, embed_scale)
-    x_dev = _design(hasher, dev, embed_scale)
-    y_train = np.array([classes.index(label) for label in train.labels])
-    y_dev = np.array([classes.index(label) for label in dev.labels])
     best: tuple[float, float, Any] | None = None
     tried = {}
     for c in c_grid:
@@ -265,30 +268,87 @@ def train_head(
     _, c, model = best
     coef = np.asarray(model.coef_, dtype=np.float32)
     intercept = np.asarray(model.intercept_, dtype=np.float32)
-    if len(classes) == 2 and coef.shape[0] == 1:
+    if n_classes == 2 and coef.shape[0] == 1:
         # sklearn's binary LR has one row; make it a 2-class softmax (logit/2 each side).
         coef = np.vstack([-coef / 2, coef / 2])
         intercept = np.array([-intercept[0] / 2, intercept[0] / 2], dtype=np.float32)
+    return coef, intercept, {"C": c, "dev_macro_f1_by_C": tried}
+
+
+def _dense_block(data: TrainingSet, embed_scale: float) -> Matrix | None:
+    blocks = [
+        b
+        for b in (
+            data.vectors * embed_scale if data.vectors is not None else None,
+            data.headers,
+        )
+        if b is not None
+    ]
+    return np.hstack(blocks).astype(np.float32) if blocks else None
+
+
+def train_head(
+    train: TrainingSet,
+    dev: TrainingSet,
+    classes: tuple[str, ...],
+    *,
+    c_grid: Sequence[float] = (1.0, 4.0, 16.0),
+    balanced: bool = True,
+    embed_scale: float = 1.0,
+) -> tuple[LinearHead, dict[str, Any]]:
+    """Two experts, one linear head: a TF-IDF LR and a dense (embedding + header) LR.
+
+    Fitted separately because one joint fit let the dense block crowd out the word features
+    (SpamAssassin dev spam F1 dropped below a TF-IDF-only model). Summing their logits with a
+    dev-chosen weight is again a linear model, so inference is unchanged; then the
+    temperature is fitted on dev.
+    """
+    from sklearn.metrics import f1_score
+
+    hasher = TextHasher().fit_idf(train.texts)
+    y_train = np.array([classes.index(label) for label in train.labels])
+    y_dev = np.array([classes.index(label) for label in dev.labels])
+    text_only = TrainingSet(train.texts, train.labels, None, None)
+    text_dev = TrainingSet(dev.texts, dev.labels, None, None)
+    t_coef, t_intercept, t_info = _fit_lr(
+        _design(hasher, text_only, embed_scale),
+        y_train,
+        _design(hasher, text_dev, embed_scale),
+        y_dev,
+        c_grid,
+        balanced,
+        len(classes),
+    )
     head = LinearHead(
         classes=classes,
-        tfidf_coef=coef[:, :HASH_FEATURES],
-        dense_coef=coef[:, HASH_FEATURES:],
-        intercept=intercept,
+        tfidf_coef=t_coef,
+        dense_coef=np.zeros((len(classes), 0), dtype=np.float32),
+        intercept=t_intercept,
         hasher=hasher,
     )
-    dev_dense = None
-    if dev.vectors is not None or dev.headers is not None:
-        blocks = [
-            b
-            for b in (
-                dev.vectors * embed_scale if dev.vectors is not None else None,
-                dev.headers,
-            )
-            if b is not None
-        ]
-        dev_dense = np.hstack(blocks).astype(np.float32)
-    head.temperature = fit_temperature(head.logits(dev.texts, dev_dense), y_dev)
-    return head, {"C": c, "dev_macro_f1_by_C": tried, "temperature": head.temperature}
+    info: dict[str, Any] = {"tfidf": t_info}
+    dense_train, dense_dev = _dense_block(train, embed_scale), _dense_block(dev, embed_scale)
+    if dense_train is not None and dense_dev is not None:
+        d_coef, d_intercept, d_info = _fit_lr(
+            dense_train, y_train, dense_dev, y_dev, c_grid, balanced, len(classes)
+        )
+        text_logits = head.logits(dev.texts, None)
+        dense_logits = dense_dev @ d_coef.T + d_intercept
+        scores = {}
+        for weight in (0.0, 0.25, 0.5, 1.0, 2.0):
+            predicted = (text_logits + weight * dense_logits).argmax(axis=1)
+            scores[weight] = float(f1_score(y_dev, predicted, average="macro"))
+        weight = max(scores, key=lambda w: scores[w])
+        head.dense_coef = (weight * d_coef).astype(np.float32)
+        head.intercept = (t_intercept + weight * d_intercept).astype(np.float32)
+        info |= {
+            "dense": d_info,
+            "dense_weight": weight,
+            "dev_macro_f1_by_weight": {str(k): round(v, 4) for k, v in scores.items()},
+        }
+    head.temperature = fit_temperature(head.logits(dev.texts, dense_dev), y_dev)
+    info["temperature"] = head.temperature
+    return head, info
 
 
 def training_set(emails: Sequence[Any], labels: list[str], embed: Embed | None) -> TrainingSet:

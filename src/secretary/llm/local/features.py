@@ -19,7 +19,10 @@ import numpy.typing as npt
 
 from secretary.llm.schemas import EmailInput
 
-HASH_FEATURES = 2**17
+# 2**20 buckets keep word bigrams from colliding; n-grams seen in fewer than MIN_DF training
+# mails get idf 0 (dropped), like a vocabulary's min_df, so the stored weights stay sparse.
+HASH_FEATURES = 2**20
+MIN_DF = 2
 MAX_TEXT_CHARS = 4000
 _TOKEN_RE = re.compile(r"[\w$€£%]+|[!?]+")
 
@@ -125,7 +128,7 @@ def header_matrix(emails: Sequence[EmailInput]) -> npt.NDArray[np.float32]:
 
 
 class TextHasher:
-    """Hashed word uni+bigram TF-IDF; only the IDF vector is learned.
+    """Hashed word uni+bigram TF-IDF; only the IDF vector (with min-df pruning) is learned.
 
     Hand-rolled instead of sklearn's HashingVectorizer because importing sklearn (with scipy)
     takes 4-6 s on the 2-core target and the tier must load in < 3 s; crc32 is stable across
@@ -149,7 +152,9 @@ class TextHasher:
         df = np.zeros(HASH_FEATURES, dtype=np.float64)
         for text in texts:
             df[np.unique(self.buckets(text))] += 1
-        self.idf = (np.log((1 + len(texts)) / (1 + df)) + 1).astype(np.float32)
+        idf = np.log((1 + len(texts)) / (1 + df)) + 1
+        idf[df < MIN_DF] = 0.0
+        self.idf = idf.astype(np.float32)
         return self
 
     def weights(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
@@ -158,6 +163,8 @@ class TextHasher:
             raise RuntimeError("fit_idf first")
         index, counts = np.unique(self.buckets(text), return_counts=True)
         values = (np.log1p(counts) * self.idf[index]).astype(np.float32)  # sublinear tf
+        kept = values > 0
+        index, values = index[kept], values[kept]
         norm = float(np.linalg.norm(values))
         return index, values / norm if norm else values
 
