@@ -46,7 +46,7 @@ from secretary.llm.schemas import (
     Priority,
 )
 
-_MAX_INTENT_SENTENCES = 4
+_MAX_INTENT_SENTENCES = 2
 # Logit added to "spam" per unit of phishing evidence; picked on the phishing_pot dev split
 # against SpamAssassin dev ham (false-positive budget 0.5%).
 PHISHING_WEIGHT = 1.0
