@@ -96,3 +96,30 @@ def test_ask_detection_on_real_parakweet_requests() -> None:
     # (the rest of the intent sentences are proposals and commitments the intent head scores).
     assert ask_rate_yes > 0.4
     assert ask_rate_no < 0.08
+
+
+def test_forwarded_history_is_not_the_senders_words() -> None:
+    body = (
+        "Please print this for me.\n\n"
+        "----- Forwarded by Steven J Kean/NA/Enron on 10/16/2000 10:14 AM -----\n"
+        "Can we meet on Tuesday at 3pm to discuss the filing?\n"
+    )
+    result = extract(_email(body, subject="FERC update"))
+    assert not result.meeting_request
+    assert result.proposed_times == []
+    assert result.asks == ["Please print this for me."]
+    outlook = (
+        "Sounds good.\n\nFrom: Ann Lee\nSent: Monday\nTo: Bob\nSubject: x\n\nCall me Friday at 2pm?"
+    )
+    assert extract(_email(outlook)).questions == []
+
+
+def test_lotus_notes_history_is_cut() -> None:
+    body = (
+        "Can you circulate the link again?\n"
+        '"Scott Govenar" <sgovenar@example.com> on 07/16/2001 01:58:41 PM\n'
+        "Let's meet Monday at 10am.\n"
+    )
+    result = extract(_email(body))
+    assert result.questions == ["Can you circulate the link again?"]
+    assert not result.meeting_request

@@ -14,6 +14,7 @@ import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from secretary.llm.local.extract import newest_text
 from secretary.llm.schemas import (
     Category,
     Classification,
@@ -135,11 +136,13 @@ def draft_reply(
     zone = _zone(request.user_timezone)
     sender = _first_name(email.from_name, email.from_addr)
     asks = extraction.questions + extraction.asks
-    text = email.body_text or email.full_text or ""
+    text = newest_text(email.body_text or email.full_text or "")
     body: list[str] = []
     intent, confidence = "", 0.0
 
-    if extraction.meeting_request or classification.meeting_request:
+    # The extraction (newest text only) decides, not the classifier's flag: a forwarded thread
+    # that mentions a meeting is not a request to meet.
+    if extraction.meeting_request:
         slots = request.available_slots
         if slots is None:
             if extraction.proposed_times:

@@ -146,6 +146,27 @@ _CLOSINGS = re.compile(
 )
 
 
+_HISTORY = re.compile(
+    r"^\s*(?:-{2,}\s*(?:original message|forwarded by|forwarded message)|_{8,}\s*$|"
+    r"on .{4,120} wrote:\s*$|begin forwarded message:|"
+    # Lotus Notes: '"Scott G" <s@x.com> on 07/16/2001 01:58:41 PM' / 'Ann Lee 04/10/2001 10:10 AM'
+    r".{2,100}?\b(?:on )?\d{1,2}/\d{1,2}/\d{2,4} \d{1,2}:\d{2}(?::\d{2})? ?(?:AM|PM)\s*$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_HEADER_BLOCK = re.compile(r"^\s*from:\s.+\n(?:.*\n){0,2}?\s*(?:sent|date|to):\s", re.I | re.M)
+
+
+def newest_text(text: str) -> str:
+    """The sender's own words: cut at the first forwarded/quoted history marker.
+
+    The parser already separates most quoting; this catches what it leaves, such as Lotus
+    Notes "----- Forwarded by" blocks and Outlook "From:/Sent:" headers, so that dates and
+    asks inside old mail are not read as the sender's.
+    """
+    cuts = [m.start() for m in (_HISTORY.search(text), _HEADER_BLOCK.search(text)) if m]
+    return text[: min(cuts)] if cuts else text
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of the newest text (quoted lines dropped), whitespace-normalised."""
     lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith(">")]
@@ -319,7 +340,7 @@ def _unique(items: object) -> list[str]:
 
 
 def extract(email: EmailInput) -> Extraction:
-    text = email.body_text or email.full_text or ""
+    text = newest_text(email.body_text or email.full_text or "")
     sentences = split_sentences(text)
     subject_and_text = f"{email.subject}\n{text}"
     times = find_times(text, sent_at=email.sent_at)

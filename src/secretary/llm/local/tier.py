@@ -27,6 +27,7 @@ from secretary.llm.local.extract import (
     has_time_mention,
     is_ask,
     meeting_evidence,
+    newest_text,
     split_sentences,
 )
 from secretary.llm.local.features import (
@@ -81,7 +82,7 @@ def _addressing(email: EmailInput) -> str:
 
 
 def _intent_candidates(email: EmailInput) -> list[str]:
-    sentences = split_sentences(email.body_text or email.full_text or "")
+    sentences = split_sentences(newest_text(email.body_text or email.full_text or ""))
     asks = [s for s in sentences if s.endswith("?") or is_ask(s)]
     rest = [s for s in sentences if s not in asks]
     return (asks + rest)[:_MAX_INTENT_SENTENCES]
@@ -177,6 +178,7 @@ class LocalTier:
         }
         category = max(cat, key=lambda k: cat[k])
 
+        # Flags read the whole body: a forwarded meeting notice is still about a meeting.
         text = email.body_text or email.full_text or ""
         subject_text = f"{email.subject}\n{text}"
         personal = share["personal"] + share["list"]
@@ -244,7 +246,7 @@ class LocalTier:
         soon = False
         if deadline:
             base = email.sent_at
-            for item in find_deadlines(email.body_text, sent_at=base):
+            for item in find_deadlines(newest_text(email.body_text), sent_at=base):
                 if item.start and base and item.start - base <= timedelta(hours=36):
                     soon = True
         if soon or (_URGENT.search(text) and addressing in ("direct", "unknown")):
