@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, bindparam, delete, func, select, text, update
@@ -110,6 +110,17 @@ def get_state(session: Session, account: GoogleAccount, *, for_update: bool = Fa
         stmt = stmt.with_for_update()
     state = session.scalars(stmt.execution_options(populate_existing=True)).one()
     return state
+
+
+def record_fetch_progress(session: Session, account_id: int, fetched: int) -> None:
+    """Merge ``{"fetched": n}`` into the Gmail sync progress in one UPDATE."""
+    session.execute(
+        text(
+            "update sync_states set progress = progress || jsonb_build_object('fetched', "
+            "cast(:n as bigint)), updated_at = now() where account_id = :a and service = 'gmail'"
+        ),
+        {"n": fetched, "a": account_id},
+    )
 
 
 def states(session: Session) -> list[SyncState]:
@@ -250,11 +261,18 @@ _CREATE_STAGE = (
     f"select {_cols(_STAGE_COLUMNS)} from messages with no data"
 )
 _MERGE_BODY = (
-    f"insert into messages ({_cols(_STAGE_COLUMNS)}) "  # noqa: S608
+    # One statement: "prev" sees the rows before the upsert, so first_time says which
+    # messages get their body for the first time (what triage listeners are told about).
+    f"with prev as (select m.gmail_id from messages m join {_STAGE} s "  # noqa: S608
+    "on m.account_id = s.account_id and m.gmail_id = s.gmail_id "
+    "where m.body_fetched_at is not null), "
+    f"up as (insert into messages ({_cols(_STAGE_COLUMNS)}) "
     f"select {_cols(_STAGE_COLUMNS)} from {_STAGE} "
     "on conflict (account_id, gmail_id) do update set "
     + ", ".join(f'"{c}" = excluded."{c}"' for c in _BODY_COLUMNS)
-    + ", updated_at = now() returning id, gmail_id"
+    + ", updated_at = now() returning id, gmail_id) "
+    "select up.id, up.gmail_id, prev.gmail_id is null from up "
+    "left join prev on prev.gmail_id = up.gmail_id"
 )
 _MERGE_LISTING = (
     f"insert into messages ({_cols(_LISTING_COLUMNS)}) "  # noqa: S608
@@ -287,15 +305,32 @@ def _copy_rows(
     return result
 
 
+class AccountRef(Protocol):
+    """What writes need of an account (a ``GoogleAccount`` or a cached copy of its ids)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def user_id(self) -> int: ...
+
+
+def relax_commit_durability(session: Session) -> None:
+    """``synchronous_commit = off`` for this transaction: a PostgreSQL crash may lose the
+    last few hundred milliseconds of commits, but never half of one, and sync progress
+    rolls back with its data, so a restart simply fetches those messages again. Worth it
+    for backfill batches: the commit no longer waits for the WAL flush."""
+    session.execute(text("set local synchronous_commit = off"))
+
+
 def store_records(
-    session: Session, account: GoogleAccount, records: Sequence[MessageRecord]
+    session: Session, account: AccountRef, records: Sequence[MessageRecord]
 ) -> list[int]:
     """Upsert fetched messages with their attachments; returns the db ids of messages whose
     body is stored for the first time (what triage listeners care about)."""
     if not records:
         return []
     by_id = {r.gmail_id: r for r in records}  # a thread and a message fetch may overlap
-    already = fetched_ids(session, account.id, by_id)
     rows = (
         (
             account.user_id,
@@ -308,7 +343,9 @@ def store_records(
         )
         for gid, r in by_id.items()
     )
-    ids = {gid: mid for mid, gid in _copy_rows(session, _STAGE_COLUMNS, rows, _MERGE_BODY)}
+    merged = _copy_rows(session, _STAGE_COLUMNS, rows, _MERGE_BODY)
+    ids = {gid: mid for mid, gid, _first in merged}
+    first_time = [mid for mid, _gid, first in merged if first]
     session.execute(delete(Attachment).where(Attachment.message_id.in_(list(ids.values()))))
     attachments = [
         {"user_id": account.user_id, "account_id": account.id, "message_id": ids[gid], **att}
@@ -318,7 +355,7 @@ def store_records(
     if attachments:
         session.execute(insert(Attachment), attachments)
     session.flush()
-    return [ids[gid] for gid in by_id if gid not in already]
+    return first_time
 
 
 def labels_of(session: Session, account_id: int, gmail_ids: Iterable[str]) -> dict[str, list[str]]:

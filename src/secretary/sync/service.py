@@ -132,6 +132,12 @@ PARSE_PROCESS_MIN_MESSAGES = 2000
 RESYNC_MIN_INTERVAL = timedelta(minutes=10)
 
 
+@dataclass(frozen=True)
+class _Ref:
+    id: int
+    user_id: int
+
+
 @dataclass
 class _Run:
     report: SyncReport
@@ -158,6 +164,8 @@ class GmailSync:
         self.progress = progress or (lambda _stage, _done, _total: None)
         self.workers = workers or max(1, min(4, settings.google.max_concurrent_requests))
         self._parse_pool: ProcessPoolExecutor | None = None
+        self._ref: _Ref | None = None
+        self._parse_ready: Future[list[MessageRecord]] | None = None
 
     @contextmanager
     def _parsing_processes(self, pending: int) -> Iterator[None]:
@@ -175,10 +183,14 @@ class GmailSync:
             initargs=(os.getpid(),),
         )
         self._parse_pool = pool
+        # Spawning and importing take a second or two; batches parse in-thread until the
+        # process answers this warm-up, so the first bodies are not delayed by it.
+        self._parse_ready = pool.submit(records_from_resources, [], utcnow())
         try:
             yield
         finally:
             self._parse_pool = None
+            self._parse_ready = None
             pool.shutdown(cancel_futures=True)
 
     # -- entry point ----------------------------------------------------------------------
@@ -215,6 +227,13 @@ class GmailSync:
                 f"account {self.account_id} is {account.status}; re-authorize it to resume sync"
             )
         return account
+
+    def _account_ref(self, session: Session) -> repo.AccountRef:
+        """The account's ids, checked once per run (a batch store need not re-read it)."""
+        if self._ref is None:
+            account = self._account(session)
+            self._ref = _Ref(account.id, account.user_id)
+        return self._ref
 
     def _record_error(self, exc: BaseException) -> None:
         if _is_unauthorized(exc):
@@ -421,7 +440,9 @@ class GmailSync:
         progress_fetched: int | None,
     ) -> tuple[int, int]:
         with unit_of_work(self.sessions) as session:
-            account = self._account(session)
+            if progress_fetched is not None:
+                repo.relax_commit_durability(session)
+            account = self._account_ref(session)
             records = [r for recs, _ in results for r in recs]
             missing = set().union(*(m for _, m in results)) - {r.gmail_id for r in records}
             new_ids = repo.store_records(session, account, records)
@@ -429,8 +450,7 @@ class GmailSync:
             threads |= {r.thread_id for r in records}
             repo.refresh_threads(session, self.account_id, threads)
             if progress_fetched is not None:
-                state = repo.get_state(session, account)
-                state.progress = {**state.progress, "fetched": progress_fetched}
+                repo.record_fetch_progress(session, self.account_id, progress_fetched)
             _notify(session, self.account_id, new_ids)
         return len(records), len(missing)
 
