@@ -63,7 +63,7 @@ def test_injected_5xx_and_429_still_give_exactly_one_draft_each(
     dead = [t for t in _draft_tasks(sessions, connected.account_id) if t.status == TaskStatus.DEAD]
     for t in dead:
         assert t.last_error
-        assert "HttpError" in t.last_error
+        assert "drafts.create failed with HTTP" in t.last_error
         with sessions.begin() as s:
             tasks_repo.retry(s, t.id)
     inline.wait_idle()

@@ -16,11 +16,42 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any, Protocol
 
+from googleapiclient.errors import HttpError
 from sqlalchemy.orm import Session, sessionmaker
 
 from secretary.config import Settings
+from secretary.errors import SecretaryError
 
 DRAFT_KEY_HEADER = "X-Secretary-Draft-Key"
+
+
+class DraftCreateFailed(SecretaryError):
+    """``drafts.create`` answered an error; the task retries (after ``Retry-After`` on 429)."""
+
+    status_code = 502
+    code = "gmail_draft_create_failed"
+
+    def __init__(self, message: str, *, http_status: int, retry_after_seconds: float | None):
+        super().__init__(message)
+        self.http_status = http_status
+        # Read by the task runner: a retry sooner than Google asked for would be refused.
+        self.retry_after_seconds = retry_after_seconds
+
+    @classmethod
+    def from_http_error(cls, exc: HttpError) -> DraftCreateFailed:
+        status = int(getattr(exc.resp, "status", 0) or 0)
+        retry_after: float | None = None
+        raw = exc.resp.get("retry-after") if exc.resp is not None else None
+        if raw:
+            try:
+                retry_after = float(raw)
+            except ValueError:
+                retry_after = None
+        return cls(
+            f"drafts.create failed with HTTP {status}: {exc.reason}",
+            http_status=status,
+            retry_after_seconds=retry_after,
+        )
 
 
 class GmailPort(Protocol):
@@ -139,8 +170,11 @@ class GoogleGmailPort:
             userId="me", body={"message": {"raw": _b64(raw), "threadId": thread_id}}
         )
         client = self.client
-        with client.governor.slot(10):
-            result: dict[str, Any] = request.execute(http=client._http())
+        try:
+            with client.governor.slot(10):
+                result: dict[str, Any] = request.execute(http=client._http())
+        except HttpError as exc:
+            raise DraftCreateFailed.from_http_error(exc) from exc
         return result
 
     def update_draft(self, draft_id: str, raw: bytes, *, thread_id: str) -> dict[str, Any]:

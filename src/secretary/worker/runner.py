@@ -162,6 +162,10 @@ def _fail(runtime: Runtime, claimed: repository.Claim, exc: Exception, elapsed: 
     delay = 0.0
     if will_retry:
         delay = definition.retry.delay_for(claimed.attempt, settings=runtime.settings)
+        # An error may say when to come back (a 429's Retry-After): never sooner.
+        hint = getattr(exc, "retry_after_seconds", None)
+        if isinstance(hint, int | float) and hint > delay:
+            delay = float(hint)
         retry_at = utcnow() + timedelta(seconds=delay)
     with unit_of_work(runtime.sessions) as session:
         recorded = repository.mark_failed(
