@@ -16,7 +16,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "SECRETARY_HOME": str(tmp_path / "home"),
-        "XDG_RUNTIME_DIR": "/tmp",  # noqa: S108
+        "XDG_RUNTIME_DIR": "/tmp",
     }
     env.pop("DATABASE_URL", None)
     proc = subprocess.run(
