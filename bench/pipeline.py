@@ -235,7 +235,11 @@ def main() -> int:
                 "retry_base_seconds": 0.2,
                 "retry_max_seconds": 2.0,
                 "lease_seconds": 5.0,
-                "stuck_after_seconds": 3.0,
+                # Above any backlog this machine builds at 20/s: re-sending records that are
+                # merely waiting in a busy queue would only add duplicate deliveries.
+                # (the inline worker subprocess of --kill gets its work only from the
+                # sweeper, since this process cannot reach its in-memory queue).
+                "stuck_after_seconds": 3.0 if args.runtime == "inline" else 30.0,
                 "sweep_interval_seconds": 1.0,
             },
         )
@@ -431,6 +435,7 @@ def main() -> int:
                 select(
                     Message.gmail_id,
                     TaskRecord.name,
+                    TaskRecord.created_at,
                     TaskRecord.dispatched_at,
                     TaskRecord.started_at,
                     TaskRecord.finished_at,
@@ -444,14 +449,13 @@ def main() -> int:
         # Where the time goes (medians): push → task record committed by sync, then per
         # stage the wait in the queue and the run itself.
         breakdown: dict[str, list[float]] = {}
-        for gid, task_name, dispatched, began, ended in stage_rows:
+        for gid, task_name, created, dispatched, began, ended in stage_rows:
             if gid not in pushed_at or not (dispatched and began and ended):
                 continue
             stage = task_name.rsplit(".", 1)[-1]
             if task_name == "triage.classify":
-                breakdown.setdefault("sync", []).append(
-                    (dispatched - pushed_at[gid]).total_seconds()
-                )
+                # created_at is the storing transaction's start (sync committed soon after).
+                breakdown.setdefault("sync", []).append((created - pushed_at[gid]).total_seconds())
             breakdown.setdefault(f"{stage}_wait", []).append((began - dispatched).total_seconds())
             breakdown.setdefault(f"{stage}_run", []).append((ended - began).total_seconds())
         stages = {k: round(statistics.median(v), 4) for k, v in breakdown.items() if v}
