@@ -120,7 +120,8 @@ class WorkerSettings(BaseModel):
     )
     retry_max_seconds: float = Field(default=300.0, description="Longest retry delay.")
     lease_seconds: float = Field(
-        default=300.0, description="How long a claimed task may run before it counts as lost."
+        default=60.0,
+        description="A running task renews its claim every third of this; silent this long, it counts as lost.",
     )
     stuck_after_seconds: float = Field(
         default=60.0, description="A queued task not started after this long is re-dispatched."
