@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from secretary.db.models import GoogleAccount, Label, Message, Rule, TriageResult
 
-
 OWN_MAIL_LABELS = ["DRAFT", "SENT"]
 
 
