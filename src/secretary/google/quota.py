@@ -5,7 +5,8 @@ Why a bucket sized like this: Google (and the emulator) count units per user ove
 60 s window. A bucket of capacity ``C`` refilling at ``r`` units/s admits at most
 ``C + 60·r`` units in any 60 s window, so with ``r = (limit - C) / 61`` we can never exceed
 the limit (the extra second absorbs request transit time), while steady-state use stays at
-``(limit - C) / limit`` of the allowance: 95% with the default ``C = limit / 20``.
+``60/61 · (limit - C) / limit`` of the allowance: 94% with the default ``C = limit / 24``
+(250 units for 6,000/min: exactly one batch of 50 ``messages.get``).
 Batch requests are charged per inner call, so a batch must never cost more than ``C``;
 ``QuotaGovernor.max_batch_cost`` tells planners the ceiling.
 """
@@ -102,7 +103,7 @@ class QuotaGovernor:
         self._semaphore = threading.BoundedSemaphore(self.max_concurrent)
         self.bucket: TokenBucket | None = None
         if units_per_minute > 0:
-            capacity = max(units_per_minute / 20, 50.0)
+            capacity = max(units_per_minute / 24, 50.0)
             rate = max(units_per_minute - capacity, 1.0) / 61.0
             self.bucket = TokenBucket(capacity, rate, clock=clock)
         self.stats = QuotaStats()
