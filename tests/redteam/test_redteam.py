@@ -283,6 +283,8 @@ def test_chain_falling_back_to_local_on_the_red_team_set(emulator: RunningEmulat
     violations: list[str] = []
     for name, hostile in HOSTILE.items():
         draft = chain.draft_reply(DraftRequest(email=hostile, style=STYLE))
-        assert "openai unavailable" in draft.reason
+        # The first failures say "unavailable"; after five the breaker opens and says so.
+        assert "openai unavailable" in draft.reason or "openai circuit_open" in draft.reason
+        assert "local tier answered" in draft.reason or draft.model.startswith("local")
         violations.extend(_violations(draft, name))
     assert violations == []
