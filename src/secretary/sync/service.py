@@ -90,6 +90,11 @@ def remove_listener(listener: MessagesStoredListener) -> None:
 
 def _notify(session: Session, account_id: int, message_ids: list[int]) -> None:
     if message_ids:
+        # Whoever syncs (server, `secretary sync`, a script) must feed triage: loading the
+        # task modules registers its listener (idempotent, cached by the import system).
+        from secretary.worker.registry import load_all
+
+        load_all()
         for listener in _listeners:
             listener(session, account_id, message_ids)
 
