@@ -607,19 +607,22 @@ def account_lock(sessions: sessionmaker[Session], account_id: int) -> Iterator[N
     if not local.acquire(blocking=False):
         raise SyncAlreadyRunning(f"a sync of account {account_id} is already running")
     try:
-        with sessions() as session:
-            conn = session.connection()
+        # One connection held for the whole sync: an advisory lock belongs to the connection
+        # that took it, and a session may hand back a different pooled connection after a
+        # commit (then the unlock would miss and the account would stay "running").
+        engine = sessions.kw["bind"]
+        with engine.connect() as conn:
             if not repo.try_lock_account(conn, account_id):
-                session.rollback()
+                conn.rollback()
                 raise SyncAlreadyRunning(f"a sync of account {account_id} is already running")
-            # Session-level lock: it outlives the (rolled back) transaction and is released
-            # explicitly, or by PostgreSQL when this connection dies with the process.
-            session.commit()
+            # Session-level lock: it outlives the transaction and is released explicitly,
+            # or by PostgreSQL when this connection dies with the process.
+            conn.commit()
             try:
                 yield
             finally:
-                repo.unlock_account(session.connection(), account_id)
-                session.commit()
+                repo.unlock_account(conn, account_id)
+                conn.commit()
     finally:
         local.release()
 
