@@ -54,6 +54,17 @@ class DraftCreateFailed(SecretaryError):
         )
 
 
+class GmailDraftMissing(SecretaryError):
+    """The Gmail draft is gone: sent, or deleted by the user in Gmail."""
+
+    status_code = 409
+    code = "gmail_draft_missing"
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    return isinstance(exc, HttpError) and int(getattr(exc.resp, "status", 0) or 0) == 404
+
+
 class GmailPort(Protocol):
     def list_drafts(self) -> list[dict[str, Any]]:
         """Every draft as ``{"id", "message": {"id", "threadId"}}``."""
@@ -66,6 +77,20 @@ class GmailPort(Protocol):
     def create_draft(self, raw: bytes, *, thread_id: str) -> dict[str, Any]: ...
 
     def update_draft(self, draft_id: str, raw: bytes, *, thread_id: str) -> dict[str, Any]: ...
+
+    def send_draft(self, draft_id: str) -> dict[str, Any]:
+        """Send the draft as Gmail holds it; ``{"id", "threadId"}`` of the sent message.
+
+        Raises ``GmailDraftMissing`` when the draft no longer exists (sent or deleted)."""
+        ...
+
+    def delete_draft(self, draft_id: str) -> None:
+        """Delete the draft; one already gone is not an error."""
+        ...
+
+    def find_sent_with_key(self, thread_id: str, draft_key: str) -> str | None:
+        """The id of a SENT message in the thread carrying our draft key header, if any."""
+        ...
 
     def ensure_labels(self, names: Sequence[str]) -> dict[str, str]:
         """Label name → id, creating the missing ones."""
@@ -160,9 +185,14 @@ class GoogleGmailPort:
                 return drafts
 
     def get_draft_raw(self, draft_id: str) -> bytes:
-        draft = self._call(
-            self._users.drafts().get(userId="me", id=draft_id, format="raw"), "drafts.get"
-        )
+        try:
+            draft = self._call(
+                self._users.drafts().get(userId="me", id=draft_id, format="raw"), "drafts.get"
+            )
+        except HttpError as exc:
+            if _is_not_found(exc):
+                raise GmailDraftMissing("the Gmail draft no longer exists") from exc
+            raise
         return base64.urlsafe_b64decode(draft["message"]["raw"])
 
     def create_draft(self, raw: bytes, *, thread_id: str) -> dict[str, Any]:
@@ -187,6 +217,52 @@ class GoogleGmailPort:
             "drafts.update",
         )
         return result
+
+    def send_draft(self, draft_id: str) -> dict[str, Any]:
+        # By id only, no message body: Gmail sends what the draft holds (a human edit
+        # included) and consumes the draft, so a client-level retry after a lost response
+        # gets 404 instead of sending twice.
+        try:
+            result: dict[str, Any] = self._call(
+                self._users.drafts().send(userId="me", body={"id": draft_id}), "drafts.send"
+            )
+        except HttpError as exc:
+            if _is_not_found(exc):
+                raise GmailDraftMissing("the Gmail draft no longer exists") from exc
+            raise
+        return result
+
+    def delete_draft(self, draft_id: str) -> None:
+        try:
+            self._call(self._users.drafts().delete(userId="me", id=draft_id), "drafts.delete")
+        except HttpError as exc:
+            if not _is_not_found(exc):
+                raise
+
+    def find_sent_with_key(self, thread_id: str, draft_key: str) -> str | None:
+        try:
+            thread = self._call(
+                self._users.threads().get(
+                    userId="me",
+                    id=thread_id,
+                    format="metadata",
+                    metadataHeaders=[DRAFT_KEY_HEADER],
+                ),
+                "threads.get",
+            )
+        except HttpError as exc:
+            if _is_not_found(exc):
+                return None
+            raise
+        for msg in thread.get("messages", []):
+            if "SENT" not in msg.get("labelIds", []):
+                continue
+            for header in msg.get("payload", {}).get("headers", []):
+                if header.get("name", "").lower() == DRAFT_KEY_HEADER.lower() and (
+                    header.get("value") == draft_key
+                ):
+                    return str(msg["id"])
+        return None
 
     def ensure_labels(self, names: Sequence[str]) -> dict[str, str]:
         with self._lock:

@@ -11,10 +11,13 @@ class DraftOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    user_id: int
+    account_id: int
     message_id: int
     status: str
     gmail_thread_id: str
     gmail_draft_id: str | None
+    gmail_message_id: str | None
     subject: str
     to_addrs: list[str]
     cc_addrs: list[str]
@@ -27,6 +30,7 @@ class DraftOut(BaseModel):
     output_tokens: int
     cost_usd: float
     created_at: datetime
+    updated_at: datetime
 
 
 class DraftEdit(BaseModel):

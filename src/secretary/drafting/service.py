@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 
 from secretary.db.models import Draft, DraftStatus, GoogleAccount, Message, User
 from secretary.drafting.addressing import build_reply
-from secretary.drafting.gmail import DRAFT_KEY_HEADER, GmailPort, body_hash, compose_raw, parse_raw
+from secretary.drafting.gmail import (
+    DRAFT_KEY_HEADER,
+    GmailDraftMissing,
+    GmailPort,
+    body_hash,
+    compose_raw,
+    parse_raw,
+)
 from secretary.errors import Conflict, NotFound
 from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
@@ -161,6 +168,10 @@ def mirror_to_gmail(
         raise DraftNotFound(f"draft {draft_id} not found")
     if draft.gmail_draft_id:
         return draft.gmail_draft_id
+    if draft.status not in ACTIVE:
+        # Rejected or superseded before its mirror task ran: it must not reach Gmail.
+        log.info("gmail_draft_skipped", draft_id=draft.id, status=draft.status)
+        return ""
     account = session.get(GoogleAccount, draft.account_id)
     found = None
     if not first_attempt:
@@ -224,3 +235,166 @@ def edit_draft(session: Session, draft_id: int, body: str, *, gmail: GmailPort) 
     draft.human_edited = True
     session.flush()
     return draft
+
+
+# --- the approval queue --------------------------------------------------------------------
+# Every function below runs only on an explicit user call (API or CLI): nothing in an email
+# can approve, send, reject or regenerate a draft.
+
+
+class DraftStateConflict(Conflict):
+    code = "draft_wrong_state"
+
+
+class DraftHumanEdited(Conflict):
+    code = "draft_human_edited"
+
+
+def list_drafts(
+    session: Session,
+    *,
+    status: str | None = DraftStatus.PENDING,
+    user_id: int | None = None,
+    limit: int = 100,
+) -> Sequence[Draft]:
+    """Drafts newest first, by default the approval queue (``pending``)."""
+    query = select(Draft).order_by(Draft.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(Draft.status == status)
+    if user_id is not None:
+        query = query.where(Draft.user_id == user_id)
+    return session.scalars(query).all()
+
+
+def get_draft(session: Session, draft_id: int, *, for_update: bool = False) -> Draft:
+    draft = session.get(Draft, draft_id, with_for_update=for_update)
+    if draft is None:
+        raise DraftNotFound(f"draft {draft_id} not found")
+    return draft
+
+
+def _require_active(draft: Draft, action: str) -> None:
+    if draft.status not in ACTIVE:
+        raise DraftStateConflict(f"draft {draft.id} is {draft.status}; cannot {action} it")
+
+
+def _gmail_body(gmail: GmailPort, draft: Draft) -> str:
+    assert draft.gmail_draft_id  # callers check
+    _headers, body = parse_raw(gmail.get_draft_raw(draft.gmail_draft_id))
+    return body
+
+
+def _edited_in_gmail(draft: Draft, gmail_body: str) -> bool:
+    return bool(draft.body_hash) and body_hash(gmail_body) != draft.body_hash
+
+
+def approve_draft(session: Session, draft_id: int, *, gmail: GmailPort) -> Draft:
+    """Send the Gmail draft (as Gmail holds it, a human edit included) and mark it ``sent``.
+
+    Idempotent: the row is locked for the whole call, so a concurrent approve waits and
+    then finds ``sent``. A retry after a crash between Gmail sending and our commit finds
+    the draft gone from Gmail (a draft is sent at most once) and adopts the SENT message
+    carrying our draft key instead of sending again.
+
+    Raises:
+        DraftStateConflict: the draft is rejected or superseded, or not yet in Gmail.
+        GmailDraftMissing: the Gmail draft was deleted in Gmail and never sent.
+    """
+    draft = get_draft(session, draft_id, for_update=True)
+    if draft.status == DraftStatus.SENT:
+        return draft
+    _require_active(draft, "approve")
+    if not draft.gmail_draft_id:
+        raise DraftStateConflict(
+            f"draft {draft_id} is not in Gmail yet; try again in a moment",
+            code="draft_not_in_gmail",
+        )
+    draft.status = DraftStatus.APPROVED
+    sent_id: str | None = None
+    try:
+        current = _gmail_body(gmail, draft)
+        if _edited_in_gmail(draft, current):
+            draft.human_edited = True
+            draft.body = current
+        sent_id = str(gmail.send_draft(draft.gmail_draft_id).get("id") or "") or None
+    except GmailDraftMissing:
+        sent_id = gmail.find_sent_with_key(draft.gmail_thread_id, draft.draft_key)
+        if sent_id is None:
+            raise GmailDraftMissing(
+                f"draft {draft_id} was deleted in Gmail and never sent; reject it"
+            ) from None
+        log.info("gmail_send_adopted", draft_id=draft.id)
+    draft.status = DraftStatus.SENT
+    draft.gmail_message_id = sent_id
+    draft.gmail_synced_at = utcnow()
+    session.flush()
+    log.info("draft_sent", draft_id=draft.id, human_edited=draft.human_edited)
+    return draft
+
+
+def reject_draft(session: Session, draft_id: int, *, gmail: GmailPort) -> Draft:
+    """Delete the Gmail draft and mark ours ``rejected`` (idempotent).
+
+    Raises:
+        DraftStateConflict: the draft was already sent or superseded.
+    """
+    draft = get_draft(session, draft_id, for_update=True)
+    if draft.status == DraftStatus.REJECTED:
+        return draft
+    _require_active(draft, "reject")
+    if draft.gmail_draft_id:
+        gmail.delete_draft(draft.gmail_draft_id)
+    draft.status = DraftStatus.REJECTED
+    session.flush()
+    log.info("draft_rejected", draft_id=draft.id)
+    return draft
+
+
+def regenerate_draft(
+    session: Session, draft_id: int, *, tier: IntelligenceTier, gmail: GmailPort
+) -> Draft:
+    """Ask the tier again; the old suggestion becomes ``superseded`` and the new one takes
+    its place in the same Gmail draft (``drafts.update``, so the draft id stays).
+
+    A human edit is never overwritten: one made through our API (``human_edited``) or in
+    Gmail (the Gmail copy's hash differs from ``body_hash``) refuses with 409.
+
+    Raises:
+        DraftStateConflict: the draft is not pending/approved, or the tier declined.
+        DraftHumanEdited: a human edited the draft.
+        GmailDraftMissing: the Gmail draft was deleted in Gmail.
+    """
+    old = get_draft(session, draft_id, for_update=True)
+    _require_active(old, "regenerate")
+    if old.human_edited:
+        raise DraftHumanEdited(f"draft {draft_id} was edited by a human; it is not overwritten")
+    if old.gmail_draft_id and _edited_in_gmail(old, _gmail_body(gmail, old)):
+        raise DraftHumanEdited(
+            f"draft {draft_id} was edited in Gmail since we wrote it; it is not overwritten"
+        )
+    old.status = DraftStatus.SUPERSEDED
+    session.flush()
+    new = generate_draft(session, old.message_id, tier=tier)
+    if new is None:
+        # The caller's transaction rolls back, so the old suggestion stays pending.
+        raise DraftStateConflict(
+            f"the intelligence tier declined to draft a reply for draft {draft_id}",
+            code="draft_declined",
+        )
+    if old.gmail_draft_id:
+        account = session.get(GoogleAccount, new.account_id)
+        updated = gmail.update_draft(
+            old.gmail_draft_id,
+            _raw_for(new, account.email if account else ""),
+            thread_id=new.gmail_thread_id,
+        )
+        new.gmail_draft_id = old.gmail_draft_id
+        new.gmail_message_id = updated.get("message", {}).get("id")
+        new.body_hash = body_hash(new.body)
+        new.gmail_synced_at = utcnow()
+        session.flush()
+    else:
+        # The old one never reached Gmail; its mirror task now skips it (superseded).
+        mirror_to_gmail(session, new.id, gmail=gmail, first_attempt=False)
+    log.info("draft_regenerated", draft_id=new.id, superseded=old.id, model=new.model)
+    return new

@@ -1,0 +1,195 @@
+"""`secretary drafts list|show|approve|reject|edit|regenerate`: the approval queue.
+
+Sending (approve) and deleting (reject) a Gmail draft happen only on these explicit
+commands. Each command is one transaction, committed when it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from secretary.cli.context import console, emit_json, get_ctx
+
+app = typer.Typer(
+    help="The approval queue: review, send, reject, edit and regenerate reply drafts.",
+    no_args_is_help=True,
+)
+
+STATUS_COLOURS = {
+    "pending": "bold yellow",
+    "approved": "cyan",
+    "sent": "green",
+    "rejected": "red",
+    "superseded": "dim",
+}
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="drafts")
+
+
+def _table(items: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("id", "status", "message", "to", "subject", "model", "conf", "edited"):
+        table.add_column(col, overflow="fold")
+    for d in items:
+        colour = STATUS_COLOURS.get(str(d["status"]), "")
+        table.add_row(
+            str(d["id"]),
+            f"[{colour}]{d['status']}[/]" if colour else str(d["status"]),
+            str(d["message_id"]),
+            ", ".join(d["to_addrs"])[:60],
+            str(d["subject"])[:60],
+            str(d["model"]),
+            f"{d['confidence']:.2f}",
+            "yes" if d["human_edited"] else "",
+        )
+    return table
+
+
+def _report(item: dict[str, Any], json_out: bool, verb: str) -> None:
+    if json_out:
+        emit_json(item)
+        return
+    console.print(f"draft {item['id']} {verb} (status: {item['status']})")
+
+
+def _act(draft_id: int, action: Callable[..., Any], *, tier_spec: str | None = None) -> Any:
+    """Run one service action in one transaction with the account's Gmail port."""
+    from secretary.db.session import unit_of_work
+    from secretary.drafting import service
+    from secretary.drafting.gmail import google_gmail_factory
+    from secretary.drafting.schemas import DraftOut
+
+    ctx = get_ctx()
+    ctx.migrated_engine()
+    sessions = ctx.sessions
+    factory = google_gmail_factory(ctx.settings, sessions)
+    with unit_of_work(sessions) as session:
+        draft = service.get_draft(session, draft_id)
+        gmail = factory(session, draft.account_id)
+        kwargs: dict[str, Any] = {"gmail": gmail}
+        if tier_spec is not None:
+            from secretary.errors import ConfigurationError
+            from secretary.worker.boot import load_tier
+
+            tier = load_tier(tier_spec or None, ctx.settings)
+            if tier is None:
+                raise ConfigurationError("no intelligence tier is configured to draft replies")
+            kwargs["tier"] = tier
+        return DraftOut.model_validate(action(session, draft_id, **kwargs)).model_dump(mode="json")
+
+
+@app.command("list")
+def list_(
+    status: str = typer.Option(
+        "pending", "--status", help="pending|approved|rejected|sent|superseded|all"
+    ),
+    user_id: int = typer.Option(None, "--user-id", help="Only this user's drafts."),
+    limit: int = typer.Option(50, "--limit", "-n"),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Drafts newest first; by default the ones waiting for approval."""
+    from secretary.db.session import unit_of_work
+    from secretary.drafting import service
+    from secretary.drafting.schemas import DraftOut
+
+    ctx = get_ctx()
+    ctx.migrated_engine()
+    with unit_of_work(ctx.sessions) as session:
+        drafts = service.list_drafts(
+            session, status=None if status == "all" else status, user_id=user_id, limit=limit
+        )
+        items = [DraftOut.model_validate(d).model_dump(mode="json") for d in drafts]
+    if json_out:
+        emit_json(items)
+    else:
+        console.print(_table(items, f"Drafts: {status} ({len(items)})"))
+
+
+@app.command("show")
+def show(
+    draft_id: int = typer.Argument(..., help="Draft id."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """One draft with its full body."""
+    from secretary.db.session import unit_of_work
+    from secretary.drafting import service
+    from secretary.drafting.schemas import DraftOut
+
+    ctx = get_ctx()
+    ctx.migrated_engine()
+    with unit_of_work(ctx.sessions) as session:
+        item = DraftOut.model_validate(service.get_draft(session, draft_id)).model_dump(mode="json")
+    if json_out:
+        emit_json(item)
+        return
+    console.print(_table([item], f"Draft {draft_id}"))
+    console.print(item["body"], markup=False, highlight=False)
+
+
+@app.command("approve")
+def approve(
+    draft_id: int = typer.Argument(..., help="Draft id."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Send the draft from Gmail (as Gmail holds it); approving twice never sends twice."""
+    from secretary.drafting import service
+
+    _report(_act(draft_id, service.approve_draft), json_out, "sent")
+
+
+@app.command("reject")
+def reject(
+    draft_id: int = typer.Argument(..., help="Draft id."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Delete the Gmail draft and mark the suggestion rejected."""
+    from secretary.drafting import service
+
+    _report(_act(draft_id, service.reject_draft), json_out, "rejected")
+
+
+@app.command("edit")
+def edit(
+    draft_id: int = typer.Argument(..., help="Draft id."),
+    body_file: Path = typer.Option(
+        ..., "--body-file", exists=True, dir_okay=False, help="The new body (UTF-8 text)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Replace the body here and in the Gmail draft (a human edit: never regenerated over)."""
+    from secretary.drafting import service
+    from secretary.errors import BadRequest
+
+    body = body_file.read_text(encoding="utf-8")
+    if not body.strip():
+        raise BadRequest("the body file is empty", code="draft_body_empty")
+
+    def action(session: Any, did: int, *, gmail: Any) -> Any:
+        return service.edit_draft(session, did, body, gmail=gmail)
+
+    _report(_act(draft_id, action), json_out, "edited")
+
+
+@app.command("regenerate")
+def regenerate(
+    draft_id: int = typer.Argument(..., help="Draft id."),
+    tier: str = typer.Option(
+        "", "--tier", help="An intelligence tier as module:attr (default: the configured one)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Ask for a new suggestion; the old one is superseded (refused if a human edited it)."""
+    from secretary.drafting import service
+
+    item = _act(draft_id, service.regenerate_draft, tier_spec=tier)
+    if json_out:
+        emit_json(item)
+    else:
+        console.print(f"draft {draft_id} superseded by draft {item['id']} (status: pending)")
