@@ -1,0 +1,184 @@
+"""``/api/v1/drafts`` and ``secretary drafts`` over the real app, database and Gmail
+emulator: the approval queue's edges, their status codes and their ``--json`` output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from secretary.cli import context
+from secretary.cli.main import app as root_app
+from secretary.config import Settings
+from secretary.db.models import DraftStatus
+from secretary.db.session import make_sessionmaker
+from secretary.drafting.gmail import body_hash
+from secretary.web.api.drafts import GMAIL_KEY, TIER_KEY
+from secretary.web.app import create_app
+from secretary.web.deps import AppState
+from secretary.worker.runner import Runtime
+from tests.drafting.queue import (  # noqa: F401 (pending_fixture registers the `pending` fixture)
+    Pending,
+    RephrasingTier,
+    draft_row,
+    edit_in_gmail,
+    gmail_body,
+    pending_fixture,
+    sent_in_thread,
+)
+from tests.triage.helpers import drafts_by_thread
+
+
+@pytest.fixture
+def client(
+    pipeline_settings: Settings, engine: Engine, pipeline_runtime: Runtime
+) -> Iterator[TestClient]:
+    state = AppState(settings=pipeline_settings, engine=engine, sessions=make_sessionmaker(engine))
+    state.extras[GMAIL_KEY] = pipeline_runtime.deps["gmail"]
+    state.extras[TIER_KEY] = RephrasingTier()
+    with TestClient(create_app(pipeline_settings, state=state)) as c:
+        yield c
+
+
+def test_queue_edit_regenerate_approve_over_http(
+    client: TestClient, pending: Pending, sessions: sessionmaker[Session]
+) -> None:
+    did = pending.draft_id
+    queue = client.get("/api/v1/drafts", params={"status": "pending"})
+    assert queue.status_code == 200
+    assert did in [d["id"] for d in queue.json()]
+    shown = client.get(f"/api/v1/drafts/{did}").json()
+    assert shown["status"] == "pending"
+    assert shown["gmail_draft_id"] == pending.gmail_draft_id
+    assert shown["model"] == "keyword:test"
+
+    # Regenerate: the old suggestion is superseded, the new one holds the Gmail draft.
+    r = client.post(f"/api/v1/drafts/{did}/regenerate")
+    assert r.status_code == 200, r.text
+    new = r.json()
+    assert new["id"] != did
+    assert new["model"] == "rephrase:v1"
+    assert new["gmail_draft_id"] == pending.gmail_draft_id
+    assert client.get(f"/api/v1/drafts/{did}").json()["status"] == "superseded"
+    assert client.post(f"/api/v1/drafts/{did}/approve").status_code == 409
+
+    # Edit through the API: written to Gmail, and never regenerated over.
+    text = "Here is the report you asked for.\n\nAlex"
+    r = client.patch(f"/api/v1/drafts/{new['id']}", json={"body": text})
+    assert r.status_code == 200, r.text
+    assert r.json()["human_edited"] is True
+    assert body_hash(gmail_body(pending.api, pending.gmail_draft_id)) == body_hash(text)
+    refused = client.post(f"/api/v1/drafts/{new['id']}/regenerate")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "draft_human_edited"
+    assert client.patch(f"/api/v1/drafts/{new['id']}", json={"body": ""}).status_code == 422
+
+    # Approve twice: one SENT message in the thread, no draft left.
+    for _ in range(2):
+        r = client.post(f"/api/v1/drafts/{new['id']}/approve")
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "sent"
+    (sent,) = sent_in_thread(pending.api, pending.thread_id)
+    assert body_hash(sent["message"].get_content()) == body_hash(text)
+    assert drafts_by_thread(pending.api) == {}
+    wrong = client.post(f"/api/v1/drafts/{new['id']}/reject")
+    assert wrong.status_code == 409
+    assert wrong.json()["error"]["code"] == "draft_wrong_state"
+    assert did not in [d["id"] for d in client.get("/api/v1/drafts").json()]
+
+
+def test_reject_gmail_edit_and_unknown_over_http(
+    client: TestClient, pending: Pending, sessions: sessionmaker[Session]
+) -> None:
+    did = pending.draft_id
+    edit_in_gmail(pending.api, pending, "My own reply, written in Gmail.")
+    refused = client.post(f"/api/v1/drafts/{did}/regenerate")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "draft_human_edited"
+    assert client.patch(f"/api/v1/drafts/{did}", json={"body": "x"}).status_code == 409
+    assert body_hash(gmail_body(pending.api, pending.gmail_draft_id)) == body_hash(
+        "My own reply, written in Gmail."
+    )
+
+    r = client.post(f"/api/v1/drafts/{did}/reject")
+    assert r.status_code == 200
+    assert r.json()["status"] == "rejected"
+    assert drafts_by_thread(pending.api) == {}
+    assert client.post(f"/api/v1/drafts/{did}/approve").status_code == 409
+    assert sent_in_thread(pending.api, pending.thread_id) == []
+    listed = client.get("/api/v1/drafts", params={"status": "rejected"}).json()
+    assert did in [d["id"] for d in listed]
+
+    missing = client.get("/api/v1/drafts/999999999")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "draft_not_found"
+    assert client.post("/api/v1/drafts/999999999/approve").status_code == 404
+    assert client.get("/api/v1/drafts", params={"status": "bogus"}).status_code == 422
+
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli(pipeline_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    ctx = context.CliContext(settings=pipeline_settings)
+    monkeypatch.setattr(context, "_ctx", ctx)
+    with structlog.testing.capture_logs():
+        yield
+    if ctx._engine is not None:
+        ctx._engine.dispose()
+
+
+def _json(args: list[str]) -> object:
+    result = runner.invoke(root_app, [*args, "--json"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    return json.loads(result.stdout)
+
+
+def test_cli_list_show_edit_regenerate_approve(
+    cli: None, pending: Pending, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    did = pending.draft_id
+    listed = _json(["drafts", "list", "--user-id", str(draft_row(sessions, did).user_id)])
+    assert [d["id"] for d in listed] == [did]  # type: ignore[union-attr, index]
+    table = runner.invoke(root_app, ["drafts", "list"])
+    assert table.exit_code == 0
+    assert "Drafts: pending" in table.output
+    shown = _json(["drafts", "show", str(did)])
+    assert shown["status"] == "pending"  # type: ignore[index]
+
+    new = _json(["drafts", "regenerate", str(did), "--tier", "tests.drafting.queue:RephrasingTier"])
+    assert new["model"] == "rephrase:v1"  # type: ignore[index]
+    assert draft_row(sessions, did).status == DraftStatus.SUPERSEDED
+    new_id = str(new["id"])  # type: ignore[index]
+
+    body = tmp_path / "reply.txt"
+    body.write_text("Edited from the command line.\n", encoding="utf-8")
+    edited = _json(["drafts", "edit", new_id, "--body-file", str(body)])
+    assert edited["human_edited"] is True  # type: ignore[index]
+    assert body_hash(gmail_body(pending.api, pending.gmail_draft_id)) == body_hash(
+        "Edited from the command line."
+    )
+
+    for _ in range(2):
+        assert _json(["drafts", "approve", new_id])["status"] == "sent"  # type: ignore[index]
+    assert len(sent_in_thread(pending.api, pending.thread_id)) == 1
+
+    refused = runner.invoke(root_app, ["drafts", "reject", new_id])
+    assert refused.exit_code != 0
+    assert getattr(refused.exception, "code", None) == "draft_wrong_state"
+
+
+def test_cli_reject(cli: None, pending: Pending, sessions: sessionmaker[Session]) -> None:
+    out = runner.invoke(root_app, ["drafts", "reject", str(pending.draft_id)])
+    assert out.exit_code == 0, out.output
+    assert "rejected" in out.output
+    assert draft_row(sessions, pending.draft_id).status == DraftStatus.REJECTED
+    assert drafts_by_thread(pending.api) == {}
