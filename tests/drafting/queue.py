@@ -18,7 +18,8 @@ from secretary.db.models import Draft, DraftStatus
 from secretary.drafting.gmail import parse_raw
 from secretary.llm.schemas import DraftRequest, DraftResult, Usage
 from secretary.worker.runner import Runtime
-from tests.triage.conftest import Connected, InlineThread
+from tests.sync.conftest import Connected
+from tests.triage.conftest import InlineThread
 from tests.triage.helpers import gmail_api, raw_message, sync_now
 from tests.triage.tiers import KeywordTier
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -136,7 +137,7 @@ def cli(pipeline_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterato
         ctx._engine.dispose()
 
 
-def _json(args: list[str]) -> object:
+def _json(args: list[str]) -> Any:
     result = runner.invoke(root_app, [*args, "--json"])
     assert result.exit_code == 0, (result.output, result.exception)
     return json.loads(result.stdout)
@@ -147,28 +148,28 @@ def test_cli_list_show_edit_regenerate_approve(
 ) -> None:
     did = pending.draft_id
     listed = _json(["drafts", "list", "--user-id", str(draft_row(sessions, did).user_id)])
-    assert [d["id"] for d in listed] == [did]  # type: ignore[union-attr, index]
+    assert [d["id"] for d in listed] == [did]
     table = runner.invoke(root_app, ["drafts", "list"])
     assert table.exit_code == 0
     assert "Drafts: pending" in table.output
     shown = _json(["drafts", "show", str(did)])
-    assert shown["status"] == "pending"  # type: ignore[index]
+    assert shown["status"] == "pending"
 
     new = _json(["drafts", "regenerate", str(did), "--tier", "tests.drafting.queue:RephrasingTier"])
-    assert new["model"] == "rephrase:v1"  # type: ignore[index]
+    assert new["model"] == "rephrase:v1"
     assert draft_row(sessions, did).status == DraftStatus.SUPERSEDED
-    new_id = str(new["id"])  # type: ignore[index]
+    new_id = str(new["id"])
 
     body = tmp_path / "reply.txt"
     body.write_text("Edited from the command line.\n", encoding="utf-8")
     edited = _json(["drafts", "edit", new_id, "--body-file", str(body)])
-    assert edited["human_edited"] is True  # type: ignore[index]
+    assert edited["human_edited"] is True
     assert body_hash(gmail_body(pending.api, pending.gmail_draft_id)) == body_hash(
         "Edited from the command line."
     )
 
     for _ in range(2):
-        assert _json(["drafts", "approve", new_id])["status"] == "sent"  # type: ignore[index]
+        assert _json(["drafts", "approve", new_id])["status"] == "sent"
     assert len(sent_in_thread(pending.api, pending.thread_id)) == 1
 
     refused = runner.invoke(root_app, ["drafts", "reject", new_id])
