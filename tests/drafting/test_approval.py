@@ -4,6 +4,8 @@ a human edit made in Gmail is detected and never overwritten."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -185,3 +187,59 @@ def test_an_edit_made_in_gmail_is_detected_and_never_overwritten(
         service.approve_draft(s, pending.draft_id, gmail=pending.gmail)
     (sent,) = sent_in_thread(pending.api, pending.thread_id)
     assert body_hash(sent["message"].get_content()) == body_hash(mine)
+
+
+def test_concurrent_approvals_send_once(pending: Pending, sessions: sessionmaker[Session]) -> None:
+    """Two approvals racing (a double click, two devices): the row lock makes one wait."""
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def approve() -> None:
+        try:
+            with sessions.begin() as s:
+                results.append(
+                    service.approve_draft(s, pending.draft_id, gmail=pending.gmail).status
+                )
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=approve) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert results == [DraftStatus.SENT, DraftStatus.SENT]
+    assert len(sent_in_thread(pending.api, pending.thread_id)) == 1
+
+
+def test_a_draft_that_never_reached_gmail(
+    pending: Pending, sessions: sessionmaker[Session]
+) -> None:
+    """Rejected or superseded before its mirror task ran: it never appears in Gmail; a
+    regeneration of it creates the Gmail draft for the new suggestion instead."""
+    with sessions.begin() as s:
+        service.reject_draft(s, pending.draft_id, gmail=pending.gmail)
+        message_id = draft_row(sessions, pending.draft_id).message_id
+    tier = RephrasingTier()
+    with sessions.begin() as s:
+        unmirrored = service.generate_draft(s, message_id, tier=tier)
+        assert unmirrored is not None
+        first = unmirrored.id
+        service.reject_draft(s, first, gmail=pending.gmail)
+        assert service.mirror_to_gmail(s, first, gmail=pending.gmail, first_attempt=True) == ""
+    assert drafts_by_thread(pending.api) == {}
+
+    with sessions.begin() as s:
+        second = service.generate_draft(s, message_id, tier=tier)
+        assert second is not None
+        second_id = second.id
+    with sessions.begin() as s:
+        newest = service.regenerate_draft(s, second_id, tier=tier, gmail=pending.gmail)
+        newest_id, gmail_id = newest.id, newest.gmail_draft_id
+    with sessions.begin() as s:
+        # The superseded one's mirror task, arriving late, must not create a second draft.
+        assert service.mirror_to_gmail(s, second_id, gmail=pending.gmail, first_attempt=True) == ""
+    (only,) = drafts_by_thread(pending.api)[pending.thread_id]
+    assert only["id"] == gmail_id
+    assert draft_row(sessions, newest_id).status == DraftStatus.PENDING
