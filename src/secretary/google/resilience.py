@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import random
 import socket
 import threading
@@ -28,6 +29,8 @@ from googleapiclient.errors import HttpError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from secretary.errors import SecretaryError
+from secretary.kit.breaker import BreakerState
+from secretary.kit.breaker import CircuitBreaker as _WindowBreaker
 from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
 
@@ -150,14 +153,9 @@ def call_with_retry(
     return retrying(fn)
 
 
-class BreakerState(enum.Enum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-
-
-class CircuitBreaker:
-    """Per account and service. Thread-safe; the clock is injectable for tests."""
+class CircuitBreaker(_WindowBreaker):
+    """Per account and service: ``failure_threshold`` consecutive service failures open it
+    for ``reset_seconds``; then one probe. Thread-safe; the clock is injectable for tests."""
 
     def __init__(
         self,
@@ -167,52 +165,26 @@ class CircuitBreaker:
         reset_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # An unbounded window: a success clears the count, so this counts consecutive ones.
+        super().__init__(
+            failure_threshold=failure_threshold,
+            window_seconds=math.inf,
+            cooldown_seconds=reset_seconds,
+            clock=clock,
+        )
         self.name = name
-        self.failure_threshold = failure_threshold
         self.reset_seconds = reset_seconds
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._failures = 0
-        self._opened_at: float | None = None
-        self._probe_in_flight = False
-
-    @property
-    def state(self) -> BreakerState:
-        with self._lock:
-            return self._state_locked()
-
-    def _state_locked(self) -> BreakerState:
-        if self._opened_at is None:
-            return BreakerState.CLOSED
-        if self._clock() - self._opened_at >= self.reset_seconds:
-            return BreakerState.HALF_OPEN
-        return BreakerState.OPEN
 
     def before_call(self) -> None:
         """Raise ``CircuitOpen`` unless a call may go through now."""
-        with self._lock:
-            state = self._state_locked()
-            if state is BreakerState.CLOSED:
-                return
-            if state is BreakerState.HALF_OPEN and not self._probe_in_flight:
-                self._probe_in_flight = True
-                return
+        if not self.allow():
             raise CircuitOpen(f"Google {self.name} is failing; pausing calls briefly")
 
-    def record_success(self) -> None:
-        with self._lock:
-            self._failures = 0
-            self._opened_at = None
-            self._probe_in_flight = False
-
     def record_failure(self) -> None:
-        with self._lock:
-            self._failures += 1
-            if self._probe_in_flight or self._failures >= self.failure_threshold:
-                if self._opened_at is None or self._probe_in_flight:
-                    log.warning("google_circuit_open", breaker=self.name, failures=self._failures)
-                self._opened_at = self._clock()
-            self._probe_in_flight = False
+        was_open = self.state is not BreakerState.CLOSED
+        super().record_failure()
+        if not was_open and self.state is BreakerState.OPEN:
+            log.warning("google_circuit_open", breaker=self.name)
 
     def call(self, fn: Callable[[], T]) -> T:
         self.before_call()
