@@ -9,8 +9,11 @@ labelled set exists for them) and measured on the evaluation sets (docs/evaluati
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -88,6 +91,9 @@ def _intent_candidates(email: EmailInput) -> list[str]:
     return (asks + rest)[:_MAX_INTENT_SENTENCES]
 
 
+RECENT_CLASSIFICATIONS = 512  # messages between classify and draft under a busy queue
+
+
 class LocalTier:
     """The offline tier; build once per process (loads the model and the embedder)."""
 
@@ -98,6 +104,11 @@ class LocalTier:
         self.model_name = self.model.name
         if self.model.uses_embeddings:
             get_embedder()  # load now, not on the first mail
+        # The pipeline classifies a message, then drafts for it, and the drafter needs the
+        # same classification: recomputing it (embeddings, dateparser) was ~40% of the
+        # draft stage's CPU. The result is a pure function of the input, so keep the last few.
+        self._recent: OrderedDict[bytes, Classification] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     # --- embeddings ---------------------------------------------------------------------------
 
@@ -108,7 +119,19 @@ class LocalTier:
     # --- classify -----------------------------------------------------------------------------
 
     def classify(self, email: EmailInput) -> Classification:
-        return self.classify_many([email])[0]
+        key = hashlib.blake2b(email.model_dump_json().encode(), digest_size=16).digest()
+        with self._recent_lock:
+            hit = self._recent.get(key)
+            if hit is not None:
+                self._recent.move_to_end(key)
+        if hit is not None:
+            return hit.model_copy(deep=True)  # callers may adjust their copy
+        result = self.classify_many([email])[0]
+        with self._recent_lock:
+            self._recent[key] = result.model_copy(deep=True)
+            while len(self._recent) > RECENT_CLASSIFICATIONS:
+                self._recent.popitem(last=False)
+        return result
 
     def classify_many(
         self, emails: Sequence[EmailInput], vectors: Matrix | None = None
