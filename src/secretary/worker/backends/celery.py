@@ -98,6 +98,9 @@ def create_celery_app(settings: Settings, *, deps_factory: Any = None) -> Celery
         task_default_queue=prefix + "default",
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        # Each pool process composes its runtime (and loads the local model) at start, which
+        # takes longer than Celery's default 4 s allowance on a busy machine.
+        worker_proc_alive_timeout=60,
         worker_send_task_events=False,
         # Redis re-delivers an unacknowledged message after this long; keep it above the
         # longest retry delay so a delayed retry is not delivered twice (the claim would
@@ -127,6 +130,19 @@ def create_celery_app(settings: Settings, *, deps_factory: Any = None) -> Celery
     def _init_process(**_kwargs: Any) -> None:
         # Follow-up stages enqueued by a task are sent through this app after commit.
         set_backend(backend)
+        # Compose the runtime now, not on the first task: loading the intelligence tier
+        # takes seconds, and a backlog formed while the first tasks wait never drains at a
+        # steady arrival rate close to capacity.
+        try:
+            runtime = process_runtime.get()
+            tier = runtime.deps.get("tier")
+            if tier is not None:
+                # The first inference initialises the ONNX session and the tokenizer.
+                from secretary.llm.schemas import EmailInput
+
+                tier.classify(EmailInput(subject="warm-up", body_text="Warm-up."))
+        except Exception:
+            log.warning("celery_runtime_warmup_failed", exc_info=True)
 
     app.conf.secretary_backend = backend
     return app
