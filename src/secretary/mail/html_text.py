@@ -24,6 +24,13 @@ _DROP_TAGS = ["script", "style", "noscript", "template", "head", "title", "svg",
 _HSPACE_RE = re.compile(r"[ \t\r\n\f\v\u00a0\u200b\u200c\u200d\u2060\ufeff\u034f\u00ad]+")
 _BREAK_RUN_RE = re.compile(r" ?" + _BREAK + r" ?")
 _BLANKS_RE = re.compile(r"\n{3,}")
+# Inline styles that hide an element from the reader. Text a person cannot see must not
+# reach the text we classify or put into prompts: it is where hidden instructions live
+# (prompt injection) and where spam stuffs words past filters.
+_HIDDEN_STYLE_RE = re.compile(
+    r"(?i)(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:\.0*)?(?:px|pt|em|rem|%)?\s*(?:;|!|$)"
+    r"|opacity\s*:\s*0(?:\.0*)?\s*(?:;|!|$)|(?:max-)?height\s*:\s*0(?:px)?\s*;[^\"]*overflow\s*:\s*hidden)"
+)
 
 
 def html_to_text(html: str) -> str:
@@ -36,6 +43,14 @@ def html_to_text(html: str) -> str:
     try:
         tree = LexborHTMLParser(marked)
         tree.strip_tags(_DROP_TAGS)
+        hidden = [
+            node
+            for node in tree.css("[style], [hidden]")
+            if "hidden" in node.attributes
+            or _HIDDEN_STYLE_RE.search(node.attributes.get("style") or "")
+        ]
+        for node in hidden:
+            node.decompose()
         # Table rows and cells are marked in the tree, not in the source: HTML parsing
         # "foster-parents" text found between table tags out of the table.
         for node in tree.css("tr, td, th"):
