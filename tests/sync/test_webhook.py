@@ -112,3 +112,29 @@ def test_stale_and_unknown_pushes_are_dropped(
     unknown = client.post(URL, json=push_body("nobody@example.com", 9, "m-u"), headers=headers)
     assert unknown.headers["x-secretary-push"] == "unknown_account"
     assert connected.account_id not in scheduler.accounts
+
+
+def test_signing_keys_are_cached_and_refetched_on_rotation(
+    connected: Connected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from secretary.web.api import webhooks
+
+    certs = webhooks._CachedCerts(min_refetch=0)
+    monkeypatch.setattr(webhooks, "_certs_transport", certs)
+    settings = connected.settings
+    url = webhooks.certs_url(settings)
+
+    webhooks.verify_push_token(f"Bearer {token(connected)}", settings)
+    first_fetch = certs._fetched_at[url]
+    webhooks.verify_push_token(f"Bearer {token(connected)}", settings)
+    assert certs._fetched_at[url] == first_fetch  # served from the cache
+
+    # Google rotates its keys: a token signed by the new key triggers one refetch.
+    connected.emulator.state.extras["signing_key"] = _new_signing_key()
+    claims = webhooks.verify_push_token(f"Bearer {token(connected)}", settings)
+    assert claims["aud"] == settings.google.pubsub_audience
+    assert certs._fetched_at[url] > first_fetch
+
+    # A token from a key Google never published is still refused.
+    with pytest.raises(webhooks.InvalidPushToken):
+        webhooks.verify_push_token(f"Bearer {token(connected, key=_new_signing_key())}", settings)

@@ -10,9 +10,11 @@ since Pub/Sub redelivers anything not acknowledged within its deadline.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from google.auth import transport
 from google.auth.transport import requests as ga_requests
 from google.oauth2 import id_token
 from pydantic import BaseModel, Field
@@ -56,7 +58,63 @@ def certs_url(settings: Settings) -> str:
     return f"{base.rstrip('/')}/oauth2/v3/certs" if base else GOOGLE_CERTS_URL
 
 
-_http = threading.local()
+class _CachedCerts(transport.Request):
+    """A google-auth transport that caches GET responses (the signing keys) for ``ttl`` s.
+
+    Every push is verified against Google's JWKS; fetching it per push would add a round
+    trip to each notification. Keys rotate rarely, and a token signed by a key we have not
+    seen makes ``verify_push_token`` refetch once (at most every ``min_refetch`` seconds, so
+    bad tokens cannot turn us into a load generator against Google).
+    """
+
+    def __init__(self, ttl: float = 3600.0, min_refetch: float = 60.0) -> None:
+        self.ttl = ttl
+        self.min_refetch = min_refetch
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, transport.Response]] = {}
+        self._fetched_at: dict[str, float] = {}
+
+    def _inner(self) -> ga_requests.Request:
+        inner = getattr(self._local, "inner", None)
+        if inner is None:
+            inner = self._local.inner = ga_requests.Request()
+        return inner
+
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: Any = None,
+        headers: Any = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> transport.Response:
+        now = time.monotonic()
+        if method == "GET" and body is None:
+            with self._lock:
+                hit = self._cache.get(url)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        response: transport.Response = self._inner()(
+            url, method=method, body=body, headers=headers, timeout=timeout, **kwargs
+        )
+        if method == "GET" and body is None and response.status == 200:
+            with self._lock:
+                self._cache[url] = (now + self.ttl, response)
+                self._fetched_at[url] = now
+        return response
+
+    def forget(self, url: str) -> bool:
+        """Drop the cached keys of ``url`` unless they were fetched very recently."""
+        with self._lock:
+            if time.monotonic() - self._fetched_at.get(url, -1e9) < self.min_refetch:
+                return False
+            self._cache.pop(url, None)
+            return True
+
+
+_certs_transport = _CachedCerts()
 
 
 def verify_push_token(authorization: str | None, settings: Settings) -> dict[str, Any]:
@@ -64,20 +122,23 @@ def verify_push_token(authorization: str | None, settings: Settings) -> dict[str
     if not authorization or not authorization.lower().startswith("bearer "):
         raise InvalidPushToken("missing bearer token")
     token = authorization.split(" ", 1)[1].strip()
-    request = getattr(_http, "request", None)
-    if request is None:
-        request = _http.request = ga_requests.Request()
-    try:
-        claims: dict[str, Any] = dict(
-            id_token.verify_token(
-                token,
-                request,
-                audience=settings.google.pubsub_audience,
-                certs_url=certs_url(settings),
+    url = certs_url(settings)
+    for attempt in (1, 2):
+        try:
+            claims: dict[str, Any] = dict(
+                id_token.verify_token(
+                    token,
+                    _certs_transport,
+                    audience=settings.google.pubsub_audience,
+                    certs_url=url,
+                )
             )
-        )
-    except Exception as exc:  # google-auth raises ValueError and several transport errors
-        raise InvalidPushToken("push token failed verification") from exc
+            break
+        except Exception as exc:  # google-auth raises ValueError and several transport errors
+            # A key rotation: try once more with freshly fetched keys.
+            if attempt == 1 and _certs_transport.forget(url):
+                continue
+            raise InvalidPushToken("push token failed verification") from exc
     if claims.get("iss") not in GOOGLE_ISSUERS:
         raise InvalidPushToken("push token has an unexpected issuer")
     return claims
