@@ -41,7 +41,9 @@ def _conditions(
         "has_attachment": has_attachment,
         "label": label or None,
     }
-    return {k: v for k, v in raw.items() if v is not None}
+    conditions = {k: v for k, v in raw.items() if v is not None}
+    # Only "match" left: no structured condition (a plain-English-only rule, or an error).
+    return conditions if len(conditions) > 1 else {}
 
 
 FROM = typer.Option([], "--from", help="Sender glob, e.g. '*@vendor.com' (repeatable).")
@@ -54,6 +56,11 @@ ATTACH = typer.Option(None, "--attachment/--no-attachment", help="Has an attachm
 LABEL = typer.Option([], "--label", help="Gmail label name or id (repeatable).")
 ANY = typer.Option(False, "--any", help="Match when any condition holds (default: all).")
 USER = typer.Option(None, "--user-id", help="Owner (optional on single-user installs).")
+INSTRUCTION = typer.Option(
+    None,
+    "--instruction",
+    help="Plain-English condition, judged by the configured LLM (skipped without one).",
+)
 
 
 @app.command("list")
@@ -109,6 +116,7 @@ def add(
     archive: bool = typer.Option(False, "--archive", help="Archive (remove from the inbox)."),
     draft: str = typer.Option(None, "--draft", help="never or always."),
     stop: bool = typer.Option(False, "--stop", help="Stop evaluating later rules."),
+    instruction: str = INSTRUCTION,
     user_id: int = USER,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -121,9 +129,11 @@ def add(
         {
             "name": name,
             "stop": stop,
+            "instruction": instruction,
             "conditions": _conditions(
                 from_, to, domain, subject, body, is_list, has_attachment, label, any_
-            ),
+            )
+            or None,
             "actions": {
                 k: v
                 for k, v in {
@@ -160,6 +170,7 @@ def preview(
     label: list[str] = LABEL,
     any_: bool = ANY,
     limit: int = typer.Option(20, "--limit", "-n", help="How many matches to list."),
+    instruction: str = INSTRUCTION,
     user_id: int = USER,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -168,17 +179,25 @@ def preview(
     from secretary.triage import service
     from secretary.triage.schemas import RuleConditions
 
-    conditions = RuleConditions.model_validate(
-        _conditions(from_, to, domain, subject, body, is_list, has_attachment, label, any_)
-    )
+    raw = _conditions(from_, to, domain, subject, body, is_list, has_attachment, label, any_)
+    conditions = RuleConditions.model_validate(raw) if raw else None
     ctx = get_ctx()
+    tier = None
+    if instruction:
+        from secretary.llm.registry import build_tier
+
+        tier = build_tier(ctx.settings)
     ctx.migrated_engine()
     with unit_of_work(ctx.sessions) as session:
         uid = service.resolve_user_id(session, user_id)
-        result = service.preview_rule(session, uid, conditions, limit=limit)
+        result = service.preview_rule(
+            session, uid, conditions, instruction=instruction, tier=tier, limit=limit
+        )
     if json_out:
         emit_json(result.model_dump(mode="json"))
         return
+    if result.instruction_evaluated is False:
+        console.print(f"[yellow]The plain-English condition was not evaluated:[/] {result.note}")
     console.print(
         f"This rule would have matched [bold]{result.matched}[/] of {result.scanned} messages."
     )

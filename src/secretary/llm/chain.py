@@ -211,6 +211,11 @@ class ProviderChain:
             usage=answer.usage,
         )
 
+    def ask(self, messages: list[ChatMessage], schema: type[T]) -> Answer[T] | None:
+        """One structured call through the chain (cache, breaker, retries, one repair);
+        None when no provider gave a valid answer. For callers with their own prompts."""
+        return self._ask(messages, schema)
+
     # --- machinery ---
     def _filter(self, raw: Sequence[Any], *, task: str) -> list[ProposedAction]:
         loose = [a.model_dump() if isinstance(a, BaseModel) else a for a in raw]

@@ -8,7 +8,7 @@ with a timeout: a catastrophic pattern fails that rule instead of hanging a work
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import regex
@@ -50,10 +50,14 @@ class MailFacts:
 
 @dataclass(frozen=True)
 class RuleSpec:
+    """``conditions`` may be None for a rule written only in plain English (``instruction``);
+    a rule with both matches only when both do."""
+
     id: int
-    conditions: RuleConditions
+    conditions: RuleConditions | None
     actions: RuleActions
     stop: bool = False
+    instruction: str | None = None
 
 
 @dataclass
@@ -64,6 +68,9 @@ class RuleOutcome:
     labels: list[str] = field(default_factory=list)
     archive: bool = False
     draft: str | None = None  # "never" | "always" | None
+    # Rules whose plain-English condition had no decision (no LLM, or the LLM failed): they
+    # never match by guess. rule id -> why, for the stored reason and the logs.
+    skipped: dict[int, str] = field(default_factory=dict)
 
     @property
     def decided_category(self) -> bool:
@@ -123,12 +130,39 @@ def matches(conditions: RuleConditions, facts: MailFacts) -> bool:
     return all(results) if conditions.match == "all" else any(results)
 
 
-def evaluate(rules: Sequence[RuleSpec], facts: MailFacts) -> RuleOutcome:
-    """Apply rules in order. The first rule to set a field wins it; labels accumulate."""
+NO_DECISION = "plain-English condition not evaluated"
+
+
+def structured_match(rule: RuleSpec, facts: MailFacts) -> bool:
+    """The structured half of a rule; a plain-English-only rule has none and passes it."""
+    if rule.conditions is None:
+        return rule.instruction is not None
+    return matches(rule.conditions, facts)
+
+
+def evaluate(
+    rules: Sequence[RuleSpec],
+    facts: MailFacts,
+    decisions: Mapping[int, bool | str] | None = None,
+) -> RuleOutcome:
+    """Apply rules in order. The first rule to set a field wins it; labels accumulate.
+
+    ``decisions`` holds, per rule id, the verdict on its plain-English ``instruction``
+    (computed by the caller, which may ask an LLM): True/False, or a string saying why no
+    verdict exists. A rule with an instruction and no True verdict does not match.
+    """
     outcome = RuleOutcome()
+    decided = decisions or {}
     for rule in rules:
-        if not matches(rule.conditions, facts):
+        if not structured_match(rule, facts):
             continue
+        if rule.instruction is not None:
+            verdict = decided.get(rule.id, NO_DECISION)
+            if isinstance(verdict, str):
+                outcome.skipped[rule.id] = verdict
+                continue
+            if not verdict:
+                continue
         outcome.matched_ids.append(rule.id)
         a = rule.actions
         if a.category is not None and outcome.category is None:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import regex
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from secretary.llm.schemas import Category, Priority
 
@@ -64,14 +72,38 @@ class RuleActions(BaseModel):
         return self
 
 
+def _empty_as_none(value: object) -> object:
+    # A plain-English-only rule is stored with ``conditions = {}``.
+    return None if value == {} else value
+
+
 class RuleIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    conditions: RuleConditions
+    conditions: RuleConditions | None = None  # None: the rule is plain English only
     actions: RuleActions
     position: int | None = None  # None = after the last rule
     enabled: bool = True
     stop: bool = False
-    instruction: str | None = None  # plain English, evaluated by an LLM tier when configured
+    # Plain English ("mail from recruiters about jobs"), evaluated by an LLM tier when one
+    # is configured; without one the rule is skipped, never guessed. With conditions, both
+    # must match.
+    instruction: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("conditions", mode="before")
+    @classmethod
+    def _conditions_empty(cls, value: object) -> object:
+        return _empty_as_none(value)
+
+    @field_validator("instruction")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        return (value or "").strip() or None
+
+    @model_validator(mode="after")
+    def _has_condition(self) -> RuleIn:
+        if self.conditions is None and self.instruction is None:
+            raise ValueError("a rule needs conditions, a plain-English instruction, or both")
+        return self
 
 
 class RuleOut(BaseModel):
@@ -82,9 +114,14 @@ class RuleOut(BaseModel):
     position: int
     enabled: bool
     stop: bool
-    conditions: RuleConditions
+    conditions: RuleConditions | None
     actions: RuleActions
     instruction: str | None = None
+
+    @field_validator("conditions", mode="before")
+    @classmethod
+    def _conditions_empty(cls, value: object) -> object:
+        return _empty_as_none(value)
 
 
 class PreviewMessage(BaseModel):
@@ -99,6 +136,21 @@ class RulePreview(BaseModel):
     matched: int
     scanned: int
     messages: list[PreviewMessage]
+    # Only present when the preview had a plain-English instruction: False when it could
+    # not be evaluated (no LLM configured, or it failed), with ``note`` saying why; then
+    # ``matched`` counts nothing it could not judge. Structured-only previews keep the
+    # original three-field shape.
+    instruction_evaluated: bool | None = None
+    note: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_instruction_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in ("instruction_evaluated", "note"):
+                if data.get(key) is None:
+                    data.pop(key, None)
+        return data
 
 
 class TriageOut(BaseModel):

@@ -5,6 +5,7 @@ Services ``flush()`` and never commit; tasks and request handlers own the transa
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,8 +20,9 @@ from secretary.errors import BadRequest, NotFound
 from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
 from secretary.llm.schemas import Classification, IntelligenceTier
+from secretary.triage import plain_english
 from secretary.triage import repository as repo
-from secretary.triage.rules import RuleSpec, evaluate, matches
+from secretary.triage.rules import RuleSpec, evaluate
 from secretary.triage.schemas import (
     PreviewMessage,
     RuleActions,
@@ -146,9 +148,13 @@ def rule_specs(rules: Sequence[Rule]) -> list[RuleSpec]:
             specs.append(
                 RuleSpec(
                     id=rule.id,
-                    conditions=RuleConditions.model_validate(rule.conditions),
+                    # ``{}``: a plain-English-only rule (never an always-matching one).
+                    conditions=RuleConditions.model_validate(rule.conditions)
+                    if rule.conditions or not rule.instruction
+                    else None,
                     actions=RuleActions.model_validate(rule.actions),
                     stop=rule.stop,
+                    instruction=(rule.instruction or "").strip() or None,
                 )
             )
         except ValueError:
@@ -170,13 +176,19 @@ def classify_message(
     account = repo.account(session, message.account_id)
     user_email = account.email if account else None
     facts = mail_facts(message, label_names=repo.label_names(session, message.account_id))
-    outcome = evaluate(
-        rule_specs(repo.list_rules(session, message.user_id, enabled_only=True)), facts
-    )
+    specs = rule_specs(repo.list_rules(session, message.user_id, enabled_only=True))
+    email = email_input(message, user_email=user_email)
+    decisions = plain_english.decide_instructions(specs, facts, email, tier)
+    outcome = evaluate(specs, facts, decisions)
     classification: Classification | None = None
     if outcome.category is None and tier is not None:
-        classification = tier.classify(email_input(message, user_email=user_email))
+        classification = tier.classify(email)
     decision = decide(classification, outcome, category_labels=settings.triage.labels)
+    if outcome.skipped:
+        note = "; ".join(f"rule {rid} skipped: {why}" for rid, why in outcome.skipped.items())
+        reason = f"{decision.reason} [{note}]" if decision.reason else note
+        decision = dataclasses.replace(decision, reason=reason)
+        log.info("rules_skipped", message_id=message.id, rule_ids=sorted(outcome.skipped))
     repo.upsert_result(
         session,
         {
@@ -242,6 +254,12 @@ def list_rules(session: Session, user_id: int) -> Sequence[Rule]:
     return repo.list_rules(session, user_id)
 
 
+def _conditions_json(data: RuleIn) -> dict[str, Any]:
+    if data.conditions is None:
+        return {}  # plain English only
+    return data.conditions.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
 def create_rule(session: Session, user_id: int, data: RuleIn) -> Rule:
     rule = Rule(
         user_id=user_id,
@@ -251,7 +269,7 @@ def create_rule(session: Session, user_id: int, data: RuleIn) -> Rule:
         else repo.next_rule_position(session, user_id),
         enabled=data.enabled,
         stop=data.stop,
-        conditions=data.conditions.model_dump(mode="json", by_alias=True, exclude_none=True),
+        conditions=_conditions_json(data),
         actions=data.actions.model_dump(mode="json", exclude_none=True),
         instruction=data.instruction,
     )
@@ -269,7 +287,7 @@ def update_rule(session: Session, user_id: int, rule_id: int, data: RuleIn) -> R
         rule.position = data.position
     rule.enabled = data.enabled
     rule.stop = data.stop
-    rule.conditions = data.conditions.model_dump(mode="json", by_alias=True, exclude_none=True)
+    rule.conditions = _conditions_json(data)
     rule.actions = data.actions.model_dump(mode="json", exclude_none=True)
     rule.instruction = data.instruction
     session.flush()
@@ -294,23 +312,55 @@ def delete_rule(session: Session, user_id: int, rule_id: int) -> None:
 def preview_rule(
     session: Session,
     user_id: int,
-    conditions: RuleConditions,
+    conditions: RuleConditions | None,
     *,
+    instruction: str | None = None,
+    tier: IntelligenceTier | None = None,
     since: datetime | None = None,
     limit: int = 50,
 ) -> RulePreview:
-    """Which past messages the rule matches: the same ``matches`` the pipeline runs, over
-    every stored message of the user (newest first), so the count is exact, not estimated."""
+    """Which past messages the rule matches: the same ``evaluate`` the pipeline runs, over
+    every stored message of the user (newest first), so the count is exact, not estimated.
+
+    A plain-English ``instruction`` is judged by the LLM tier for each message the
+    conditions let through (one call each, cached); without an LLM the preview says it
+    could not evaluate it instead of reporting zero matches as if it had.
+    """
+    instruction = (instruction or "").strip() or None
+    if conditions is None and instruction is None:
+        raise BadRequest("give conditions, a plain-English instruction, or both")
+    if instruction is not None:
+        why_not = plain_english.unavailable_reason(tier)
+        if why_not is not None:
+            return RulePreview(
+                matched=0, scanned=0, messages=[], instruction_evaluated=False, note=why_not
+            )
+    # Any valid action: only whether the rule matches matters here.
+    spec = RuleSpec(
+        id=0, conditions=conditions, actions=RuleActions(archive=True), instruction=instruction
+    )
     label_cache: dict[int, dict[str, str]] = {}
     matched = 0
     scanned = 0
+    failed = 0
     shown: list[PreviewMessage] = []
+    user_email: str | None = None
     for message in repo.iter_user_messages(session, user_id, since=since):
         scanned += 1
         names = label_cache.get(message.account_id)
         if names is None:
             names = label_cache[message.account_id] = repo.label_names(session, message.account_id)
-        if matches(conditions, mail_facts(message, label_names=names)):
+        facts = mail_facts(message, label_names=names)
+        decisions: dict[int, bool | str] = {}
+        if instruction is not None:
+            if user_email is None:
+                account = repo.account(session, message.account_id)
+                user_email = account.email if account else ""
+            email = email_input(message, user_email=user_email or None)
+            decisions = plain_english.decide_instructions([spec], facts, email, tier)
+        outcome = evaluate([spec], facts, decisions)
+        failed += bool(outcome.skipped)
+        if outcome.matched_ids:
             matched += 1
             if len(shown) < limit:
                 shown.append(
@@ -322,7 +372,20 @@ def preview_rule(
                         internal_date=message.internal_date,
                     )
                 )
-    return RulePreview(matched=matched, scanned=scanned, messages=shown)
+    if failed:
+        return RulePreview(
+            matched=matched,
+            scanned=scanned,
+            messages=shown,
+            instruction_evaluated=False,
+            note=f"{plain_english.LLM_FAILED} for {failed} of {scanned} messages",
+        )
+    return RulePreview(
+        matched=matched,
+        scanned=scanned,
+        messages=shown,
+        instruction_evaluated=True if instruction is not None else None,
+    )
 
 
 def count_results(session: Session, user_id: int) -> dict[str, int]:

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Query, Response
 from pydantic import BaseModel, Field
 
+from secretary.llm.schemas import IntelligenceTier
 from secretary.triage import service
 from secretary.triage.schemas import RuleConditions, RuleIn, RuleOut, RulePreview
 from secretary.web.app import register_routes
-from secretary.web.deps import SessionDep
+from secretary.web.deps import AppState, SessionDep, StateDep
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 
@@ -19,9 +20,21 @@ UserQuery = Annotated[int | None, Query(description="Owner; optional on single-u
 
 
 class PreviewIn(BaseModel):
-    conditions: RuleConditions
+    conditions: RuleConditions | None = None
+    # Plain English, judged by the configured LLM; the answer says when there is none.
+    instruction: str | None = Field(default=None, max_length=2000)
     since: datetime | None = None
     limit: int = Field(default=50, ge=0, le=1000)
+
+
+def _tier(state: AppState) -> IntelligenceTier:
+    """The intelligence tier, composed once per app (its response cache lives with it)."""
+    tier: IntelligenceTier | None = state.extras.get("rules_tier")
+    if tier is None:
+        from secretary.llm.registry import build_tier
+
+        tier = state.extras["rules_tier"] = build_tier(state.settings)
+    return tier
 
 
 @router.get("")
@@ -37,10 +50,23 @@ def create_rule(body: RuleIn, session: SessionDep, user_id: UserQuery = None) ->
 
 
 @router.post("/preview")
-def preview_rule(body: PreviewIn, session: SessionDep, user_id: UserQuery = None) -> RulePreview:
-    """Which stored messages the conditions match ("would have matched these 23")."""
+def preview_rule(
+    body: PreviewIn, session: SessionDep, state: StateDep, user_id: UserQuery = None
+) -> RulePreview:
+    """Which stored messages the rule matches ("would have matched these 23").
+
+    ``instruction_evaluated`` is false (with a ``note``) when the rule's plain-English
+    instruction could not be judged, e.g. no LLM is configured."""
     uid = service.resolve_user_id(session, user_id)
-    return service.preview_rule(session, uid, body.conditions, since=body.since, limit=body.limit)
+    return service.preview_rule(
+        session,
+        uid,
+        body.conditions,
+        instruction=body.instruction,
+        tier=_tier(state) if body.instruction else None,
+        since=body.since,
+        limit=body.limit,
+    )
 
 
 @router.get("/{rule_id}")
