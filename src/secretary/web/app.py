@@ -47,6 +47,7 @@ def _load_routes() -> None:
 
     for mod in pkgutil.iter_modules(api_pkg.__path__):
         importlib.import_module(f"secretary.web.api.{mod.name}")
+    importlib.import_module("secretary.web.ui.pages")  # the browser UI (/, /triage, /drafts)
 
 
 def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:

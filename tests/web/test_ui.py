@@ -1,0 +1,186 @@
+"""The browser UI over the real app, database and Gmail emulator: each page renders real
+rows with email content escaped, the queue's forms approve and reject for real, and a form
+post without its CSRF token is refused."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from secretary.config import Settings
+from secretary.db.models import DraftStatus
+from secretary.db.session import make_sessionmaker
+from secretary.web.api.drafts import GMAIL_KEY, TIER_KEY
+from secretary.web.app import create_app
+from secretary.web.deps import AppState
+from secretary.worker.runner import Runtime
+from tests.drafting.queue import (  # noqa: F401 (pending_fixture registers the `pending` fixture)
+    Pending,
+    RephrasingTier,
+    draft_row,
+    edit_in_gmail,
+    pending_fixture,
+    sent_in_thread,
+)
+from tests.sync.conftest import Connected
+from tests.triage.conftest import InlineThread
+from tests.triage.helpers import drafts_by_thread, raw_message, sync_now
+
+HOSTILE_SUBJECT = '<script>alert("x")</script> report & <b>numbers</b>'
+
+
+@pytest.fixture
+def client(
+    pipeline_settings: Settings, engine: Engine, pipeline_runtime: Runtime
+) -> Iterator[TestClient]:
+    state = AppState(settings=pipeline_settings, engine=engine, sessions=make_sessionmaker(engine))
+    state.extras[GMAIL_KEY] = pipeline_runtime.deps["gmail"]
+    state.extras[TIER_KEY] = RephrasingTier()
+    with TestClient(create_app(pipeline_settings, state=state)) as c:
+        yield c
+
+
+@pytest.fixture
+def hostile(
+    pending: Pending,
+    connected: Connected,
+    sessions: sessionmaker[Session],
+    inline: InlineThread,
+) -> Pending:
+    """Beside ``pending``, a second message needing a reply whose subject is HTML."""
+    mailbox = connected.emulator.state.users[connected.email].mailbox
+    raw, _mid = raw_message(to=connected.email, subject=HOSTILE_SUBJECT)
+    mailbox.add_message(raw, label_ids={"INBOX"})
+    sync_now(sessions, connected.account_id, connected.settings)
+    inline.wait_idle()
+    return pending
+
+
+def csrf_token(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+def test_pages_render_real_rows_with_email_content_escaped(
+    client: TestClient, hostile: Pending, connected: Connected
+) -> None:
+    escaped = (
+        "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; report &amp; &lt;b&gt;numbers&lt;/b&gt;"
+    )
+
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "text/html" in home.headers["content-type"]
+    assert connected.email in home.text
+    assert re.search(r'class="tile-n">2</span><span class="tile-label">drafts awaiting', home.text)
+    assert re.search(r"needs reply</span> <strong>2</strong>", home.text)
+
+    triage = client.get("/triage", params={"category": "needs_reply"})
+    assert triage.status_code == 200
+    assert escaped in triage.text
+    assert "<script>alert" not in triage.text
+    assert "Quarterly report" in triage.text
+    # Another category's filter leaves these two out.
+    assert "Quarterly report" not in client.get("/triage?category=newsletter").text
+
+    drafts = client.get("/drafts")
+    assert drafts.status_code == 200
+    assert escaped in drafts.text
+    assert "<script>alert" not in drafts.text
+    assert f'action="/drafts/{hostile.draft_id}/edit"' in drafts.text
+    assert re.search(r"From pat\d+@example.org · ", drafts.text)
+
+    accounts = client.get("/accounts")
+    assert accounts.status_code == 200
+    assert connected.email in accounts.text
+    assert "Reconnect" not in accounts.text  # the account is active
+
+    css = client.get("/static/app.css")
+    assert css.status_code == 200
+    assert "--accent" in css.text
+
+
+def test_form_post_without_a_valid_csrf_token_is_refused(
+    client: TestClient, pending: Pending, sessions: sessionmaker[Session]
+) -> None:
+    did = pending.draft_id
+    assert client.post(f"/drafts/{did}/approve").status_code == 403
+    token = csrf_token(client.get("/drafts").text)
+    forged = client.post(f"/drafts/{did}/approve", data={"csrf_token": "0" * len(token)})
+    assert forged.status_code == 403
+    assert "did not come from Secretary" in forged.text
+    # A valid token without its cookie (another browser, a cross-site form) fails too.
+    bare = TestClient(client.app)
+    assert bare.post(f"/drafts/{did}/reject", data={"csrf_token": token}).status_code == 403
+    assert draft_row(sessions, did).status == DraftStatus.PENDING
+    assert sent_in_thread(pending.api, pending.thread_id) == []
+
+
+def test_edit_then_approve_through_the_form_sends_once(
+    client: TestClient, pending: Pending, sessions: sessionmaker[Session]
+) -> None:
+    did = pending.draft_id
+    token = csrf_token(client.get("/drafts").text)
+
+    edited = client.post(
+        f"/drafts/{did}/edit",
+        data={"csrf_token": token, "body": "Attached is the report.\r\n\r\nAlex"},
+        follow_redirects=False,
+    )
+    assert edited.status_code == 303
+    assert edited.headers["location"] == "/drafts"
+    page = client.get("/drafts").text
+    assert "Edit saved to the Gmail draft." in page
+    assert "Attached is the report." in page
+    assert draft_row(sessions, did).body == "Attached is the report.\n\nAlex"
+
+    sent = client.post(f"/drafts/{did}/approve", data={"csrf_token": token})
+    assert sent.status_code == 200  # followed the redirect back to the queue
+    assert "Reply sent." in sent.text
+    assert draft_row(sessions, did).status == DraftStatus.SENT
+    messages = sent_in_thread(pending.api, pending.thread_id)
+    assert len(messages) == 1
+    assert "Attached is the report." in messages[0]["message"].get_content()
+    # Sent drafts leave the queue; the flash is shown once.
+    after = client.get("/drafts").text
+    assert f"draft-{did}" not in after
+    assert "Reply sent." not in after
+
+
+def test_reject_regenerate_and_a_refusal_read_as_flash_messages(
+    client: TestClient, pending: Pending, sessions: sessionmaker[Session]
+) -> None:
+    did = pending.draft_id
+    token = csrf_token(client.get("/drafts").text)
+
+    # A human edit in Gmail: regenerating would overwrite it, so it is refused (409).
+    edit_in_gmail(pending.api, pending, "My own reply, written in Gmail.")
+    refused = client.post(f"/drafts/{did}/regenerate", data={"csrf_token": token})
+    assert refused.status_code == 200
+    assert 'class="flash flash-error"' in refused.text
+    assert draft_row(sessions, did).status == DraftStatus.PENDING
+
+    rejected = client.post(f"/drafts/{did}/reject", data={"csrf_token": token})
+    assert "Draft rejected and removed from Gmail." in rejected.text
+    assert draft_row(sessions, did).status == DraftStatus.REJECTED
+    assert drafts_by_thread(pending.api) == {}
+    assert sent_in_thread(pending.api, pending.thread_id) == []
+
+    unknown = client.post("/drafts/999999/approve", data={"csrf_token": token})
+    assert "draft 999999 not found" in unknown.text
+
+
+def test_regenerate_through_the_form_replaces_the_suggestion(
+    client: TestClient, pending: Pending, sessions: sessionmaker[Session]
+) -> None:
+    token = csrf_token(client.get("/drafts").text)
+    page = client.post(f"/drafts/{pending.draft_id}/regenerate", data={"csrf_token": token})
+    assert "A new suggestion replaced the draft." in page.text
+    assert "(version 1)" in page.text
+    assert draft_row(sessions, pending.draft_id).status == DraftStatus.SUPERSEDED
