@@ -7,15 +7,21 @@ scripted answers play the model, so every verdict below comes from a structured 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
+from secretary.cli import context
+from secretary.cli.main import app as root_app
 from secretary.config import Settings
 from secretary.db.models import GoogleAccount, Message, Rule, User
 from secretary.db.session import make_sessionmaker
@@ -352,3 +358,92 @@ def test_api_preview_and_rule_without_conditions(
     assert neither.status_code == 422
     with state.sessions.begin() as s:
         s.delete(s.get(User, uid))
+
+
+def test_preview_bounds_llm_calls_and_says_so(
+    session: Session, llm: RunningEmulator, chain: ProviderChain
+) -> None:
+    user, account = _user(session)
+    for hours in range(4):
+        _message(session, account, subject="Role", body="Hiring", age_hours=hours)
+    llm.script.enqueue("openai", _verdict(True, 0.9).model_copy(update={"times": -1}))
+
+    result = service.preview_rule(
+        session, user.id, None, instruction=RECRUITING, tier=chain, max_llm_calls=2
+    )
+
+    assert (result.matched, result.scanned) == (2, 2)
+    assert len(llm.script.requests_for("openai")) == 2
+    assert result.note is not None
+    assert "stopped after the LLM judged 2 messages" in result.note
+
+
+def test_cli_preview_and_list_plain_english(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    llm: RunningEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    local_only = settings.model_copy(
+        update={"llm": settings.llm.model_copy(update={"chain": ["local"]})}
+    )
+    with_llm = settings.model_copy(
+        update={
+            "llm": settings.llm.model_copy(
+                update={
+                    "chain": ["openai", "local"],
+                    "openai_base_url": llm.openai_base_url,
+                    "openai_api_key": SecretStr("test-key"),
+                    "max_retries": 0,
+                }
+            )
+        }
+    )
+    with sessions.begin() as s:
+        user, account = _user(s)
+        _message(s, account, subject="Staff role", body="Hiring")
+        uid = user.id
+    runner = CliRunner()
+    args = ["rules", "preview", "--instruction", RECRUITING, "--user-id", str(uid)]
+    try:
+        for configured, verdict in ((local_only, None), (with_llm, True)):
+            ctx = context.CliContext(settings=configured)
+            monkeypatch.setattr(context, "_ctx", ctx)
+            if verdict is not None:
+                # Twice: each CLI invocation composes its own chain (and cache).
+                llm.script.enqueue("openai", _verdict(verdict).model_copy(update={"times": 2}))
+            with structlog.testing.capture_logs():
+                shown = runner.invoke(root_app, args)
+                out = runner.invoke(root_app, [*args, "--json"])
+            assert shown.exit_code == 0, shown.output
+            assert out.exit_code == 0, out.output
+            data = json.loads(out.stdout)
+            if verdict is None:
+                assert "not evaluated" in shown.output
+                assert data["instruction_evaluated"] is False
+                assert data["note"] == plain_english.NO_LLM
+            else:
+                assert "not evaluated" not in shown.output
+                assert (data["matched"], data["instruction_evaluated"]) == (1, True)
+            if ctx._engine is not None:
+                ctx._engine.dispose()
+        ctx = context.CliContext(settings=local_only)
+        monkeypatch.setattr(context, "_ctx", ctx)
+        with structlog.testing.capture_logs():
+            added = runner.invoke(
+                root_app,
+                [
+                    *("rules", "add", "--name", "jobs", "--instruction", RECRUITING),
+                    *("--archive", "--user-id", str(uid), "--json"),
+                ],
+            )
+            listed = runner.invoke(root_app, ["rules", "list", "--user-id", str(uid)])
+        assert added.exit_code == 0, added.output
+        assert json.loads(added.stdout)["instruction"] == RECRUITING
+        assert listed.exit_code == 0, listed.output
+        assert "recruiters" in listed.output
+        if ctx._engine is not None:
+            ctx._engine.dispose()
+    finally:
+        with sessions.begin() as s:
+            s.delete(s.get(User, uid))

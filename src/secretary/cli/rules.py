@@ -84,7 +84,7 @@ def list_(
         emit_json(rules)
         return
     table = Table(title=f"Rules ({len(rules)})")
-    for col in ("id", "pos", "on", "name", "conditions", "actions"):
+    for col in ("id", "pos", "on", "name", "conditions", "plain English", "actions"):
         table.add_column(col, overflow="fold")
     for r in rules:
         table.add_row(
@@ -92,7 +92,8 @@ def list_(
             str(r["position"]),
             "yes" if r["enabled"] else "no",
             r["name"],
-            json.dumps(r["conditions"]),
+            json.dumps(r["conditions"]) if r.get("conditions") else "",
+            r.get("instruction") or "",
             json.dumps(r["actions"]),
         )
     console.print(table)

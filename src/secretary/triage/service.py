@@ -22,7 +22,7 @@ from secretary.kit.logging import get_logger
 from secretary.llm.schemas import Classification, IntelligenceTier
 from secretary.triage import plain_english
 from secretary.triage import repository as repo
-from secretary.triage.rules import RuleSpec, evaluate
+from secretary.triage.rules import RuleSpec, evaluate, structured_match
 from secretary.triage.schemas import (
     PreviewMessage,
     RuleActions,
@@ -43,6 +43,10 @@ PROCESSED = Counter(
     "Messages triaged, by category and source",
     ["category", "source"],
 )
+
+
+# A preview of a plain-English rule costs one LLM call per candidate message: bounded.
+PREVIEW_MAX_LLM_CALLS = 200
 
 
 class MessageNotFound(NotFound):
@@ -318,13 +322,15 @@ def preview_rule(
     tier: IntelligenceTier | None = None,
     since: datetime | None = None,
     limit: int = 50,
+    max_llm_calls: int = PREVIEW_MAX_LLM_CALLS,
 ) -> RulePreview:
     """Which past messages the rule matches: the same ``evaluate`` the pipeline runs, over
     every stored message of the user (newest first), so the count is exact, not estimated.
 
     A plain-English ``instruction`` is judged by the LLM tier for each message the
     conditions let through (one call each, cached); without an LLM the preview says it
-    could not evaluate it instead of reporting zero matches as if it had.
+    could not evaluate it instead of reporting zero matches as if it had. At most
+    ``max_llm_calls`` messages are judged (newest first); the note says where it stopped.
     """
     instruction = (instruction or "").strip() or None
     if conditions is None and instruction is None:
@@ -343,21 +349,27 @@ def preview_rule(
     matched = 0
     scanned = 0
     failed = 0
+    judged = 0
     shown: list[PreviewMessage] = []
-    user_email: str | None = None
+    account_emails: dict[int, str | None] = {}
+    capped = False
     for message in repo.iter_user_messages(session, user_id, since=since):
-        scanned += 1
         names = label_cache.get(message.account_id)
         if names is None:
             names = label_cache[message.account_id] = repo.label_names(session, message.account_id)
         facts = mail_facts(message, label_names=names)
         decisions: dict[int, bool | str] = {}
-        if instruction is not None:
-            if user_email is None:
+        if instruction is not None and structured_match(spec, facts):
+            if judged >= max_llm_calls:
+                capped = True
+                break
+            judged += 1
+            if message.account_id not in account_emails:
                 account = repo.account(session, message.account_id)
-                user_email = account.email if account else ""
-            email = email_input(message, user_email=user_email or None)
+                account_emails[message.account_id] = account.email if account else None
+            email = email_input(message, user_email=account_emails[message.account_id])
             decisions = plain_english.decide_instructions([spec], facts, email, tier)
+        scanned += 1
         outcome = evaluate([spec], facts, decisions)
         failed += bool(outcome.skipped)
         if outcome.matched_ids:
@@ -372,19 +384,20 @@ def preview_rule(
                         internal_date=message.internal_date,
                     )
                 )
+    notes = []
     if failed:
-        return RulePreview(
-            matched=matched,
-            scanned=scanned,
-            messages=shown,
-            instruction_evaluated=False,
-            note=f"{plain_english.LLM_FAILED} for {failed} of {scanned} messages",
+        notes.append(f"{plain_english.LLM_FAILED} for {failed} of {scanned} messages")
+    if capped:
+        notes.append(
+            f"stopped after the LLM judged {judged} messages: counts cover the newest "
+            f"{scanned} only"
         )
     return RulePreview(
         matched=matched,
         scanned=scanned,
         messages=shown,
-        instruction_evaluated=True if instruction is not None else None,
+        instruction_evaluated=(not failed) if instruction is not None else None,
+        note="; ".join(notes) or None,
     )
 
 
