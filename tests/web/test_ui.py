@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from secretary.accounts import service as accounts
 from secretary.config import Settings
 from secretary.db.models import DraftStatus
 from secretary.db.session import make_sessionmaker
@@ -184,3 +185,15 @@ def test_regenerate_through_the_form_replaces_the_suggestion(
     assert "A new suggestion replaced the draft." in page.text
     assert "(version 1)" in page.text
     assert draft_row(sessions, pending.draft_id).status == DraftStatus.SUPERSEDED
+
+
+def test_an_account_that_needs_reauth_offers_reconnect(
+    client: TestClient, connected: Connected, sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as s:
+        accounts.mark_needs_reauth(s, connected.account_id, reason="Google revoked the grant")
+    for url in ("/", "/accounts"):
+        page = client.get(url).text
+        assert "needs reauth" in page
+        assert "Google revoked the grant" in page
+        assert f'/oauth/google/start?account_id={connected.account_id}">Reconnect</a>' in page
