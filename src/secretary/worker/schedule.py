@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from secretary.config import Settings
 from secretary.db.session import unit_of_work
@@ -20,6 +21,7 @@ from secretary.worker.runner import Runtime
 log = get_logger(__name__)
 
 PeriodicFn = Callable[[Runtime], object]
+_F = TypeVar("_F", bound=Callable[..., object])
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,8 @@ class PeriodicJob:
 _jobs: dict[str, PeriodicJob] = {}
 
 
-def periodic(
-    name: str, *, every: Callable[[Settings], float]
-) -> Callable[[PeriodicFn], PeriodicFn]:
-    def decorate(fn: PeriodicFn) -> PeriodicFn:
+def periodic(name: str, *, every: Callable[[Settings], float]) -> Callable[[_F], _F]:
+    def decorate(fn: _F) -> _F:
         _jobs[name] = PeriodicJob(name=name, fn=fn, every=every)
         return fn
 
