@@ -62,7 +62,15 @@ def _render(
         "version": __version__,
     }
     response = templates.TemplateResponse(request, name, context)
-    response.set_cookie(csrf.COOKIE_NAME, nonce, httponly=True, samesite="strict", path="/")
+    response.set_cookie(
+        csrf.COOKIE_NAME,
+        nonce,
+        httponly=True,
+        samesite="strict",
+        path="/",
+        # Behind HTTPS the cookie must never travel in clear text.
+        secure=state.settings.base_url.startswith("https://"),
+    )
     if flash:
         response.delete_cookie(FLASH_COOKIE, path="/")
     return response
