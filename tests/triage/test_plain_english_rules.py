@@ -447,3 +447,21 @@ def test_cli_preview_and_list_plain_english(
     finally:
         with sessions.begin() as s:
             s.delete(s.get(User, uid))
+
+
+def test_nothing_is_asked_past_a_matching_stop_rule(
+    llm: RunningEmulator, chain: ProviderChain
+) -> None:
+    facts = MailFacts(from_addr="jo@talent.example.org", subject="A role")
+    email = EmailInput(subject="A role", from_addr="jo@talent.example.org")
+    first = RuleSpec(
+        id=1, conditions=None, actions=RuleActions(archive=True), stop=True, instruction="jobs"
+    )
+    later = RuleSpec(id=2, conditions=None, actions=RuleActions(archive=True), instruction="x")
+    llm.script.enqueue("openai", _verdict(True))
+
+    decisions = plain_english.decide_instructions([first, later], facts, email, chain)
+
+    assert decisions == {1: True}
+    assert len(llm.script.requests_for("openai")) == 1
+    assert evaluate([first, later], facts, decisions).matched_ids == [1]

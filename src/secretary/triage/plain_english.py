@@ -84,17 +84,22 @@ def decide_instructions(
     """Verdicts for the plain-English rules whose structured half (if any) already matches.
 
     The structured check comes first so that an instruction narrowed by conditions costs
-    an LLM call only for the mail the conditions let through.
+    an LLM call only for the mail the conditions let through; and nothing is asked past a
+    matching ``stop`` rule, which ``evaluate`` would never reach.
     """
-    pending = [r for r in rules if r.instruction is not None and structured_match(r, facts)]
-    if not pending:
-        return {}
     chain = llm_of(tier)
-    if chain is None:
-        log.info("rules.plain_english_skipped", rules=len(pending), reason="no_llm")
-        return dict.fromkeys((r.id for r in pending), NO_LLM)
     decisions: dict[int, bool | str] = {}
-    for rule in pending:
-        assert rule.instruction is not None  # filtered above
-        decisions[rule.id] = judge(chain, rule.instruction, email)
+    for rule in rules:
+        if not structured_match(rule, facts):
+            continue
+        if rule.instruction is None:
+            if rule.stop:
+                break
+            continue
+        verdict = NO_LLM if chain is None else judge(chain, rule.instruction, email)
+        decisions[rule.id] = verdict
+        if rule.stop and verdict is True:
+            break
+    if chain is None and decisions:
+        log.info("rules.plain_english_skipped", rules=len(decisions), reason="no_llm")
     return decisions
