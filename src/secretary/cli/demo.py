@@ -40,7 +40,8 @@ def _print_summary(summary: Any) -> None:
     )
     table.add_row("Live message (push)", live)
     table.add_row("Open / dead tasks", f"{summary.tasks_open} / {summary.tasks_dead}")
-    table.add_row("API", f"{summary.api_url}  (docs: {summary.api_url}/docs)")
+    table.add_row("Web UI", f"{summary.api_url}/  (approve drafts at {summary.api_url}/drafts)")
+    table.add_row("API", f"{summary.api_url}/docs")
     table.add_row("Google emulator", summary.emulator_url)
     console.print(table)
 
