@@ -113,6 +113,26 @@ def _compose(
     return f"{text}\n\n{closing}\n{signature}".rstrip() + "\n"
 
 
+# Spans worth echoing back to the sender: day words and times of day, not raw dates copied
+# from headers or signatures ("12/28/99 04:42 PM") nor the bare "today"/"now".
+_NUMERIC_DATE = re.compile(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}")
+_UNSPEAKABLE = frozenset({"today", "now", "tonight", "later"})
+_VAGUE = frozenset({"next week", "this week", "next month", "soon"})
+
+
+def _speakable_times(times: list[ExtractedTime]) -> list[str]:
+    spoken: list[str] = []
+    for t in times:
+        span = t.text.strip().strip(",.;")
+        if not span or span.lower() in _UNSPEAKABLE or _NUMERIC_DATE.search(span):
+            continue
+        if span.lower() not in (s.lower() for s in spoken):
+            spoken.append(span)
+    # "next week" adds nothing when a day was named too ("next week … Tuesday").
+    specific = [s for s in spoken if s.lower() not in _VAGUE]
+    return specific or spoken
+
+
 def _doc_asked(sentences: list[str]) -> str | None:
     for sentence in sentences:
         if _SEND_VERB.search(sentence):
@@ -145,9 +165,13 @@ def draft_reply(
     if extraction.meeting_request:
         slots = request.available_slots
         if slots is None:
-            if extraction.proposed_times:
-                times = ", ".join(t.text for t in extraction.proposed_times[:2])
+            spoken = _speakable_times(extraction.proposed_times)
+            if spoken:
+                times = " or ".join(spoken[:2])
                 body.append(f"Thanks for suggesting {times}. Let me check my calendar and confirm.")
+                intent, confidence = "acknowledge", 0.5
+            elif extraction.proposed_times:
+                body.append("Happy to meet. Let me check my calendar and come back with a time.")
                 intent, confidence = "acknowledge", 0.5
             else:
                 body.append("Happy to find a time. What days and times work best for you?")
@@ -172,6 +196,8 @@ def draft_reply(
                     "Could you suggest a few times further out?"
                 )
                 intent, confidence = "decline", 0.6
+        if (doc := _doc_asked(asks)) is not None:
+            body.append(f"I'll also look into the {doc} and get back to you before then.")
     elif _INTRO.search(f"{email.subject}\n{text}"):
         match = _INTRO_NAME.search(text)
         other = match.group("name").split()[0] if match else None
