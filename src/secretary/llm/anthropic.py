@@ -15,13 +15,11 @@ import anthropic
 from pydantic import BaseModel
 
 from secretary.llm.errors import (
-    ProviderAuthError,
     ProviderBadRequest,
     ProviderError,
-    ProviderRateLimited,
     ProviderTimeout,
     ProviderUnavailable,
-    auth_message,
+    from_status,
 )
 from secretary.llm.provider import (
     ChatMessage,
@@ -31,7 +29,6 @@ from secretary.llm.provider import (
     finish_result,
     make_usage,
     parse_arguments,
-    retry_after_from,
 )
 from secretary.llm.schemas import Usage
 
@@ -145,17 +142,11 @@ class AnthropicProvider:
             return ProviderTimeout(self.name, "the request timed out")
         if isinstance(exc, anthropic.APIConnectionError):
             return ProviderUnavailable(self.name, "cannot connect to the API")
-        if isinstance(exc, anthropic.AuthenticationError | anthropic.PermissionDeniedError):
-            return ProviderAuthError(
-                self.name, auth_message(self.name, self._key_setting, exc.status_code)
-            )
         if isinstance(exc, anthropic.APIStatusError):
-            retry_after = retry_after_from(exc.response.headers)
-            if exc.status_code == 429:
-                return ProviderRateLimited(self.name, "rate limited (429)", retry_after=retry_after)
-            if exc.status_code >= 500:  # 529 is Anthropic's "overloaded"
-                return ProviderUnavailable(
-                    self.name, f"server error ({exc.status_code})", retry_after=retry_after
-                )
-            return ProviderBadRequest(self.name, f"request rejected ({exc.status_code})")
+            return from_status(
+                self.name,
+                exc.status_code,
+                exc.response.headers,
+                key_setting=self._key_setting,
+            )
         return ProviderBadRequest(self.name, f"unusable response ({type(exc).__name__})")

@@ -14,6 +14,8 @@ SecretaryError
 
 from __future__ import annotations
 
+from typing import Any
+
 from secretary.errors import ConfigurationError, SecretaryError
 
 
@@ -74,3 +76,23 @@ def auth_message(provider: str, setting: str, status: int | None) -> str:
         f"the API key was rejected{shown}; check {setting} "
         "(not retried: a wrong key does not fix itself)"
     )
+
+
+def from_status(
+    provider: str, status: int, headers: Any, *, key_setting: str, auth_failed: bool = False
+) -> ProviderError:
+    """The one mapping of a provider's HTTP status to our errors, shared by every SDK adapter.
+
+    401/403 (or ``auth_failed``): no retry, a message naming the setting; 429: rate limited
+    with its Retry-After; 5xx: unavailable (failover); anything else: a bad request.
+    """
+    from secretary.llm.provider import retry_after_from
+
+    if status in (401, 403) or auth_failed:
+        return ProviderAuthError(provider, auth_message(provider, key_setting, status))
+    retry_after = retry_after_from(headers)
+    if status == 429:
+        return ProviderRateLimited(provider, "rate limited (429)", retry_after=retry_after)
+    if status >= 500:  # includes Anthropic's 529 "overloaded"
+        return ProviderUnavailable(provider, f"server error ({status})", retry_after=retry_after)
+    return ProviderBadRequest(provider, f"request rejected ({status})")

@@ -18,13 +18,11 @@ from pydantic import BaseModel
 
 from google import genai
 from secretary.llm.errors import (
-    ProviderAuthError,
     ProviderBadRequest,
     ProviderError,
-    ProviderRateLimited,
     ProviderTimeout,
     ProviderUnavailable,
-    auth_message,
+    from_status,
 )
 from secretary.llm.provider import (
     ChatMessage,
@@ -34,7 +32,6 @@ from secretary.llm.provider import (
     finish_result,
     make_usage,
     parse_arguments,
-    retry_after_from,
 )
 from secretary.llm.schemas import Usage
 
@@ -170,13 +167,8 @@ class GeminiProvider:
             return ProviderBadRequest(self.name, f"unusable response ({type(exc).__name__})")
         code = int(exc.code or 0)
         headers = exc.response.headers if exc.response is not None else None
-        retry_after = retry_after_from(headers)
         # Gemini answers a bad key with 400 INVALID_ARGUMENT "API key not valid".
         bad_key = code == 400 and "api key" in str(exc.message or "").lower()
-        if code in (401, 403) or bad_key:
-            return ProviderAuthError(self.name, auth_message(self.name, self._key_setting, code))
-        if code == 429:
-            return ProviderRateLimited(self.name, "rate limited (429)", retry_after=retry_after)
-        if code >= 500:
-            return ProviderUnavailable(self.name, f"server error ({code})", retry_after=retry_after)
-        return ProviderBadRequest(self.name, f"request rejected ({code})")
+        return from_status(
+            self.name, code, headers, key_setting=self._key_setting, auth_failed=bad_key
+        )
