@@ -16,7 +16,8 @@ from secretary.emulators.google.faults import (
 )
 from secretary.emulators.google.quota import quota_book
 from secretary.google.client import ManagedCredentials
-from secretary.google.gmail import FetchItem, GmailClient, HistoryExpired
+from secretary.google.errors import HistoryExpired
+from secretary.google.gmail import FetchItem, GmailClient
 from secretary.google.quota import QuotaGovernor
 from secretary.google.resilience import CircuitBreaker
 from tests.sync.conftest import SCOPES, Emulator, emulator, make_raw  # noqa: F401 - fixture

@@ -21,6 +21,7 @@ from googleapiclient.errors import HttpError
 from secretary.config import Settings
 from secretary.errors import SecretaryError
 from secretary.google.client import ManagedCredentials, build_service, new_batch, new_http
+from secretary.google.errors import HistoryExpired
 from secretary.google.quota import QuotaGovernor, governor_for
 from secretary.google.resilience import (
     BackoffWait,
@@ -43,13 +44,6 @@ T = TypeVar("T")
 
 LIST_PAGE_SIZE = 500  # messages.list maximum; one page costs 5 units whatever its size
 BATCH_PATH = "batch/gmail/v1"
-
-
-class HistoryExpired(SecretaryError):
-    """``history.list`` answered 404: the stored ``historyId`` is older than Google keeps."""
-
-    status_code = 409
-    code = "gmail_history_expired"
 
 
 class GmailRequestFailed(SecretaryError):
@@ -233,7 +227,9 @@ class GmailClient:
                 page = self._execute(self._users.history().list(**kwargs), "history.list")
             except HttpError as exc:
                 if http_status(exc) == 404:
-                    raise HistoryExpired("the stored Gmail history position expired") from exc
+                    raise HistoryExpired(
+                        "the stored Gmail history position expired", http_status=404
+                    ) from exc
                 raise
             records.extend(page.get("history", []))
             latest = max(latest, int(page.get("historyId", latest)))

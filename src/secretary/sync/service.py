@@ -42,7 +42,8 @@ from secretary.config import Settings
 from secretary.db.models import AccountStatus, GoogleAccount, SyncState
 from secretary.db.session import unit_of_work
 from secretary.google.client import ManagedCredentials
-from secretary.google.gmail import FetchItem, GmailClient, GmailRequestFailed, HistoryExpired
+from secretary.google.errors import HistoryExpired
+from secretary.google.gmail import FetchItem, GmailClient, GmailRequestFailed
 from secretary.google.resilience import http_status
 from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
