@@ -9,11 +9,13 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip uv
 
+EMULATOR := packages/workspace-emulator
+
 setup: $(BIN)/python
-	$(BIN)/uv pip install -q --python $(BIN)/python -e .
+	$(BIN)/uv pip install -q --python $(BIN)/python -e $(EMULATOR) -e '.[emulator]'
 
 dev: $(BIN)/python
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install -q --python $(BIN)/python -e $(EMULATOR) -e '.[dev]'
 
 demo: setup
 	$(BIN)/secretary demo
@@ -23,8 +25,8 @@ test: lint types
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench packages
+	$(BIN)/ruff format --check src tests bench packages
 
 types: dev
 	$(BIN)/mypy

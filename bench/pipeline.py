@@ -181,14 +181,14 @@ def main() -> int:
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     from sqlalchemy import create_engine, func, select, text
     from sqlalchemy.orm import sessionmaker
+    from workspace_emulator import oauth
+    from workspace_emulator.server import run_in_thread
+    from workspace_emulator.state import EmulatorState
 
     from secretary.config import Settings
     from secretary.db import migrate
     from secretary.db.engine import embedded_database_url, make_engine
     from secretary.db.models import Draft, GoogleAccount, Message, TaskRecord, TriageResult, User
-    from secretary.emulators.google import oauth
-    from secretary.emulators.google.server import run_in_thread
-    from secretary.emulators.google.state import EmulatorState
     from secretary.kit.crypto import TokenCipher
     from secretary.kit.logging import configure_logging
     from secretary.sync.service import GmailSync
@@ -251,7 +251,7 @@ def main() -> int:
         # this pipeline (messages.get 5, drafts.create 10, messages.modify 5, history 2 ...):
         # 20/s is beyond it, so the emulator counts units without refusing them (reported as
         # ``quota_peak_units_per_min``) unless --google-quota keeps Google's limits.
-        from secretary.emulators.google.quota import QuotaConfig, quota_book
+        from workspace_emulator.quota import QuotaConfig, quota_book
 
         quota_book(emulator.state).configure(
             QuotaConfig(mode="default" if args.google_quota else "off")

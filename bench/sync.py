@@ -54,10 +54,10 @@ def _emulator_main(
 ) -> None:
     """Child process: seed a mailbox, serve it, answer stats requests over the pipe."""
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
-    from secretary.emulators.google import oauth
-    from secretary.emulators.google.quota import QuotaConfig, quota_book
-    from secretary.emulators.google.server import run_in_thread
-    from secretary.emulators.google.state import EmulatorState
+    from workspace_emulator import oauth
+    from workspace_emulator.quota import QuotaConfig, quota_book
+    from workspace_emulator.server import run_in_thread
+    from workspace_emulator.state import EmulatorState
 
     state = EmulatorState()
     user = state.add_user(EMAIL)

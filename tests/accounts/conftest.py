@@ -13,14 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session, sessionmaker
+from workspace_emulator import oauth
+from workspace_emulator.state import EmulatorState
 
 from secretary.config import Settings
 from secretary.db.models import User
-from secretary.emulators.google import oauth
-from secretary.emulators.google.state import EmulatorState
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
-from tests.emulators.google._live import serve
+from tests.emulator._live import serve
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
+from workspace_emulator import oauth
 
 from secretary.accounts import service
 from secretary.cli import accounts as accounts_cli
@@ -26,7 +27,6 @@ from secretary.cli import keys as keys_cli
 from secretary.cli.main import app as root_app
 from secretary.config import Settings
 from secretary.db.models import GoogleAccount, User
-from secretary.emulators.google import oauth
 from secretary.google.errors import AccountNeedsReauth
 from secretary.kit.crypto import TokenCipher
 from tests.accounts.conftest import Emulator

@@ -16,12 +16,12 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
+from workspace_emulator import oauth
 
 from secretary.accounts import service
 from secretary.accounts.errors import AccountNotFound
 from secretary.config import Settings
 from secretary.db.models import AuditLog, GoogleAccount, Label, SyncState, User
-from secretary.emulators.google import oauth
 from secretary.errors import ConfigurationError
 from secretary.google.client import ManagedCredentials
 from secretary.google.errors import AccountNeedsReauth, GoogleUnavailable, is_retryable

@@ -8,10 +8,10 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
+from workspace_emulator import oauth
 
 from secretary.config import Settings
 from secretary.db.models import AuditLog, GoogleAccount
-from secretary.emulators.google import oauth
 from secretary.google import auth
 from secretary.kit.crypto import TokenCipher
 from tests.accounts.conftest import Emulator, follow_consent

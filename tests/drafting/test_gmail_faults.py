@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from workspace_emulator.faults import EndpointFaults, FaultConfig, fault_injector
 
 from secretary.db.models import Draft, Message, TaskRecord, TaskStatus
 from secretary.drafting.gmail import GmailPort
-from secretary.emulators.google.faults import EndpointFaults, FaultConfig, fault_injector
 from secretary.worker import repository as tasks_repo
 from secretary.worker.boot import build_runtime
 from tests.triage.conftest import Connected, InlineThread

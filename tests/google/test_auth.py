@@ -13,12 +13,12 @@ import pytest
 from google.auth.exceptions import RefreshError
 from googleapiclient.errors import HttpError
 from pydantic import SecretStr
+from workspace_emulator import oauth
+from workspace_emulator.state import EmulatorState
 
 from secretary.config import Settings
-from secretary.emulators.google import oauth
-from secretary.emulators.google.state import EmulatorState
 from secretary.google import auth, errors
-from tests.emulators.google._live import serve
+from tests.emulator._live import serve
 
 SETTINGS = Settings(env="test")
 

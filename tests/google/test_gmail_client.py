@@ -4,17 +4,17 @@ token refresh after 401, history expiry, and quota charging that matches the emu
 from __future__ import annotations
 
 import pytest
-
-from secretary.config import Settings
-from secretary.emulators.google import oauth
-from secretary.emulators.google.faults import (
+from workspace_emulator import oauth
+from workspace_emulator.faults import (
     EndpointFaults,
     FaultConfig,
     expire_access_tokens,
     expire_history,
     fault_injector,
 )
-from secretary.emulators.google.quota import quota_book
+from workspace_emulator.quota import quota_book
+
+from secretary.config import Settings
 from secretary.google.client import ManagedCredentials
 from secretary.google.errors import HistoryExpired
 from secretary.google.gmail import FetchItem, GmailClient

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
+from workspace_emulator import oauth
+from workspace_emulator.server import run_in_thread
+from workspace_emulator.state import EmulatorState
 
 from secretary.config import Settings
 from secretary.db.models import GoogleAccount, User
-from secretary.emulators.google import oauth
-from secretary.emulators.google.server import run_in_thread
-from secretary.emulators.google.state import EmulatorState
 from secretary.kit.clock import utcnow
 from secretary.kit.crypto import TokenCipher
 

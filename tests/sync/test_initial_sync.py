@@ -96,8 +96,9 @@ def test_incremental_applies_adds_deletes_and_labels(
 def test_revoked_grant_marks_needs_reauth_without_a_loop(
     sessions: sessionmaker[Session], connected: Connected
 ) -> None:
+    from workspace_emulator.faults import expire_access_tokens, revoke_refresh_tokens
+
     from secretary.db.models import GoogleAccount
-    from secretary.emulators.google.faults import expire_access_tokens, revoke_refresh_tokens
     from secretary.sync.tasks import run_incremental_sync
 
     state = connected.emulator.state
@@ -119,8 +120,8 @@ def test_history_expiry_resyncs_once_and_never_loops(
     sessions: sessionmaker[Session], connected: Connected
 ) -> None:
     import pytest
+    from workspace_emulator.faults import expire_history
 
-    from secretary.emulators.google.faults import expire_history
     from secretary.sync.errors import SyncFailed
 
     state = connected.emulator.state

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from workspace_emulator.faults import EndpointFaults, FaultConfig, fault_injector
+from workspace_emulator.quota import QuotaConfig, quota_book
 
 from secretary.db.models import Attachment, Message, SyncState
-from secretary.emulators.google.faults import EndpointFaults, FaultConfig, fault_injector
-from secretary.emulators.google.quota import QuotaConfig, quota_book
 from tests.sync.conftest import Connected, mailbox_snapshot, seed_mailbox, store_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]

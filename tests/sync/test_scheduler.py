@@ -8,9 +8,9 @@ import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from workspace_emulator.push import push_hub
 
 from secretary.db.models import SyncState
-from secretary.emulators.google.push import push_hub
 from secretary.sync.tasks import SyncScheduler
 from tests.sync.conftest import Connected, mailbox_snapshot, make_raw, seed_mailbox, store_snapshot
 

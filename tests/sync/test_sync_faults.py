@@ -19,18 +19,18 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
-
-from secretary.config import Settings
-from secretary.db.models import AuditLog, SyncState
-from secretary.emulators.google.faults import (
+from workspace_emulator.faults import (
     EndpointFaults,
     FaultConfig,
     expire_access_tokens,
     expire_history,
     fault_injector,
 )
-from secretary.emulators.google.push import TopicConfig, push_hub
-from secretary.emulators.google.quota import quota_book
+from workspace_emulator.push import TopicConfig, push_hub
+from workspace_emulator.quota import quota_book
+
+from secretary.config import Settings
+from secretary.db.models import AuditLog, SyncState
 from secretary.sync.tasks import SyncScheduler
 from secretary.web.api.webhooks import attach_sync_scheduler
 from secretary.web.app import create_app

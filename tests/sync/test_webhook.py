@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from workspace_emulator.push import _new_signing_key, signing_key
 
-from secretary.emulators.google.push import _new_signing_key, signing_key
 from secretary.sync import service
 from secretary.sync.tasks import SyncScheduler
 from secretary.web.app import create_app

@@ -9,9 +9,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
-from secretary.emulators.google.state import EmulatorState
+from workspace_emulator.state import EmulatorState
+
 from secretary.kit.clock import utcnow
-from tests.emulators.google.conftest import gmail_client, mint_token
+from tests.emulator.conftest import gmail_client, mint_token
 
 _n = itertools.count()
 

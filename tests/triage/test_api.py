@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
+from workspace_emulator.faults import EndpointFaults, FaultConfig, fault_injector
 
 from secretary.config import Settings
 from secretary.db.models import Message, TaskRecord, TaskStatus, User
 from secretary.db.session import make_sessionmaker
-from secretary.emulators.google.faults import EndpointFaults, FaultConfig, fault_injector
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
 from secretary.worker import events

@@ -55,12 +55,12 @@ def serve(
     as_json: bool = typer.Option(False, "--json", help="Print the startup summary as JSON."),
 ) -> None:
     """Serve Gmail v1, Calendar v3, Drive v3, OAuth and the /emulator control API."""
-    from secretary.emulators.google import server
-    from secretary.emulators.google.control import mint_access_token
-    from secretary.emulators.google.faults import FaultConfig, fault_injector
-    from secretary.emulators.google.loader import load_path
-    from secretary.emulators.google.quota import QuotaConfig, quota_book
-    from secretary.emulators.google.state import EmulatorState
+    from workspace_emulator import server
+    from workspace_emulator.control import mint_access_token
+    from workspace_emulator.faults import FaultConfig, fault_injector
+    from workspace_emulator.loader import load_path
+    from workspace_emulator.quota import QuotaConfig, quota_book
+    from workspace_emulator.state import EmulatorState
 
     state = EmulatorState()
     summary: dict[str, object] = {"base_url": f"http://{host}:{port}", "quota": quota}
@@ -89,7 +89,7 @@ def serve(
     owner = user
     if seed == "demo":
         try:
-            from secretary.emulators.google.demo import seed_demo_workspace
+            from workspace_emulator.demo import seed_demo_workspace
         except ImportError as exc:
             err_console.print(f"[red]error:[/] the demo workspace is not available ({exc})")
             raise typer.Exit(1) from exc

@@ -166,12 +166,13 @@ def run_demo(
     keep_serving: Callable[[], None] | None = None,
 ) -> DemoSummary:
     """Run the demo. ``keep_serving`` blocks while the API should stay up (None = stop)."""
+    from workspace_emulator import oauth as emulator_oauth
+    from workspace_emulator.control import EmulatorControl
+    from workspace_emulator.demo import seed_demo_workspace
+    from workspace_emulator.server import run_in_thread
+    from workspace_emulator.state import EmulatorState
+
     from secretary.accounts.service import connect_via_loopback
-    from secretary.emulators.google import oauth as emulator_oauth
-    from secretary.emulators.google.control import EmulatorControl
-    from secretary.emulators.google.demo import seed_demo_workspace
-    from secretary.emulators.google.server import run_in_thread
-    from secretary.emulators.google.state import EmulatorState
     from secretary.sync.service import run_sync
     from secretary.sync.tasks import renew_watch_if_due
     from secretary.web.app import create_app
@@ -273,7 +274,7 @@ def run_demo(
 def _deliver_live_message(
     emulator_url: str, email: str, sessions: sessionmaker[Session], *, timeout: float
 ) -> tuple[float | None, bool]:
-    from secretary.emulators.google.control import EmulatorControl
+    from workspace_emulator.control import EmulatorControl
 
     with EmulatorControl(emulator_url) as control:
         delivered = control.deliver(email, _live_message(email))

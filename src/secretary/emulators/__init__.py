@@ -1,5 +1,5 @@
-"""Shipped emulators of the outside world (Google Workspace, LLM providers).
+"""The shipped LLM-provider emulator (OpenAI, Anthropic and Gemini wire protocols).
 
-They are product parts: the demo and the tests run against them over real HTTP, driven by
-the official client libraries. They import nothing from the domains except shared tables.
+The Google Workspace emulator is its own package, ``workspace_emulator``
+(``packages/workspace-emulator``). Emulators import nothing from the domains.
 """
