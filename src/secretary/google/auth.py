@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import secrets
-import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -214,7 +213,7 @@ def new_pending_authorization(
     """A fresh pending authorization and its signed ``state`` value."""
     pending = PendingAuthorization(
         nonce=secrets.token_urlsafe(24),
-        issued_at=int(time.time()),
+        issued_at=int(utcnow().timestamp()),
         code_verifier=code_verifier,
         redirect_uri=redirect_uri,
         user_id=user_id,
@@ -270,7 +269,7 @@ def verify_state(
         and issued_at == pending.issued_at
     ):
         raise OAuthStateInvalid("The sign-in response did not match this browser. Start again.")
-    current = time.time() if now is None else now
+    current = utcnow().timestamp() if now is None else now
     if current - issued_at > STATE_TTL.total_seconds() or issued_at - current > 60:
         raise OAuthStateInvalid("The sign-in took too long and expired. Start again.")
 

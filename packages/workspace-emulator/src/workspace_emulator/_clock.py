@@ -1,21 +1,33 @@
 """The emulator's clock: timezone-aware UTC, pinned by ``SECRETARY_NOW`` when set.
 
 The emulator is its own package, so it does not import Secretary's clock; it honours the
-same variable so a demo or a test can pin both to one instant.
+same variable (an RFC 3339 timestamp; zone-less means UTC) so a demo or a test can pin both
+to one instant. A pinned clock does not advance. Token lifetimes and history retention are
+measured on the machine's real clock (they are about elapsed time, not "now" in the data).
 """
 
 from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from functools import lru_cache
+
+
+@lru_cache(maxsize=8)
+def _parse(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.strip().replace("z", "Z").replace("Z", "+00:00"))
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def utcnow() -> datetime:
-    pinned = os.environ.get("SECRETARY_NOW")
+    pinned = os.environ.get("SECRETARY_NOW", "").strip()
     if pinned:
-        value = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return _parse(pinned)
     return datetime.now(UTC)
+
+
+def now_ms() -> int:
+    return to_epoch_ms(utcnow())
 
 
 def to_epoch_ms(dt: datetime) -> int:

@@ -31,6 +31,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
+from workspace_emulator import _clock
 from workspace_emulator import query as gquery
 from workspace_emulator.errors import GoogleApiError
 
@@ -609,9 +610,7 @@ class Mailbox:
         with self.lock:
             self._check_labels(labels)
             if internal_date is None:
-                internal_date = (
-                    hdr.date_ms if use_date_header and hdr.date_ms else int(time.time() * 1000)
-                )
+                internal_date = hdr.date_ms if use_date_header and hdr.date_ms else _clock.now_ms()
             msg_id = self._new_message_id()
             tid = self._thread_for(hdr, thread_id) or msg_id
             msg = StoredMessage(
@@ -731,7 +730,7 @@ class Mailbox:
         if not label_ids <= msg.label_ids:
             return False
         if node is not None:
-            return gquery.matches(node, self._searchable(msg), now_ms=int(time.time() * 1000))
+            return gquery.matches(node, self._searchable(msg), now_ms=_clock.now_ms())
         return spam_trash or not (msg.label_ids & {"SPAM", "TRASH"})
 
     def list_messages(

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from workspace_emulator import _clock
 from workspace_emulator.gmail_store import Mailbox, RawHeaders, read_headers
 
 SKIP_NAMES = frozenset(
@@ -176,7 +177,7 @@ def load_messages(
             skipped += 1  # label files, notes, empty files: not RFC 822
             continue
         items.append(_Item(raw=raw, headers=read_headers(raw), spam=spam, order=i))
-    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    now_ms = now_ms if now_ms is not None else _clock.now_ms()
     dates = _dates(items, now_ms)
     order = sorted(range(len(items)), key=lambda k: (dates[k], items[k].order))
     if recent_days is not None and items:
