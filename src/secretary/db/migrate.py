@@ -29,6 +29,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         conn.execute(text("select pg_advisory_xact_lock(727274)"))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        if revision == "head":
+            # Later revisions add tenant tables; cover them with the same policy (ADR 0008).
+            from secretary.db import tenancy
+
+            tenancy.apply_policies(conn)
 
 
 def head_revision() -> str | None:

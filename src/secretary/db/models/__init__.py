@@ -1,5 +1,6 @@
 """All ORM models, imported here so Alembic and the app see one metadata."""
 
+from secretary.db.models.api_token import ApiToken
 from secretary.db.models.attachment import Attachment
 from secretary.db.models.audit_log import AuditLog
 from secretary.db.models.draft import Draft, DraftStatus
@@ -12,9 +13,11 @@ from secretary.db.models.task_record import TaskRecord, TaskStatus
 from secretary.db.models.thread import Thread
 from secretary.db.models.triage_result import TriageResult
 from secretary.db.models.user import User
+from secretary.db.models.web_session import WebSession
 
 __all__ = [
     "AccountStatus",
+    "ApiToken",
     "Attachment",
     "AuditLog",
     "Draft",
@@ -29,4 +32,5 @@ __all__ = [
     "Thread",
     "TriageResult",
     "User",
+    "WebSession",
 ]
