@@ -37,6 +37,11 @@ TENANT_TABLES: tuple[str, ...] = (
     "triage_results",
     "web_sessions",
     "api_tokens",
+    # workspace sync (issue 8)
+    "calendars",
+    "calendar_events",
+    "calendar_instances",
+    "drive_files",
     # search (issue 9)
     "search_items",
     "search_vectors",

@@ -14,17 +14,31 @@ from secretary.db.models.thread import Thread
 from secretary.db.models.triage_result import TriageResult
 from secretary.db.models.user import User
 from secretary.db.models.web_session import WebSession
+from secretary.db.models.workspace import (
+    Calendar,
+    CalendarEvent,
+    CalendarInstance,
+    DriveFile,
+    QuotaBucket,
+    QuotaLease,
+)
 
 __all__ = [
     "AccountStatus",
     "ApiToken",
     "Attachment",
     "AuditLog",
+    "Calendar",
+    "CalendarEvent",
+    "CalendarInstance",
     "Draft",
     "DraftStatus",
+    "DriveFile",
     "GoogleAccount",
     "Label",
     "Message",
+    "QuotaBucket",
+    "QuotaLease",
     "Rule",
     "SyncState",
     "TaskRecord",
