@@ -473,8 +473,7 @@ def _keywords(text: str, entities: Entities) -> list[str]:
         if lowered.isdigit() and len(lowered) != 4:
             continue
         words.append(lowered)
-    for locator in entities.locators:
-        words.append(locator.lower())
+    words.extend(locator.lower() for locator in entities.locators)
     return _unique(words)
 
 
