@@ -1,19 +1,30 @@
 """The one error base. Every expected failure is a ``SecretaryError`` subclass.
 
-Edges render it: the API as JSON ``{"error": {"code", "message"}}`` with ``status_code``,
-the CLI as a red message with exit code 1. Services never raise HTTP exceptions.
+Edges render it: the API as JSON ``{"error": {"code", "message", "request_id", "details"?}}``
+with ``status_code``, the CLI as a red message with exit code 1. Services never raise HTTP
+exceptions. ``details`` carries machine-readable context (e.g. what changed in a draft).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class SecretaryError(Exception):
     status_code: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        details: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.message = message
+        self.details = details
         if code is not None:
             self.code = code
         if status_code is not None:

@@ -90,6 +90,8 @@ def make_engine(settings: Settings, *, url: str | None = None, pool_size: int = 
         pool_size=pool_size,
         max_overflow=10,
         pool_pre_ping=True,
+        # Never put bound values (bodies, addresses, rule text) into error messages or logs.
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "connect")
