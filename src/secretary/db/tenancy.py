@@ -33,6 +33,7 @@ TENANT_TABLES: tuple[str, ...] = (
     "sync_states",
     "rules",
     "drafts",
+    "draft_feedback",  # reject reasons, regenerate instructions (issue 12)
     "task_records",
     "triage_results",
     "web_sessions",
@@ -42,6 +43,13 @@ TENANT_TABLES: tuple[str, ...] = (
     "calendar_events",
     "calendar_instances",
     "drive_files",
+    # ask (issue 11)
+    "conversations",
+    "conversation_turns",
+    # scheduling (issue 10)
+    "scheduling_preferences",
+    "meeting_offers",
+    "proposed_actions",
     # search (issue 9)
     "search_items",
     "search_vectors",

@@ -3,11 +3,16 @@
 from secretary.db.models.api_token import ApiToken
 from secretary.db.models.attachment import Attachment
 from secretary.db.models.audit_log import AuditLog
+from secretary.db.models.conversation import Conversation, ConversationTurn
 from secretary.db.models.draft import Draft, DraftStatus
+from secretary.db.models.draft_feedback import DraftFeedback
 from secretary.db.models.google_account import AccountStatus, GoogleAccount
 from secretary.db.models.label import Label
 from secretary.db.models.message import Message
+from secretary.db.models.proposed_action import ProposedAction, ProposedActionStatus
 from secretary.db.models.rule import Rule
+from secretary.db.models.scheduling import MeetingOffer, MeetingOfferStatus, SchedulingPreference
+from secretary.db.models.search import SearchItem, SearchVector
 from secretary.db.models.sync_state import SyncState
 from secretary.db.models.task_record import TaskRecord, TaskStatus
 from secretary.db.models.thread import Thread
@@ -31,15 +36,25 @@ __all__ = [
     "Calendar",
     "CalendarEvent",
     "CalendarInstance",
+    "Conversation",
+    "ConversationTurn",
     "Draft",
+    "DraftFeedback",
     "DraftStatus",
     "DriveFile",
     "GoogleAccount",
     "Label",
+    "MeetingOffer",
+    "MeetingOfferStatus",
     "Message",
+    "ProposedAction",
+    "ProposedActionStatus",
     "QuotaBucket",
     "QuotaLease",
     "Rule",
+    "SchedulingPreference",
+    "SearchItem",
+    "SearchVector",
     "SyncState",
     "TaskRecord",
     "TaskStatus",
