@@ -77,6 +77,6 @@ def test_follow_up_keeps_the_previous_subject() -> None:
     follow = parse_intent("and the one before that?", now=NOW, previous=first)
     assert follow.follow_up
     assert follow.services == first.services
-    assert follow.keywords == first.keywords
+    assert follow.keywords == first.keywords  # nothing new was asked
     assert follow.entities.organizations == ["Turkish Airlines"]
     assert not parse_intent("and the one before that?", now=NOW).follow_up

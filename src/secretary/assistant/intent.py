@@ -383,8 +383,7 @@ def parse_intent(
         # "and the one before that?" keeps the subject of the previous turn.
         if not services:
             services = list(previous.services)
-        if not keywords:
-            keywords = list(previous.keywords)
+        keywords = _unique([*previous.keywords, *keywords])
         for field in ("people", "emails", "organizations", "locators"):
             if not getattr(entities, field):
                 setattr(entities, field, list(getattr(previous.entities, field)))

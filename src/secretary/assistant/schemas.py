@@ -71,7 +71,7 @@ class Step(BaseModel):
     action: str  # "search" | "read" | "count" | "on_dates_of" | "next" | "propose_*"
     args: dict[str, Any] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
-    budget_ms: int = 1500
+    budget_ms: int = 8000  # bounds a hung step; cold starts (model, dateparser) fit
     max_rows: int = 10
     fallback: str | None = None  # what a failure means for the answer, in words
 

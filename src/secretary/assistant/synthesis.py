@@ -109,8 +109,10 @@ def synthesize(
 
     for step_id, result in results.items():
         step = by_step.get(step_id)
-        if step is not None and step.agent == "action" and result.ok and result.value:
-            lines.append(str(result.value))
+        if step is not None and step.agent == "action" and result.ok:
+            summary = result.value.get("summary") if isinstance(result.value, dict) else None
+            if summary:
+                lines.append(f"Proposed, waiting for your approval: {summary}.")
 
     if not lines:
         return Answer(text=NOT_FOUND, citations=[], partial_failures=failures)
