@@ -44,7 +44,7 @@ def test_stream_order_and_done_payload(workspace: Workspace) -> None:
     names = [name for name, _ in events]
     assert names[0] == "plan"
     assert names[-1] == "done"
-    assert "step" in names and "delta" in names and "citation" in names
+    assert {"step", "delta", "citation"} <= set(names)
     assert names.index("delta") > max(i for i, n in enumerate(names) if n == "step")
     done = events[-1][1]
     assert set(done) == {
