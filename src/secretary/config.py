@@ -50,6 +50,11 @@ class GoogleSettings(BaseModel):
     max_concurrent_requests: int = Field(
         default=10, description="Per-user concurrent requests to Google."
     )
+    quota_shared: bool = Field(
+        default=True,
+        description="Share each user's quota units and concurrency limit between all processes "
+        "through the database (so two workers never exceed one user's allowance together).",
+    )
 
 
 class SyncSettings(BaseModel):
@@ -59,6 +64,25 @@ class SyncSettings(BaseModel):
     )
     poll_min_seconds: int = Field(default=30, description="Shortest safety-poll interval.")
     poll_max_seconds: int = Field(default=600, description="Longest safety-poll interval.")
+    calendar_past_days: int = Field(
+        default=366,
+        ge=0,
+        description="Recurring events are expanded into calendar_instances from this many days "
+        "ago (events themselves are stored whatever their date).",
+    )
+    calendar_future_days: int = Field(
+        default=731,
+        ge=1,
+        description="Recurring events are expanded into calendar_instances up to this many days ahead.",
+    )
+    drive_max_download_bytes: int = Field(
+        default=10_000_000,
+        ge=0,
+        description="Drive files larger than this are kept as metadata only (reason recorded).",
+    )
+    drive_max_text_chars: int = Field(
+        default=500_000, ge=1000, description="Text kept per Drive file; longer text is truncated."
+    )
 
 
 class TriageSettings(BaseModel):

@@ -101,6 +101,7 @@ class GmailClient:
             account_key,
             units_per_minute=settings.google.quota_units_per_minute,
             max_concurrent=settings.google.max_concurrent_requests,
+            settings=settings,
         )
         self.breaker = breaker or breaker_for(account_key, "gmail")
         self.counters = CallCounters()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from secretary.config import Settings
 from secretary.google.units import gmail_units
 
 Clock = Callable[[], float]
@@ -137,15 +138,32 @@ _governors: dict[str, QuotaGovernor] = {}
 _registry_lock = threading.Lock()
 
 
-def governor_for(user_key: str, *, units_per_minute: int, max_concurrent: int) -> QuotaGovernor:
+def governor_for(
+    user_key: str,
+    *,
+    units_per_minute: int,
+    max_concurrent: int,
+    settings: Settings | None = None,
+) -> QuotaGovernor:
     """The process-wide governor of one user (by account id or address); created on first use.
 
     Every client for the same user shares it, so two syncs and the API together stay under
-    the user's quota.
+    the user's quota. With ``settings.google.quota_shared`` (and quotas on) the governor is
+    backed by PostgreSQL (``shared_quota.SharedQuotaGovernor``), so every *process* of the
+    deployment shares one allowance per user too.
     """
-    key = f"{user_key}:{units_per_minute}:{max_concurrent}"
+    shared = bool(settings is not None and settings.google.quota_shared and units_per_minute > 0)
+    key = f"{user_key}:{units_per_minute}:{max_concurrent}:{'db' if shared else 'local'}"
     with _registry_lock:
         gov = _governors.get(key)
         if gov is None:
-            gov = _governors[key] = QuotaGovernor(units_per_minute, max_concurrent)
+            if shared and settings is not None:
+                from secretary.google.shared_quota import SharedQuotaGovernor
+
+                gov = SharedQuotaGovernor(
+                    user_key, units_per_minute, max_concurrent, settings=settings
+                )
+            else:
+                gov = QuotaGovernor(units_per_minute, max_concurrent)
+            _governors[key] = gov
         return gov

@@ -21,10 +21,16 @@ depends_on = None
 def _timestamps() -> list[sa.Column]:  # type: ignore[type-arg]
     return [
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column(
-            "updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
     ]
 
@@ -67,9 +73,7 @@ def upgrade() -> None:
         sa.Column("instances_from", sa.DateTime(timezone=True), nullable=True),
         sa.Column("instances_until", sa.DateTime(timezone=True), nullable=True),
         *_timestamps(),
-        sa.UniqueConstraint(
-            "account_id", "google_id", name="uq_calendars_account_id_google_id"
-        ),
+        sa.UniqueConstraint("account_id", "google_id", name="uq_calendars_account_id_google_id"),
     )
     op.create_index("ix_calendars_user_id", "calendars", ["user_id"])
 
@@ -211,9 +215,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.Double(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_quota_leases"),
     )
-    op.create_index(
-        "ix_quota_leases_user_key_expires", "quota_leases", ["user_key", "expires_at"]
-    )
+    op.create_index("ix_quota_leases_user_key_expires", "quota_leases", ["user_key", "expires_at"])
 
 
 def downgrade() -> None:
