@@ -637,7 +637,9 @@ class CalendarStore:
             if not body.get("recurrence"):
                 start = event_bound(body["start"], name="start", default_tz=tz)
                 end = event_bound(body["end"], name="end", default_tz=tz)
-                if not (end > lo and start < hi):
+                # Without timeMax nothing is cut off at the far end (Google documents no
+                # upper bound); ``hi`` only bounds the expansion of endless series.
+                if not (end > lo and (start < hi or not params.get("timeMax"))):
                     continue
             chosen.append(body)
         out = []

@@ -87,6 +87,8 @@ class DriveStore:
     changes: list[Change] = field(default_factory=list)
     next_change_id: int = 1
     root_id: str = field(default_factory=lambda: "0A" + secrets.token_hex(10))
+    # Change-feed tokens below this are refused (the ``expire_drive_page_tokens`` fault).
+    token_floor: int = 1
 
     # ----------------------------------------------------------------- control side
 
@@ -267,13 +269,20 @@ class DriveStore:
             out["nextPageToken"] = f"o{offset + size}"
         return out
 
+    def expire_page_tokens(self) -> None:
+        """Fault: every change-feed token issued so far is refused from now on."""
+        self.token_floor = self.next_change_id
+
     def start_page_token(self) -> str:
         return str(self.next_change_id)
 
     def list_changes(
         self, page_token: str, *, page_size: int | None, include_removed: bool = True
     ) -> dict[str, Any]:
-        if not page_token.isdigit() or not 1 <= int(page_token) <= self.next_change_id:
+        if (
+            not page_token.isdigit()
+            or not self.token_floor <= int(page_token) <= self.next_change_id
+        ):
             raise GoogleApiError(400, "Invalid Value", reason="invalid")
         start = int(page_token)
         size = min(page_size or PAGE_SIZE_DEFAULT, PAGE_SIZE_LIMIT)

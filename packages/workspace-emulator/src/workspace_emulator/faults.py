@@ -177,3 +177,18 @@ def revoke_refresh_tokens(state: EmulatorState, email: str) -> Any:
         raise GoogleApiError(501, "oauth.revoke_user_tokens(state, email) is not available")
     fault_injector(state).injected["tokens_revoked"] += 1
     return revoke(state, email)
+
+
+def expire_calendar_sync_tokens(state: EmulatorState, email: str) -> None:
+    """Every Calendar sync token of the user answers 410 ``fullSyncRequired`` from now on."""
+    with state.lock:
+        _user(state, email).calendar.invalidate_sync_tokens()
+    fault_injector(state).injected["calendar_sync_tokens_expired"] += 1
+
+
+def expire_drive_page_tokens(state: EmulatorState, email: str) -> None:
+    """Every Drive change-feed token of the user is refused (400 invalid) from now on; the
+    client must list the Drive again and start from a fresh ``getStartPageToken``."""
+    with state.lock:
+        _user(state, email).drive.expire_page_tokens()
+    fault_injector(state).injected["drive_page_tokens_expired"] += 1

@@ -31,7 +31,7 @@ from workspace_emulator.units import (
     CALENDAR_UNITS_DEFAULT,
     DEFAULT_MAX_CONCURRENT_PER_USER,
     DEFAULT_USER_UNITS_PER_MINUTE,
-    DRIVE_UNITS_DEFAULT,
+    drive_units,
     gmail_units,
 )
 
@@ -50,7 +50,7 @@ def method_units(method_id: str) -> int:
     if method_id.startswith("calendar."):
         return CALENDAR_UNITS_DEFAULT
     if method_id.startswith("drive."):
-        return DRIVE_UNITS_DEFAULT
+        return drive_units(method_id)
     return 1
 
 

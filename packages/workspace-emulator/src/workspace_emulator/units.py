@@ -49,6 +49,10 @@ GMAIL_UNITS: dict[str, int] = {
 
 CALENDAR_UNITS_DEFAULT = 1
 DRIVE_UNITS_DEFAULT = 1
+# Drive prices listing files far above the other calls (issue #8: "files.list is expensive,
+# 100 units"); the change feed, exports and downloads cost the default. A full listing at
+# pageSize=1000 therefore costs 0.1 unit per file, and incremental sync uses changes.list.
+DRIVE_UNITS: dict[str, int] = {"files.list": 100}
 
 DEFAULT_USER_UNITS_PER_MINUTE = 6000
 DEFAULT_MAX_CONCURRENT_PER_USER = 10
@@ -57,3 +61,13 @@ DEFAULT_MAX_CONCURRENT_PER_USER = 10
 def gmail_units(method: str) -> int:
     """Units for a Gmail method id like ``messages.get`` (unknown methods cost 5)."""
     return GMAIL_UNITS.get(method.removeprefix("gmail.users."), 5)
+
+
+def calendar_units(method: str) -> int:
+    """Units for a Calendar method id like ``events.list`` (every call costs the default)."""
+    return CALENDAR_UNITS_DEFAULT
+
+
+def drive_units(method: str) -> int:
+    """Units for a Drive method id like ``files.list`` or ``drive.files.list``."""
+    return DRIVE_UNITS.get(method.removeprefix("drive."), DRIVE_UNITS_DEFAULT)
