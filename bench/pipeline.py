@@ -192,7 +192,7 @@ def main() -> int:
     from secretary.kit.crypto import TokenCipher
     from secretary.kit.logging import configure_logging
     from secretary.sync.service import GmailSync
-    from secretary.worker.boot import build_runtime, load_tier
+    from secretary.bootstrap import compose, load_tier
 
     configure_logging("WARNING", json=True)
     rng = random.Random(args.seed)
@@ -330,7 +330,7 @@ def main() -> int:
             from secretary.worker.backends.inline import InlineBackend
             from secretary.worker.dispatch import set_backend
 
-            runtime = build_runtime(settings, sessions, tier=tier)
+            runtime = compose(settings, sessions=sessions, tier=tier).runtime
             runtime.chain = not args.no_chain
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, daemon=True).start()

@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from secretary.bootstrap import compose
 from secretary.config import Settings
 from secretary.db.session import make_sessionmaker
 from secretary.web.app import create_app
@@ -14,7 +15,7 @@ from secretary.web.deps import AppState
 
 @pytest.fixture
 def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
-    state = AppState(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+    state = AppState(root=compose(settings, engine=engine, sessions=make_sessionmaker(engine)))
     with TestClient(create_app(settings, state=state)) as c:
         yield c
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from workspace_emulator import oauth
 from workspace_emulator.state import EmulatorState
 
+from secretary.bootstrap import compose
 from secretary.config import Settings
 from secretary.db.models import User
 from secretary.web.app import create_app
@@ -79,7 +80,8 @@ def client(
     oauth_settings: Settings, engine: Engine, tx_sessions: sessionmaker[Session]
 ) -> Iterator[TestClient]:
     app = create_app(
-        oauth_settings, state=AppState(settings=oauth_settings, engine=engine, sessions=tx_sessions)
+        oauth_settings,
+        state=AppState(root=compose(oauth_settings, engine=engine, sessions=tx_sessions)),
     )
     with TestClient(app) as c:
         yield c

@@ -47,8 +47,7 @@ def cli_user(
         yield email
     assert events
     assert "@" not in repr(events)
-    if ctx._engine is not None:
-        ctx._engine.dispose()
+    ctx.close()
     with sessions() as s, s.begin():
         s.execute(delete(User).where(User.email == email))
 

@@ -70,7 +70,7 @@ def pending_fixture(
         draft = s.scalars(select(Draft).where(Draft.account_id == connected.account_id)).one()
         assert draft.status == DraftStatus.PENDING
         assert draft.gmail_draft_id
-        gmail = pipeline_runtime.deps["gmail"](s, connected.account_id)
+        gmail = pipeline_runtime.deps.gmail(s, connected.account_id)
         return Pending(
             draft.id,
             draft.gmail_draft_id,

@@ -15,13 +15,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from secretary.bootstrap import compose
 from secretary.cli import context
 from secretary.cli.main import app as root_app
 from secretary.config import Settings
 from secretary.db.models import DraftStatus
 from secretary.db.session import make_sessionmaker
 from secretary.drafting.gmail import body_hash
-from secretary.web.api.drafts import GMAIL_KEY, TIER_KEY
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
 from secretary.worker.runner import Runtime
@@ -41,9 +41,14 @@ from tests.triage.helpers import drafts_by_thread
 def client(
     pipeline_settings: Settings, engine: Engine, pipeline_runtime: Runtime
 ) -> Iterator[TestClient]:
-    state = AppState(settings=pipeline_settings, engine=engine, sessions=make_sessionmaker(engine))
-    state.extras[GMAIL_KEY] = pipeline_runtime.deps["gmail"]
-    state.extras[TIER_KEY] = RephrasingTier()
+    root = compose(
+        pipeline_settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        gmail=pipeline_runtime.deps.google.gmail,
+        tier=RephrasingTier(),
+    )
+    state = AppState(root=root)
     with TestClient(create_app(pipeline_settings, state=state)) as c:
         yield c
 
@@ -133,8 +138,7 @@ def cli(pipeline_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setattr(context, "_ctx", ctx)
     with structlog.testing.capture_logs():
         yield
-    if ctx._engine is not None:
-        ctx._engine.dispose()
+    ctx.close()
 
 
 def _json(args: list[str]) -> Any:

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from workspace_emulator.faults import EndpointFaults, FaultConfig, fault_injector
 
+from secretary.bootstrap import compose
 from secretary.db.models import Draft, Message, TaskRecord, TaskStatus
 from secretary.drafting.gmail import GmailPort
 from secretary.worker import repository as tasks_repo
-from secretary.worker.boot import build_runtime
 from tests.triage.conftest import Connected, InlineThread
 from tests.triage.helpers import drafts_by_thread, gmail_api, raw_message, sync_now
 from tests.triage.tiers import KeywordTier
@@ -140,7 +140,7 @@ def test_lost_create_response_is_adopted_not_duplicated(
             wrappers[account_id] = LosesFirstCreateResponse(real(session, account_id))
         return wrappers[account_id]
 
-    runtime = build_runtime(pipeline_settings, sessions, tier=tier, gmail=factory)
+    runtime = compose(pipeline_settings, sessions=sessions, tier=tier, gmail=factory).runtime
     running = InlineThread(runtime)
     try:
         sync_now(sessions, connected.account_id, connected.settings)

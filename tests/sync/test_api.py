@@ -6,10 +6,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from secretary.bootstrap import Background, compose
 from secretary.sync import service
 from secretary.sync.tasks import SyncScheduler
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
+from tests.auth import authenticate_account_owner
 from tests.sync.conftest import Connected, seed_mailbox
 
 
@@ -20,12 +22,11 @@ def test_status_and_request(
     service.run_sync(sessions, connected.account_id, connected.settings)
     scheduler = SyncScheduler(sessions, connected.settings)
     state = AppState(
-        settings=connected.settings,
-        engine=engine,
-        sessions=sessions,
-        extras={"sync_scheduler": scheduler},
+        root=compose(connected.settings, engine=engine, sessions=sessions),
+        background=Background(inline=None, celery=None, sync_scheduler=scheduler),
     )
     with TestClient(create_app(connected.settings, state=state)) as client:
+        authenticate_account_owner(client, sessions, connected.account_id)
         one = client.get(f"/api/v1/sync/status/{connected.account_id}")
         assert one.status_code == 200
         body = one.json()

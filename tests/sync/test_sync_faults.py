@@ -9,6 +9,7 @@ equals the mailbox exactly and no quota was exceeded (429s seen are only injecte
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -29,10 +30,10 @@ from workspace_emulator.faults import (
 from workspace_emulator.push import TopicConfig, push_hub
 from workspace_emulator.quota import quota_book
 
+from secretary.bootstrap import Background, compose
 from secretary.config import Settings
 from secretary.db.models import AuditLog, SyncState
 from secretary.sync.tasks import SyncScheduler
-from secretary.web.api.webhooks import attach_sync_scheduler
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
 from tests.sync.conftest import (
@@ -81,11 +82,22 @@ def test_store_equals_mailbox_under_faults(
     email = connected.email
     seed_mailbox(emu, email, singles=180, threads=20, per_thread=4, seed=11)
 
-    app_state = AppState(settings=fast_poll, engine=engine, sessions=sessions)
-    scheduler = attach_sync_scheduler(app_state)
-    scheduler.tick_seconds = 0.05
-    with _serve_app(app_state) as app_url:
-        _drive(sessions, connected, app_url, fast_poll)
+    scheduler = SyncScheduler(sessions, fast_poll, tick_seconds=0.05)
+    app_state = AppState(
+        root=compose(fast_poll, engine=engine, sessions=sessions),
+        background=Background(inline=None, celery=None, sync_scheduler=scheduler),
+    )
+    loop = asyncio.new_event_loop()
+    loop_thread = threading.Thread(target=loop.run_forever, daemon=True)
+    loop_thread.start()
+    asyncio.run_coroutine_threadsafe(scheduler.start(), loop).result(10)
+    try:
+        with _serve_app(app_state) as app_url:
+            _drive(sessions, connected, app_url, fast_poll)
+    finally:
+        asyncio.run_coroutine_threadsafe(scheduler.stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        loop_thread.join(5)
     _check(sessions, connected, scheduler)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from workspace_emulator.push import _new_signing_key, signing_key
 
+from secretary.bootstrap import Background, compose
 from secretary.sync import service
 from secretary.sync.tasks import SyncScheduler
 from secretary.web.app import create_app
@@ -30,10 +31,8 @@ def app_client(
 ) -> Iterator[tuple[TestClient, SyncScheduler]]:
     scheduler = SyncScheduler(sessions, connected.settings)
     state = AppState(
-        settings=connected.settings,
-        engine=engine,
-        sessions=sessions,
-        extras={"sync_scheduler": scheduler},
+        root=compose(connected.settings, engine=engine, sessions=sessions),
+        background=Background(inline=None, celery=None, sync_scheduler=scheduler),
     )
     with TestClient(create_app(connected.settings, state=state)) as client:
         yield client, scheduler

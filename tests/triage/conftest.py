@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from secretary.bootstrap import compose
 from secretary.config import Settings
 from secretary.worker.backends.inline import InlineBackend
-from secretary.worker.boot import build_runtime
 from secretary.worker.dispatch import set_backend
 from secretary.worker.runner import Runtime
 
@@ -77,7 +77,7 @@ def tier() -> KeywordTier:
 def pipeline_runtime(
     pipeline_settings: Settings, sessions: sessionmaker[Session], tier: KeywordTier
 ) -> Runtime:
-    return build_runtime(pipeline_settings, sessions, tier=tier)
+    return compose(pipeline_settings, sessions=sessions, tier=tier).runtime
 
 
 @pytest.fixture

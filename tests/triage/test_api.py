@@ -14,19 +14,21 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from workspace_emulator.faults import EndpointFaults, FaultConfig, fault_injector
 
+from secretary.bootstrap import compose
 from secretary.config import Settings
 from secretary.db.models import Message, TaskRecord, TaskStatus, User
 from secretary.db.session import make_sessionmaker
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
 from secretary.worker import events
+from tests.auth import authenticate, authenticate_account_owner, create_user
 from tests.triage.conftest import Connected, InlineThread
 from tests.triage.helpers import drafts_by_thread, gmail_api, raw_message, sync_now
 
 
 @pytest.fixture
 def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
-    state = AppState(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+    state = AppState(root=compose(settings, engine=engine, sessions=make_sessionmaker(engine)))
     with TestClient(create_app(settings, state=state)) as c:
         yield c
 
@@ -38,33 +40,34 @@ def test_rules_crud_and_preview(client: TestClient, sessions: sessionmaker[Sessi
         s.add(user)
         s.flush()
         uid = user.id
+    authenticate(client, sessions, uid)
     try:
         body = {
             "name": "Vendors are FYI",
             "conditions": {"domain": ["vendor.com"], "subject": "invoice"},
             "actions": {"category": "fyi", "labels": ["Vendors"], "draft": "never"},
         }
-        r = client.post(f"/api/v1/rules?user_id={uid}", json=body)
+        r = client.post(f"/api/v1/rules", json=body)
         assert r.status_code == 201, r.text
         rule = r.json()
         assert rule["conditions"]["domain"] == ["vendor.com"]
-        assert client.get(f"/api/v1/rules?user_id={uid}").json()[0]["id"] == rule["id"]
+        assert client.get(f"/api/v1/rules").json()[0]["id"] == rule["id"]
         body["name"] = "Renamed"
-        r = client.put(f"/api/v1/rules/{rule['id']}?user_id={uid}", json=body)
+        r = client.put(f"/api/v1/rules/{rule['id']}", json=body)
         assert r.json()["name"] == "Renamed"
         bad = client.post(
-            f"/api/v1/rules?user_id={uid}",
+            f"/api/v1/rules",
             json={"name": "x", "conditions": {}, "actions": {"archive": True}},
         )
         assert bad.status_code == 422
         preview = client.post(
-            f"/api/v1/rules/preview?user_id={uid}",
+            f"/api/v1/rules/preview",
             json={"conditions": {"domain": ["vendor.com"]}},
         )
         assert preview.status_code == 200
         assert preview.json() == {"matched": 0, "scanned": 0, "messages": []}
-        assert client.delete(f"/api/v1/rules/{rule['id']}?user_id={uid}").status_code == 204
-        missing = client.get(f"/api/v1/rules/{rule['id']}?user_id={uid}")
+        assert client.delete(f"/api/v1/rules/{rule['id']}").status_code == 204
+        missing = client.get(f"/api/v1/rules/{rule['id']}")
         assert missing.status_code == 404
         assert missing.json()["error"]["code"] == "rule_not_found"
     finally:
@@ -79,6 +82,7 @@ def test_triage_listing_dead_letter_retry_and_reprocess_over_http(
     inline: InlineThread,
 ) -> None:
     state = connected.emulator.state
+    authenticate_account_owner(client, sessions, connected.account_id)
     sync_now(sessions, connected.account_id, connected.settings)
     fault_injector(state).configure(
         FaultConfig(endpoints={"gmail.users.drafts.create": EndpointFaults(error_500=1.0)})
@@ -129,14 +133,17 @@ def test_events_stream_delivers_committed_events(
     client: TestClient, sessions: sessionmaker[Session]
 ) -> None:
     marker = uuid.uuid4().hex
+    uid = create_user(sessions)
+    authenticate(client, sessions, uid)
 
     def publish_later() -> None:
         time.sleep(0.5)
         with sessions.begin() as s:
-            events.publish(s, "test.rolled_back", user_id=None, marker=marker)
+            events.publish(s, "test.rolled_back", user_id=uid, marker=marker)
             s.rollback()
         with sessions.begin() as s:
-            events.publish(s, "triage.completed", user_id=None, marker=marker)
+            events.publish(s, "triage.completed", user_id=None, marker="not-yours")
+            events.publish(s, "triage.completed", user_id=uid, marker=marker)
 
     seen: list[tuple[str, dict[str, object]]] = []
     with client.stream("GET", "/api/v1/events") as response:

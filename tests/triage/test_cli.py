@@ -31,8 +31,7 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(context, "_ctx", ctx)
     with structlog.testing.capture_logs():
         yield
-    if ctx._engine is not None:
-        ctx._engine.dispose()
+    ctx.close()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from secretary.bootstrap import compose
 from secretary.cli import context
 from secretary.cli.main import app as root_app
 from secretary.config import Settings
@@ -36,6 +37,7 @@ from secretary.triage.rules import MailFacts, RuleSpec, evaluate
 from secretary.triage.schemas import RuleActions, RuleConditions, RuleIn
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
+from tests.auth import authenticate
 from tests.llm._support import RuleTier, llm_server, make_provider
 
 RECRUITING = "Emails from recruiters offering me a job"
@@ -317,7 +319,7 @@ def test_preview_judges_the_instruction_or_says_it_cannot(
 
 @pytest.fixture
 def client(settings: Settings, engine: Engine) -> Iterator[tuple[TestClient, AppState]]:
-    state = AppState(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+    state = AppState(root=compose(settings, engine=engine, sessions=make_sessionmaker(engine)))
     with TestClient(create_app(settings, state=state)) as c:
         yield c, state
 
@@ -330,31 +332,30 @@ def test_api_preview_and_rule_without_conditions(
         user, account = _user(s)
         _message(s, account, subject="Staff role", body="Hiring")
         uid = user.id
+    authenticate(http, state.sessions, uid)
     body = {"instruction": RECRUITING}
 
-    state.extras["rules_tier"] = RuleTier()  # local only
-    r = http.post(f"/api/v1/rules/preview?user_id={uid}", json=body)
+    state.root = state.root.with_components(tier=RuleTier())  # local only
+    r = http.post("/api/v1/rules/preview", json=body)
     assert r.status_code == 200, r.text
     assert r.json()["instruction_evaluated"] is False
     assert r.json()["note"] == plain_english.NO_LLM
 
-    state.extras["rules_tier"] = chain
+    state.root = state.root.with_components(tier=chain)
     llm.script.enqueue("openai", _verdict(True))
-    r = http.post(f"/api/v1/rules/preview?user_id={uid}", json=body)
+    r = http.post("/api/v1/rules/preview", json=body)
     assert r.json()["matched"] == 1
     assert r.json()["instruction_evaluated"] is True
 
     created = http.post(
-        f"/api/v1/rules?user_id={uid}",
+        "/api/v1/rules",
         json={"name": "jobs", "instruction": RECRUITING, "actions": {"archive": True}},
     )
     assert created.status_code == 201, created.text
     assert created.json()["conditions"] is None
-    listed = http.get(f"/api/v1/rules?user_id={uid}").json()
+    listed = http.get("/api/v1/rules").json()
     assert listed[0]["instruction"] == RECRUITING
-    neither = http.post(
-        f"/api/v1/rules?user_id={uid}", json={"name": "x", "actions": {"archive": True}}
-    )
+    neither = http.post("/api/v1/rules", json={"name": "x", "actions": {"archive": True}})
     assert neither.status_code == 422
     with state.sessions.begin() as s:
         s.delete(s.get(User, uid))
@@ -425,8 +426,7 @@ def test_cli_preview_and_list_plain_english(
             else:
                 assert "not evaluated" not in shown.output
                 assert (data["matched"], data["instruction_evaluated"]) == (1, True)
-            if ctx._engine is not None:
-                ctx._engine.dispose()
+            ctx.close()
         ctx = context.CliContext(settings=local_only)
         monkeypatch.setattr(context, "_ctx", ctx)
         with structlog.testing.capture_logs():
@@ -442,8 +442,7 @@ def test_cli_preview_and_list_plain_english(
         assert json.loads(added.stdout)["instruction"] == RECRUITING
         assert listed.exit_code == 0, listed.output
         assert "recruiters" in listed.output
-        if ctx._engine is not None:
-            ctx._engine.dispose()
+        ctx.close()
     finally:
         with sessions.begin() as s:
             s.delete(s.get(User, uid))

@@ -13,10 +13,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from secretary.accounts import service as accounts
+from secretary.bootstrap import compose
 from secretary.config import Settings
 from secretary.db.models import DraftStatus
 from secretary.db.session import make_sessionmaker
-from secretary.web.api.drafts import GMAIL_KEY, TIER_KEY
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
 from secretary.worker.runner import Runtime
@@ -39,9 +39,14 @@ HOSTILE_SUBJECT = '<script>alert("x")</script> report & <b>numbers</b>'
 def client(
     pipeline_settings: Settings, engine: Engine, pipeline_runtime: Runtime
 ) -> Iterator[TestClient]:
-    state = AppState(settings=pipeline_settings, engine=engine, sessions=make_sessionmaker(engine))
-    state.extras[GMAIL_KEY] = pipeline_runtime.deps["gmail"]
-    state.extras[TIER_KEY] = RephrasingTier()
+    root = compose(
+        pipeline_settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        gmail=pipeline_runtime.deps.google.gmail,
+        tier=RephrasingTier(),
+    )
+    state = AppState(root=root)
     with TestClient(create_app(pipeline_settings, state=state)) as c:
         yield c
 

@@ -1,17 +1,23 @@
-"""Per-invocation composition: settings, engine and sessions built once, lazily."""
+"""Per-invocation composition: ``bootstrap.compose`` once, lazily, on first use.
+
+Commands that never touch the database (``--help``, ``docs``) build nothing.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from secretary.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from secretary.bootstrap import Secretary
 
 console = Console()
 err_console = Console(stderr=True)
@@ -21,21 +27,29 @@ err_console = Console(stderr=True)
 class CliContext:
     settings: Settings = field(default_factory=get_settings)
     verbose: bool = False
-    _engine: Engine | None = None
+    _root: Secretary | None = None
+
+    @property
+    def root(self) -> Secretary:
+        """This invocation's composition (settings, engine, sessions, tier, Google)."""
+        if self._root is None:
+            from secretary.bootstrap import compose
+
+            self._root = compose(self.settings)
+        return self._root
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            from secretary.db.engine import make_engine
-
-            self._engine = make_engine(self.settings)
-        return self._engine
+        return self.root.engine
 
     @property
     def sessions(self) -> sessionmaker[Session]:
-        from secretary.db.session import make_sessionmaker
+        return self.root.sessions
 
-        return make_sessionmaker(self.engine)
+    def close(self) -> None:
+        if self._root is not None:
+            self._root.close()
+            self._root = None
 
     def migrated_engine(self) -> Engine:
         from secretary.db import migrate

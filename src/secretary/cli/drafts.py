@@ -61,24 +61,20 @@ def _report(item: dict[str, Any], json_out: bool, verb: str) -> None:
 
 def _act(draft_id: int, action: Callable[..., Any], *, tier_spec: str | None = None) -> Any:
     """Run one service action in one transaction with the account's Gmail port."""
+    from secretary.bootstrap import load_tier
     from secretary.db.session import unit_of_work
     from secretary.drafting import service
-    from secretary.drafting.gmail import google_gmail_factory
     from secretary.drafting.schemas import DraftOut
+    from secretary.errors import ConfigurationError
 
     ctx = get_ctx()
     ctx.migrated_engine()
-    sessions = ctx.sessions
-    factory = google_gmail_factory(ctx.settings, sessions)
-    with unit_of_work(sessions) as session:
+    components = ctx.root.components
+    with unit_of_work(ctx.sessions) as session:
         draft = service.get_draft(session, draft_id)
-        gmail = factory(session, draft.account_id)
-        kwargs: dict[str, Any] = {"gmail": gmail}
+        kwargs: dict[str, Any] = {"gmail": components.gmail(session, draft.account_id)}
         if tier_spec is not None:
-            from secretary.errors import ConfigurationError
-            from secretary.worker.boot import load_tier
-
-            tier = load_tier(tier_spec or None, ctx.settings)
+            tier = load_tier(tier_spec, ctx.settings) if tier_spec else components.tier.get()
             if tier is None:
                 raise ConfigurationError("no intelligence tier is configured to draft replies")
             kwargs["tier"] = tier

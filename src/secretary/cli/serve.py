@@ -21,15 +21,11 @@ def serve(
     """Serve the API (with OpenAPI docs at /docs), the webhooks and the background workers."""
     import uvicorn
 
-    from secretary.db.session import make_sessionmaker
     from secretary.web.app import create_app
-    from secretary.web.background import with_background
     from secretary.web.deps import AppState
 
     ctx = get_ctx()
-    engine = ctx.migrated_engine()
-    state = AppState(settings=ctx.settings, engine=engine, sessions=make_sessionmaker(engine))
-    if background:
-        with_background(state)
+    ctx.migrated_engine()
+    state = AppState(root=ctx.root, run_background=background)
     console.print(f"[green]Secretary[/] serving on http://{host}:{port} (docs at /docs)")
     uvicorn.run(create_app(ctx.settings, state=state), host=host, port=port, access_log=False)

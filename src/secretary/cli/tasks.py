@@ -103,11 +103,10 @@ def retry(
     """Give dead tasks a fresh set of attempts and dispatch them."""
     from secretary.db.session import unit_of_work
     from secretary.worker import repository
-    from secretary.worker.boot import install_dispatcher
 
     ctx = get_ctx()
     ctx.migrated_engine()
-    install_dispatcher(ctx.settings)
+    ctx.root.install_producer()
     with unit_of_work(ctx.sessions) as session:
         ids = task_ids or [
             r.id for r in repository.list_records(session, status="dead", limit=10000)

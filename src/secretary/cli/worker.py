@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from secretary.cli.context import get_ctx
+from secretary.config import Settings
 
 
 def register(root: typer.Typer) -> None:
@@ -40,8 +41,8 @@ def worker(
         )
     ctx.migrated_engine()
     chosen = runtime or settings.worker.runtime
+    from secretary.bootstrap import Secretary, compose
     from secretary.worker import registry
-    from secretary.worker.boot import build_runtime, load_tier
 
     registry.load_all(include)
 
@@ -50,17 +51,17 @@ def worker(
 
         from secretary.worker.boot import run_inline_forever
 
-        rt = build_runtime(settings, ctx.sessions, tier=load_tier(tier, settings))
-        asyncio.run(run_inline_forever(rt, concurrency=concurrency))
+        root = compose(settings, engine=ctx.engine, tier_spec=tier)
+        asyncio.run(run_inline_forever(root, concurrency=concurrency))
         return
     if chosen != "celery":
         raise typer.BadParameter("--runtime must be celery or inline")
     from secretary.worker.backends.celery import create_celery_app
 
-    app = create_celery_app(
-        settings,
-        deps_factory=lambda s, sessions: build_runtime(s, sessions, tier=load_tier(tier, s)),
-    )
+    def compose_process(s: Settings) -> Secretary:
+        return compose(s, tier_spec=tier, pool_size=2)
+
+    app = create_celery_app(settings, composer=compose_process)
     argv = [
         "worker",
         f"--loglevel={loglevel}",

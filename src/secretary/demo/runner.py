@@ -28,7 +28,7 @@ from secretary.db.models import Label, Message, Thread
 from secretary.db.models.draft import Draft
 from secretary.db.models.task_record import TaskRecord, TaskStatus
 from secretary.db.models.triage_result import TriageResult
-from secretary.db.session import make_sessionmaker, unit_of_work
+from secretary.db.session import unit_of_work
 from secretary.errors import SecretaryError
 from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
@@ -173,12 +173,11 @@ def run_demo(
     from workspace_emulator.state import EmulatorState
 
     from secretary.accounts.service import connect_via_loopback
+    from secretary.bootstrap import compose
     from secretary.sync.service import run_sync
     from secretary.sync.tasks import renew_watch_if_due
     from secretary.web.app import create_app
-    from secretary.web.background import with_background
     from secretary.web.deps import AppState
-    from secretary.worker import registry
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -209,8 +208,8 @@ def run_demo(
 
     # 2. Our store: PostgreSQL 18 + pgvector, embedded.
     engine = _demo_engine(settings)
-    sessions = make_sessionmaker(engine)
-    registry.load_all()  # registers the triage listener on stored messages
+    root = compose(settings, engine=engine)
+    sessions = root.sessions
     mark("database")
 
     api: _ApiServer | None = None
@@ -234,7 +233,7 @@ def run_demo(
                 f"{api_url}/webhooks/google/pubsub",
                 settings.google.pubsub_audience,
             )
-        state = with_background(AppState(settings=settings, engine=engine, sessions=sessions))
+        state = AppState(root=root, run_background=True)
         api = _ApiServer(create_app(settings, state=state), api_socket)
         api.start()
         # Subscribe to pushes now rather than on the scheduler's first tick, so the live

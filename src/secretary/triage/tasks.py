@@ -9,10 +9,8 @@ never runs a stage twice)::
 
 from __future__ import annotations
 
-from typing import Any
-
 from secretary.db.models import Message
-from secretary.errors import ConfigurationError
+from secretary.drafting.gmail import GmailPort
 from secretary.llm.schemas import IntelligenceTier
 from secretary.triage import repository as repo
 from secretary.triage import service
@@ -23,21 +21,14 @@ from secretary.worker.task import RetryPolicy, TaskContext, task
 CLASSIFY_TASK = service.CLASSIFY_TASK
 LABEL_TASK = "triage.apply_labels"
 
-# Keys of ``TaskContext.deps`` composed at worker boot (see ``worker.boot``).
-TIER = "tier"  # IntelligenceTier | None
-GMAIL = "gmail"  # drafting.gmail.GmailFactory
-
 
 def tier_of(ctx: TaskContext) -> IntelligenceTier | None:
-    tier: IntelligenceTier | None = ctx.deps.get(TIER)
-    return tier
+    """The process's tier (``bootstrap.Components``); None: rules only, messages ``fyi``."""
+    return ctx.deps.tier.get()
 
 
-def gmail_for(ctx: TaskContext, account_id: int) -> Any:
-    factory = ctx.deps.get(GMAIL)
-    if factory is None:
-        raise ConfigurationError("the worker was started without a Gmail factory")
-    return factory(ctx.session, account_id)
+def gmail_for(ctx: TaskContext, account_id: int) -> GmailPort:
+    return ctx.deps.gmail(ctx.session, account_id)
 
 
 @task(CLASSIFY_TASK, retry=RetryPolicy(max_attempts=5), stage="classify")

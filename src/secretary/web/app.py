@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import structlog
@@ -16,11 +16,10 @@ from sqlalchemy import text
 from secretary import __version__
 from secretary.config import Settings, get_settings
 from secretary.db import migrate
-from secretary.db.engine import make_engine
-from secretary.db.session import make_sessionmaker
 from secretary.kit.logging import get_logger, new_correlation_id
 from secretary.web.deps import AppState
 from secretary.web.errors import install_error_handlers
+from secretary.web.security import install_security
 
 log = get_logger(__name__)
 
@@ -39,6 +38,17 @@ def register_routes(hook: RouterHook) -> RouterHook:
     return hook
 
 
+LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+_lifespan_hooks: list[LifespanHook] = []
+
+
+def register_lifespan(hook: LifespanHook) -> LifespanHook:
+    """Mounted sub-apps (the MCP server) run their own start-up and shut-down here: Starlette
+    does not run a mounted app's lifespan."""
+    _lifespan_hooks.append(hook)
+    return hook
+
+
 def _load_routes() -> None:
     import importlib
     import pkgutil
@@ -51,34 +61,41 @@ def _load_routes() -> None:
 
 
 def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:
+    """The app. ``state`` carries a composition built by the caller (``secretary serve``,
+    the demo, tests); without one the lifespan composes this process itself."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if state is not None:
-            app.state.secretary = state
-        else:
-            engine = make_engine(settings)
-            app.state.secretary = AppState(
-                settings=settings, engine=engine, sessions=make_sessionmaker(engine)
-            )
-        for hook in app.state.secretary.extras.get("startup", []):
-            await hook(app.state.secretary)
+        from secretary.bootstrap import compose
+
+        current = state if state is not None else AppState(root=compose(settings))
+        app.state.secretary = current
+        if current.run_background:
+            current.background = await current.root.start_background()
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                for hook in _lifespan_hooks:
+                    await stack.enter_async_context(hook(app))
+                yield
         finally:
-            for hook in app.state.secretary.extras.get("shutdown", []):
-                await hook(app.state.secretary)
+            if current.background is not None:
+                await current.background.stop()
+                current.background = None
             if state is None:
-                app.state.secretary.engine.dispose()
+                current.root.close()
 
     app = FastAPI(
         title="Secretary",
         version=__version__,
         description="A self-hostable AI secretary for Google Workspace.",
         lifespan=lifespan,
+        # /docs is served by the UI from vendored Swagger UI assets (no CDN, no inline script).
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_security(app, settings)  # trusted hosts, security headers, 401/429 answers
 
     @app.middleware("http")
     async def correlation_middleware(

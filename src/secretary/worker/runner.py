@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +26,9 @@ from secretary.kit.logging import correlation, get_logger
 from secretary.worker import metrics, registry, repository
 from secretary.worker.dispatch import Dispatch, send_now, take_immediate
 from secretary.worker.task import TaskContext
+
+if TYPE_CHECKING:
+    from secretary.bootstrap import Components
 
 log = get_logger(__name__)
 
@@ -42,13 +45,20 @@ class LeaseLost(Exception):
     """Another worker took the record over while this one was still running it."""
 
 
+def _no_components() -> Components:
+    from secretary.bootstrap import Components
+
+    return Components()
+
+
 @dataclass
 class Runtime:
-    """What a worker process composes once: settings, sessions and task dependencies."""
+    """What a worker process composes once (``bootstrap.compose``): settings, sessions and
+    the components tasks receive as ``ctx.deps``."""
 
     settings: Settings
     sessions: sessionmaker[Session]
-    deps: Mapping[str, Any] = field(default_factory=dict)
+    deps: Components = field(default_factory=_no_components)
     chain: bool = True  # run a task's immediate follow-ups on the same worker (see execute)
 
 

@@ -8,14 +8,17 @@ task's one transaction, the settings and the process-wide dependencies.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.orm import Session
 
 from secretary.config import Settings
+
+if TYPE_CHECKING:
+    from secretary.bootstrap import Components
 
 QUEUES = ("default", "priority", "batch")
 
@@ -52,7 +55,7 @@ class TaskContext:
     attempt: int
     correlation_id: str
     origin_at: datetime | None
-    deps: Mapping[str, Any] = field(default_factory=dict)
+    deps: Components
 
 
 # ``fn(ctx, **json_args)``; the keyword arguments are each task's own, so ``...``.

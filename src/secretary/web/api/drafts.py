@@ -4,95 +4,102 @@ calls, never because of what an email says."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from secretary.drafting import service
-from secretary.drafting.gmail import GmailFactory, google_gmail_factory
-from secretary.drafting.schemas import DraftEdit, DraftOut
-from secretary.errors import ConfigurationError
+from secretary.drafting.gmail import GmailPort
+from secretary.drafting.schemas import DraftApprove, DraftEdit, DraftOut
+from secretary.llm.schemas import IntelligenceTier
 from secretary.web.app import register_routes
+from secretary.web.auth import CurrentUser, current_user
 from secretary.web.deps import AppState, SessionDep, StateDep
+from secretary.web.errors import secretary_error_response
 
-router = APIRouter(prefix="/api/v1/drafts", tags=["drafts"])
+# Every route needs a signed-in caller; a draft id of another user is a 404 (web/auth.py).
+router = APIRouter(prefix="/api/v1/drafts", tags=["drafts"], dependencies=[Depends(current_user)])
 
 Status = Literal["pending", "approved", "rejected", "sent", "superseded"]
 
-# ``AppState.extras`` keys: a test or a deployment may put its own tier / Gmail factory
-# here; otherwise the background runtime's are used, else they are built once and cached.
-TIER_KEY = "drafting_tier"
-GMAIL_KEY = "drafting_gmail"
+
+def _gmail_factory(state: AppState) -> Callable[[Session, int], GmailPort]:
+    """The process's Gmail factory (``bootstrap.Components``)."""
+    return state.components.gmail
 
 
-def _gmail_factory(state: AppState) -> GmailFactory:
-    factory: GmailFactory | None = state.extras.get(GMAIL_KEY)
-    if factory is None:
-        runtime = state.extras.get("runtime")
-        factory = runtime.deps.get("gmail") if runtime is not None else None
-        if factory is None:
-            factory = google_gmail_factory(state.settings, state.sessions)
-        state.extras[GMAIL_KEY] = factory
-    return factory
+def _tier(state: AppState) -> IntelligenceTier:
+    """The process's tier; a ``ConfigurationError`` when none can be built."""
+    return state.components.require_tier()
 
 
-def _tier(state: AppState) -> Any:
-    tier = state.extras.get(TIER_KEY)
-    if tier is None:
-        runtime = state.extras.get("runtime")
-        tier = runtime.deps.get("tier") if runtime is not None else None
-        if tier is None:
-            from secretary.worker.boot import default_tier
-
-            tier = default_tier(state.settings)
-        if tier is None:
-            raise ConfigurationError("no intelligence tier is configured to draft replies")
-        state.extras[TIER_KEY] = tier
-    return tier
-
-
-def _gmail(state: AppState, session: SessionDep, draft_id: int) -> Any:
+def _gmail(state: AppState, session: SessionDep, draft_id: int) -> GmailPort:
     draft = service.get_draft(session, draft_id)
-    return _gmail_factory(state)(session, draft.account_id)
+    return state.components.gmail(session, draft.account_id)
 
 
 @router.get("")
 def list_drafts(
     session: SessionDep,
+    user: CurrentUser,
     status: Status | None = "pending",
-    user_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[DraftOut]:
-    """Drafts newest first; by default the approval queue (``?status=pending``)."""
-    drafts = service.list_drafts(session, status=status, user_id=user_id, limit=limit)
-    return [DraftOut.model_validate(d) for d in drafts]
+    """Your drafts newest first; by default the approval queue (``?status=pending``)."""
+    drafts = service.list_drafts(session, status=status, user_id=user.user_id, limit=limit)
+    return [service.describe(session, d) for d in drafts]
 
 
 @router.get("/{draft_id}")
 def get_draft(draft_id: int, session: SessionDep) -> DraftOut:
     """One draft with its body, recipients, model, tokens and cost."""
-    return DraftOut.model_validate(service.get_draft(session, draft_id))
+    return service.describe(session, service.get_draft(session, draft_id))
 
 
-@router.post("/{draft_id}/approve")
-def approve_draft(draft_id: int, session: SessionDep, state: StateDep) -> DraftOut:
-    """Send the Gmail draft (idempotent: approving a sent draft returns it unchanged)."""
+@router.post(
+    "/{draft_id}/approve",
+    response_model=DraftOut,
+    responses={
+        409: {
+            "description": "Already sent (``draft_already_sent``, with ``sent_at``), "
+            "or changed since you saw it (``draft_changed``, with the new ``digest`` and the "
+            "``changes``): nothing was sent."
+        }
+    },
+)
+def approve_draft(
+    draft_id: int, approval: DraftApprove, request: Request, session: SessionDep, state: StateDep
+) -> Response | DraftOut:
+    """Send exactly what you saw: ``digest`` is the draft's ``digest`` as shown to you.
+
+    The Gmail draft is re-read first and sent only if it still matches; otherwise 409 and the
+    draft now shows Gmail's version with ``changes`` highlighted. ``body``, if given, is
+    saved and sent in one step. Approving a sent draft answers 409 ``draft_already_sent``."""
     gmail = _gmail(state, session, draft_id)
-    return DraftOut.model_validate(service.approve_draft(session, draft_id, gmail=gmail))
+    try:
+        sent = service.approve_draft(
+            session, draft_id, gmail=gmail, digest=approval.digest, body=approval.body
+        )
+    except service.DraftChanged as exc:
+        # Answer 409 but commit: the queue must show the Gmail version from now on.
+        return secretary_error_response(request, exc)
+    return service.describe(session, sent)
 
 
 @router.post("/{draft_id}/reject")
 def reject_draft(draft_id: int, session: SessionDep, state: StateDep) -> DraftOut:
     """Delete the Gmail draft and mark the suggestion rejected."""
     gmail = _gmail(state, session, draft_id)
-    return DraftOut.model_validate(service.reject_draft(session, draft_id, gmail=gmail))
+    return service.describe(session, service.reject_draft(session, draft_id, gmail=gmail))
 
 
 @router.patch("/{draft_id}")
 def edit_draft(draft_id: int, edit: DraftEdit, session: SessionDep, state: StateDep) -> DraftOut:
     """Replace the body, here and in the Gmail draft; it is then never regenerated over."""
     gmail = _gmail(state, session, draft_id)
-    return DraftOut.model_validate(service.edit_draft(session, draft_id, edit.body, gmail=gmail))
+    return service.describe(session, service.edit_draft(session, draft_id, edit.body, gmail=gmail))
 
 
 @router.post("/{draft_id}/regenerate")
@@ -100,7 +107,7 @@ def regenerate_draft(draft_id: int, session: SessionDep, state: StateDep) -> Dra
     """A new suggestion replaces this one (now superseded) in the same Gmail draft."""
     gmail = _gmail(state, session, draft_id)
     new = service.regenerate_draft(session, draft_id, tier=_tier(state), gmail=gmail)
-    return DraftOut.model_validate(new)
+    return service.describe(session, new)
 
 
 @register_routes

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Response
 from pydantic import BaseModel, Field
 
 from secretary.llm.schemas import IntelligenceTier
 from secretary.triage import service
 from secretary.triage.schemas import RuleConditions, RuleIn, RuleOut, RulePreview
 from secretary.web.app import register_routes
+from secretary.web.auth import CurrentUser, current_user
 from secretary.web.deps import AppState, SessionDep, StateDep
 
-router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
-
-UserQuery = Annotated[int | None, Query(description="Owner; optional on single-user installs.")]
+router = APIRouter(prefix="/api/v1/rules", tags=["rules"], dependencies=[Depends(current_user)])
 
 
 class PreviewIn(BaseModel):
@@ -27,37 +25,32 @@ class PreviewIn(BaseModel):
     limit: int = Field(default=50, ge=0, le=1000)
 
 
-def _tier(state: AppState) -> IntelligenceTier:
-    """The intelligence tier, composed once per app (its response cache lives with it)."""
-    tier: IntelligenceTier | None = state.extras.get("rules_tier")
-    if tier is None:
-        from secretary.llm.registry import build_tier
-
-        tier = state.extras["rules_tier"] = build_tier(state.settings)
-    return tier
+def _tier(state: AppState) -> IntelligenceTier | None:
+    """The process's tier (``bootstrap.Components``: composed once, its cache with it)."""
+    return state.components.tier.get()
 
 
 @router.get("")
-def list_rules(session: SessionDep, user_id: UserQuery = None) -> list[RuleOut]:
-    uid = service.resolve_user_id(session, user_id)
+def list_rules(session: SessionDep, user: CurrentUser) -> list[RuleOut]:
+    uid = user.user_id
     return [RuleOut.model_validate(r) for r in service.list_rules(session, uid)]
 
 
 @router.post("", status_code=201)
-def create_rule(body: RuleIn, session: SessionDep, user_id: UserQuery = None) -> RuleOut:
-    uid = service.resolve_user_id(session, user_id)
+def create_rule(body: RuleIn, session: SessionDep, user: CurrentUser) -> RuleOut:
+    uid = user.user_id
     return RuleOut.model_validate(service.create_rule(session, uid, body))
 
 
 @router.post("/preview")
 def preview_rule(
-    body: PreviewIn, session: SessionDep, state: StateDep, user_id: UserQuery = None
+    body: PreviewIn, session: SessionDep, state: StateDep, user: CurrentUser
 ) -> RulePreview:
     """Which stored messages the rule matches ("would have matched these 23").
 
     ``instruction_evaluated`` is false (with a ``note``) when the rule's plain-English
     instruction could not be judged, e.g. no LLM is configured."""
-    uid = service.resolve_user_id(session, user_id)
+    uid = user.user_id
     return service.preview_rule(
         session,
         uid,
@@ -70,22 +63,20 @@ def preview_rule(
 
 
 @router.get("/{rule_id}")
-def get_rule(rule_id: int, session: SessionDep, user_id: UserQuery = None) -> RuleOut:
-    uid = service.resolve_user_id(session, user_id)
+def get_rule(rule_id: int, session: SessionDep, user: CurrentUser) -> RuleOut:
+    uid = user.user_id
     return RuleOut.model_validate(service.get_rule(session, uid, rule_id))
 
 
 @router.put("/{rule_id}")
-def update_rule(
-    rule_id: int, body: RuleIn, session: SessionDep, user_id: UserQuery = None
-) -> RuleOut:
-    uid = service.resolve_user_id(session, user_id)
+def update_rule(rule_id: int, body: RuleIn, session: SessionDep, user: CurrentUser) -> RuleOut:
+    uid = user.user_id
     return RuleOut.model_validate(service.update_rule(session, uid, rule_id, body))
 
 
 @router.delete("/{rule_id}", status_code=204)
-def delete_rule(rule_id: int, session: SessionDep, user_id: UserQuery = None) -> Response:
-    uid = service.resolve_user_id(session, user_id)
+def delete_rule(rule_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    uid = user.user_id
     service.delete_rule(session, uid, rule_id)
     return Response(status_code=204)
 

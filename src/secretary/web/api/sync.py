@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, Field
 
-from secretary.sync import repository as repo
+from secretary.accounts import repository as accounts_repo
 from secretary.sync import service
+from secretary.sync.errors import AccountNotFound
 from secretary.sync.schemas import SyncStatus
-from secretary.sync.tasks import SyncScheduler
-from secretary.web.api.webhooks import sync_in_background
+from secretary.web.api.webhooks import _scheduler, sync_in_background
 from secretary.web.app import register_routes
+from secretary.web.auth import CurrentUser, current_user
 from secretary.web.deps import SessionDep, StateDep
 
-router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
+router = APIRouter(prefix="/api/v1/sync", tags=["sync"], dependencies=[Depends(current_user)])
 
 
 class SyncRequest(BaseModel):
@@ -25,8 +26,9 @@ class SyncAccepted(BaseModel):
 
 
 @router.get("/status", response_model=list[SyncStatus])
-def sync_status(session: SessionDep) -> list[SyncStatus]:
-    return [service.status(session, account.id) for account in repo.list_accounts(session)]
+def sync_status(session: SessionDep, user: CurrentUser) -> list[SyncStatus]:
+    accounts = accounts_repo.list_accounts(session, user_id=user.user_id)
+    return [service.status(session, account.id) for account in accounts]
 
 
 @router.get("/status/{account_id}", response_model=SyncStatus)
@@ -35,16 +37,20 @@ def sync_status_one(account_id: int, session: SessionDep) -> SyncStatus:
 
 
 @router.post("", response_model=SyncAccepted, status_code=202)
-def request_sync(body: SyncRequest, session: SessionDep, state: StateDep) -> SyncAccepted:
+def request_sync(
+    body: SyncRequest, session: SessionDep, state: StateDep, user: CurrentUser
+) -> SyncAccepted:
     """Schedule an incremental sync now (in the background); returns at once."""
+    mine = accounts_repo.list_accounts(session, user_id=user.user_id)
     if body.account is not None:
-        service.status(session, body.account)  # 404 for an unknown account
+        if body.account not in {a.id for a in mine}:  # another user's account is unknown too
+            raise AccountNotFound(f"no account {body.account}")
         ids = [body.account]
     else:
-        ids = [a.id for a in repo.list_accounts(session, status="active")]
-    scheduler = state.extras.get("sync_scheduler")
+        ids = [a.id for a in mine if a.status == "active"]
+    scheduler = _scheduler(state)
     for account_id in ids:
-        if isinstance(scheduler, SyncScheduler):
+        if scheduler is not None:
             scheduler.request(account_id)
         else:
             sync_in_background(state, account_id)

@@ -144,13 +144,16 @@ def verify_push_token(authorization: str | None, settings: Settings) -> dict[str
     return claims
 
 
+_push_dedup = PushDeduplicator()
+
+
+def _scheduler(state: AppState) -> SyncScheduler | None:
+    return state.background.sync_scheduler if state.background is not None else None
+
+
 def _dedup(state: AppState) -> PushDeduplicator:
-    dedup: PushDeduplicator | None = state.extras.get("push_dedup")
-    if dedup is None:
-        scheduler = state.extras.get("sync_scheduler")
-        dedup = scheduler.dedup if isinstance(scheduler, SyncScheduler) else PushDeduplicator()
-        state.extras["push_dedup"] = dedup
-    return dedup
+    scheduler = _scheduler(state)
+    return scheduler.dedup if scheduler is not None else _push_dedup
 
 
 _background_lock = threading.Lock()
@@ -190,8 +193,8 @@ def pubsub_push(body: PubSubPush, request: Request, state: StateDep) -> Response
     with unit_of_work(state.sessions) as session:
         decision = service.accept_push(session, body.message.data)
     if decision.should_sync and decision.account_id is not None:
-        scheduler = state.extras.get("sync_scheduler")
-        if isinstance(scheduler, SyncScheduler):
+        scheduler = _scheduler(state)
+        if scheduler is not None:
             scheduler.request(decision.account_id, history_id=decision.history_id)
         else:
             sync_in_background(state, decision.account_id)
@@ -203,20 +206,3 @@ def pubsub_push(body: PubSubPush, request: Request, state: StateDep) -> Response
 @register_routes
 def _install(app: FastAPI) -> None:
     app.include_router(router)
-
-
-def attach_sync_scheduler(state: AppState, *, renew_watch: bool = True) -> SyncScheduler:
-    """Run a ``SyncScheduler`` for the app's lifetime (``secretary serve``, the demo):
-    pushes and ``POST /api/v1/sync`` then go through it, and the safety poll runs."""
-    scheduler = SyncScheduler(state.sessions, state.settings, renew_watch=renew_watch)
-
-    async def start(_state: AppState) -> None:
-        await scheduler.start()
-
-    async def stop(_state: AppState) -> None:
-        await scheduler.stop()
-
-    state.extras["sync_scheduler"] = scheduler
-    state.extras.setdefault("startup", []).append(start)
-    state.extras.setdefault("shutdown", []).append(stop)
-    return scheduler

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from celery.signals import worker_process_init
@@ -26,7 +27,13 @@ from secretary.worker.runner import Runtime, execute
 from secretary.worker.schedule import all_jobs
 from secretary.worker.task import QUEUES
 
+if TYPE_CHECKING:
+    from secretary.bootstrap import Secretary
+
 log = get_logger(__name__)
+
+# Composes a worker *process* (after the fork): ``bootstrap.compose`` with its own engine.
+ProcessComposer = Callable[[Settings], "Secretary"]
 
 SWEEP_TASK = "worker.sweep"
 
@@ -54,9 +61,9 @@ class CeleryBackend:
 class _ProcessRuntime:
     """One ``Runtime`` per worker *process*, built after the fork (engines don't survive one)."""
 
-    def __init__(self, settings: Settings, deps_factory: Any) -> None:
+    def __init__(self, settings: Settings, composer: ProcessComposer) -> None:
         self.settings = settings
-        self.deps_factory = deps_factory
+        self.composer = composer
         self._pid: int | None = None
         self._runtime: Runtime | None = None
         self._lock = threading.Lock()
@@ -64,20 +71,20 @@ class _ProcessRuntime:
     def get(self) -> Runtime:
         with self._lock:
             if self._runtime is None or self._pid != os.getpid():
-                from secretary.db.engine import make_engine
-                from secretary.db.session import make_sessionmaker
-
-                engine = make_engine(self.settings, pool_size=2)
-                self._runtime = self.deps_factory(self.settings, make_sessionmaker(engine))
+                self._runtime = self.composer(self.settings).runtime
                 self._pid = os.getpid()
             return self._runtime
 
 
-def create_celery_app(settings: Settings, *, deps_factory: Any = None) -> Celery:
-    """The Celery app; ``deps_factory(settings, sessions) -> Runtime`` composes a worker
-    process (default: ``worker.boot.build_runtime``)."""
-    from secretary.worker.boot import build_runtime
+def _compose_process(settings: Settings) -> Secretary:
+    from secretary.bootstrap import compose
 
+    return compose(settings, pool_size=2)
+
+
+def create_celery_app(settings: Settings, *, composer: ProcessComposer | None = None) -> Celery:
+    """The Celery app; ``composer(settings)`` composes each worker process after the fork
+    (default: ``bootstrap.compose`` with a small pool)."""
     registry.load_all()
     prefix = settings.worker.queue_prefix
     app = Celery("secretary", broker=settings.worker.broker_url, set_as_current=False)
@@ -113,7 +120,7 @@ def create_celery_app(settings: Settings, *, deps_factory: Any = None) -> Celery
             for name, job in all_jobs().items()
         },
     )
-    process_runtime = _ProcessRuntime(settings, deps_factory or build_runtime)
+    process_runtime = _ProcessRuntime(settings, composer or _compose_process)
     backend = CeleryBackend(app, queue_prefix=prefix)
 
     for name in registry.all_tasks():
@@ -135,7 +142,7 @@ def create_celery_app(settings: Settings, *, deps_factory: Any = None) -> Celery
         # steady arrival rate close to capacity.
         try:
             runtime = process_runtime.get()
-            tier = runtime.deps.get("tier")
+            tier = runtime.deps.tier.get()
             if tier is not None:
                 # The first inference initialises the ONNX session and the tokenizer.
                 from secretary.llm.schemas import EmailInput
