@@ -123,7 +123,11 @@ def test_threading_by_references_and_subject(gmail: Any) -> None:
     other_subject = insert(
         gmail, rfc822("Lunch?", message_id="<b3@example.org>", in_reply_to="<b1@example.org>")
     )
-    explicit = insert(gmail, rfc822("Anything"), threadId=first["threadId"])
+    explicit = insert(
+        gmail,
+        rfc822("RE: budget", message_id="<b4@example.org>", in_reply_to="<b2@example.org>"),
+        threadId=first["threadId"],
+    )
     assert reply["threadId"] == first["threadId"]
     assert other_subject["threadId"] != first["threadId"]
     assert explicit["threadId"] == first["threadId"]

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any, Protocol
@@ -23,6 +24,8 @@ from secretary.config import Settings
 from secretary.errors import SecretaryError
 
 DRAFT_KEY_HEADER = "X-Secretary-Draft-Key"
+# At most this many sent messages are read when looking for one of ours after a lost answer.
+SENT_SCAN_LIMIT = 500
 
 
 class DraftCreateFailed(SecretaryError):
@@ -61,6 +64,14 @@ class GmailDraftMissing(SecretaryError):
     code = "gmail_draft_missing"
 
 
+def _carries_key(message: dict[str, Any], draft_key: str) -> bool:
+    return any(
+        header.get("name", "").lower() == DRAFT_KEY_HEADER.lower()
+        and header.get("value") == draft_key
+        for header in message.get("payload", {}).get("headers", [])
+    )
+
+
 def _is_not_found(exc: BaseException) -> bool:
     return isinstance(exc, HttpError) and int(getattr(exc.resp, "status", 0) or 0) == 404
 
@@ -88,8 +99,14 @@ class GmailPort(Protocol):
         """Delete the draft; one already gone is not an error."""
         ...
 
-    def find_sent_with_key(self, thread_id: str, draft_key: str) -> str | None:
-        """The id of a SENT message in the thread carrying our draft key header, if any."""
+    def find_sent_with_key(
+        self, draft_key: str, *, thread_id: str | None = None, sent_after: datetime | None = None
+    ) -> str | None:
+        """The id of a SENT message carrying our draft key header, if any.
+
+        Found by search (``in:sent``, newer than ``sent_after``), never by thread alone:
+        Gmail decides the thread of what it stores, so ``thread_id`` is only looked at first
+        as a cheap hint."""
         ...
 
     def ensure_labels(self, names: Sequence[str]) -> dict[str, str]:
@@ -120,6 +137,7 @@ def compose_raw(
     in_reply_to: str | None,
     references: Sequence[str],
     draft_key: str,
+    bcc: Sequence[str] = (),
 ) -> bytes:
     msg = EmailMessage()
     msg["From"] = from_addr
@@ -127,6 +145,8 @@ def compose_raw(
         msg["To"] = ", ".join(to)
     if cc:
         msg["Cc"] = ", ".join(cc)
+    if bcc:
+        msg["Bcc"] = ", ".join(bcc)
     msg["Subject"] = subject
     if in_reply_to:
         msg["In-Reply-To"] = in_reply_to
@@ -140,7 +160,9 @@ def compose_raw(
 def parse_raw(raw: bytes) -> tuple[dict[str, str], str]:
     """Headers (first value of each, lower-cased names) and the plain-text body."""
     msg = message_from_bytes(raw, policy=policy.default)
-    headers = {k.lower(): str(v) for k, v in msg.items()}
+    headers: dict[str, str] = {}
+    for k, v in msg.items():
+        headers.setdefault(k.lower(), str(v))
     part = msg.get_body(preferencelist=("plain",)) if msg.is_multipart() else msg
     text = ""
     if part is not None:
@@ -262,29 +284,60 @@ class GoogleGmailPort:
             if not _is_not_found(exc):
                 raise
 
-    def find_sent_with_key(self, thread_id: str, draft_key: str) -> str | None:
-        try:
-            thread = self._call(
-                self._users.threads().get(
-                    userId="me",
-                    id=thread_id,
-                    format="metadata",
-                    metadataHeaders=[DRAFT_KEY_HEADER],
-                ),
-                "threads.get",
-            )
-        except HttpError as exc:
-            if _is_not_found(exc):
-                return None
-            raise
-        for msg in thread.get("messages", []):
-            if "SENT" not in msg.get("labelIds", []):
-                continue
-            for header in msg.get("payload", {}).get("headers", []):
-                if header.get("name", "").lower() == DRAFT_KEY_HEADER.lower() and (
-                    header.get("value") == draft_key
-                ):
+    def find_sent_with_key(
+        self, draft_key: str, *, thread_id: str | None = None, sent_after: datetime | None = None
+    ) -> str | None:
+        checked: set[str] = set()
+        if thread_id:
+            try:
+                thread = self._call(
+                    self._users.threads().get(
+                        userId="me",
+                        id=thread_id,
+                        format="metadata",
+                        metadataHeaders=[DRAFT_KEY_HEADER],
+                    ),
+                    "threads.get",
+                )
+            except HttpError as exc:
+                if not _is_not_found(exc):
+                    raise
+                thread = {}
+            for msg in thread.get("messages", []):
+                checked.add(str(msg.get("id")))
+                if "SENT" in msg.get("labelIds", []) and _carries_key(msg, draft_key):
                     return str(msg["id"])
+        # Gmail may have put the message in another thread than the one we asked for (it
+        # threads only when the headers and the subject match): search the sent mail.
+        query = "in:sent"
+        if sent_after is not None:
+            query += f" after:{int(sent_after.timestamp())}"
+        token: str | None = None
+        scanned = 0
+        while scanned < SENT_SCAN_LIMIT:
+            page = self._call(
+                self._users.messages().list(userId="me", q=query, pageToken=token, maxResults=100),
+                "messages.list",
+            )
+            for ref in page.get("messages", []):
+                message_id = str(ref["id"])
+                if message_id in checked:
+                    continue
+                scanned += 1
+                msg = self._call(
+                    self._users.messages().get(
+                        userId="me",
+                        id=message_id,
+                        format="metadata",
+                        metadataHeaders=[DRAFT_KEY_HEADER],
+                    ),
+                    "messages.get",
+                )
+                if _carries_key(msg, draft_key):
+                    return message_id
+            token = page.get("nextPageToken")
+            if not token:
+                break
         return None
 
     def ensure_labels(self, names: Sequence[str]) -> dict[str, str]:

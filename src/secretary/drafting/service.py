@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client import Histogram
 from sqlalchemy import select
@@ -144,14 +144,30 @@ def _raw_for(draft: Draft, from_addr: str) -> bytes:
 
 
 def find_gmail_draft(gmail: GmailPort, *, thread_id: str, draft_key: str) -> dict[str, str] | None:
-    """The Gmail draft in ``thread_id`` carrying our key header, if a past attempt made it."""
-    for item in gmail.list_drafts():
-        if item.get("message", {}).get("threadId") != thread_id:
-            continue
+    """The Gmail draft carrying our key header, if a past attempt made it.
+
+    Every draft is a candidate, those in ``thread_id`` first: Gmail chooses the thread of a
+    draft (it joins the requested thread only when the headers and subject match), so the
+    thread we asked for is a hint, never a filter."""
+    drafts = gmail.list_drafts()
+    drafts.sort(key=lambda item: item.get("message", {}).get("threadId") != thread_id)
+    for item in drafts:
         headers, _body = parse_raw(gmail.get_draft_raw(item["id"]))
         if headers.get(DRAFT_KEY_HEADER.lower()) == draft_key:
-            return {"id": item["id"], "message_id": item.get("message", {}).get("id", "")}
+            message = item.get("message", {})
+            return {
+                "id": item["id"],
+                "message_id": message.get("id", ""),
+                "thread_id": message.get("threadId", ""),
+            }
     return None
+
+
+def _adopt_thread(draft: Draft, gmail_message: dict[str, object] | None) -> None:
+    """Keep the thread Gmail put our message in (it may differ from the one we asked for)."""
+    thread_id = (gmail_message or {}).get("threadId")
+    if thread_id:
+        draft.gmail_thread_id = str(thread_id)
 
 
 def mirror_to_gmail(
@@ -179,6 +195,7 @@ def mirror_to_gmail(
     if found is not None:
         draft.gmail_draft_id = found["id"]
         draft.gmail_message_id = found["message_id"] or None
+        _adopt_thread(draft, {"threadId": found["thread_id"]})
         log.info("gmail_draft_adopted", draft_id=draft.id)
     else:
         created = gmail.create_draft(
@@ -186,6 +203,7 @@ def mirror_to_gmail(
         )
         draft.gmail_draft_id = str(created["id"])
         draft.gmail_message_id = created.get("message", {}).get("id")
+        _adopt_thread(draft, created.get("message"))
     draft.body_hash = body_hash(draft.body)
     draft.gmail_synced_at = utcnow()
     session.flush()
@@ -225,11 +243,12 @@ def edit_draft(session: Session, draft_id: int, body: str, *, gmail: GmailPort) 
             )
         account = session.get(GoogleAccount, draft.account_id)
         draft.body = body
-        gmail.update_draft(
+        updated = gmail.update_draft(
             draft.gmail_draft_id,
             _raw_for(draft, account.email if account else ""),
             thread_id=draft.gmail_thread_id,
         )
+        _adopt_thread(draft, updated.get("message"))
     draft.body = body
     draft.body_hash = body_hash(body)
     draft.human_edited = True
@@ -316,9 +335,17 @@ def approve_draft(session: Session, draft_id: int, *, gmail: GmailPort) -> Draft
         if _edited_in_gmail(draft, current):
             draft.human_edited = True
             draft.body = current
-        sent_id = str(gmail.send_draft(draft.gmail_draft_id).get("id") or "") or None
+        sent = gmail.send_draft(draft.gmail_draft_id)
+        sent_id = str(sent.get("id") or "") or None
+        _adopt_thread(draft, sent)
     except GmailDraftMissing:
-        sent_id = gmail.find_sent_with_key(draft.gmail_thread_id, draft.draft_key)
+        # Sent by an earlier attempt whose answer we lost? Look for it by its key, wherever
+        # Gmail threaded it (from a day before we mirrored the draft: clock skew).
+        sent_id = gmail.find_sent_with_key(
+            draft.draft_key,
+            thread_id=draft.gmail_thread_id,
+            sent_after=(draft.gmail_synced_at or draft.created_at) - timedelta(days=1),
+        )
         if sent_id is None:
             raise GmailDraftMissing(
                 f"draft {draft_id} was deleted in Gmail and never sent; reject it"
@@ -390,6 +417,7 @@ def regenerate_draft(
         )
         new.gmail_draft_id = old.gmail_draft_id
         new.gmail_message_id = updated.get("message", {}).get("id")
+        _adopt_thread(new, updated.get("message"))
         new.body_hash = body_hash(new.body)
         new.gmail_synced_at = utcnow()
         session.flush()

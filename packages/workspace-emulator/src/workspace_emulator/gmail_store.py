@@ -603,6 +603,7 @@ class Mailbox:
         internal_date: int | None = None,
         use_date_header: bool = False,
         headers: RawHeaders | None = None,
+        auto_thread: bool = True,
     ) -> StoredMessage:
         """Store a message like Gmail's insert/import: thread it, index it, record history."""
         hdr = headers or read_headers(raw)
@@ -612,7 +613,7 @@ class Mailbox:
             if internal_date is None:
                 internal_date = hdr.date_ms if use_date_header and hdr.date_ms else _clock.now_ms()
             msg_id = self._new_message_id()
-            tid = self._thread_for(hdr, thread_id) or msg_id
+            tid = self._thread_for(hdr, thread_id, auto_thread=auto_thread) or msg_id
             msg = StoredMessage(
                 id=msg_id,
                 thread_id=tid,
@@ -633,12 +634,36 @@ class Mailbox:
             self._record(msg, added=True)
             return msg
 
-    def _thread_for(self, hdr: RawHeaders, thread_id: str | None) -> str | None:
-        if thread_id and thread_id in self.threads:
-            return thread_id
+    def _thread_for(
+        self, hdr: RawHeaders, thread_id: str | None, *, auto_thread: bool = True
+    ) -> str | None:
+        """The thread a new message joins, or None for a new thread.
+
+        With a ``threadId`` (an API caller asking to add to a thread) Google's three rules
+        apply: the thread must exist (else 400), and the message joins it only when its
+        ``References``/``In-Reply-To`` name a message of that thread AND the subjects match;
+        otherwise Gmail starts a new thread and returns its id. Without a ``threadId``,
+        ``send`` and drafts start a new thread (``auto_thread=False``); delivered or
+        inserted mail is threaded by the same header-and-subject rule.
+        """
+        subject = normalize_subject(hdr.subject)
+        if thread_id:
+            members = self.threads.get(thread_id)
+            if not members:
+                raise GoogleApiError(400, "Invalid thread_id value", reason="invalidArgument")
+            refs = {*hdr.in_reply_to, *hdr.references}
+            for member_id in members:
+                member = self.messages[member_id]
+                if (
+                    member.message_id_header in refs
+                    and normalize_subject(member.subject) == subject
+                ):
+                    return thread_id
+            return None
+        if not auto_thread:
+            return None
         # Gmail threads a message into a conversation only when it references a message of
         # this mailbox AND the subjects agree (a reply that changes the subject starts anew).
-        subject = normalize_subject(hdr.subject)
         for ref in [*hdr.in_reply_to, *reversed(hdr.references)]:
             parent_id = self._by_msgid.get(ref)
             if parent_id is None:
@@ -959,7 +984,7 @@ class Mailbox:
         with self.lock:
             self._draft_seq += 1
             draft_id = f"r{5000000000000000000 + self._draft_seq}"
-            msg = self.add_message(raw, label_ids={"DRAFT"}, thread_id=thread_id)
+            msg = self.add_message(raw, label_ids={"DRAFT"}, thread_id=thread_id, auto_thread=False)
             self.drafts[draft_id] = msg.id
             return draft_id, msg
 
@@ -973,7 +998,8 @@ class Mailbox:
     def update_draft(self, draft_id: str, raw: bytes, thread_id: str | None) -> StoredMessage:
         with self.lock:
             old = self.draft(draft_id)
-            msg = self.add_message(raw, label_ids={"DRAFT"}, thread_id=thread_id or old.thread_id)
+            keep = thread_id or (old.thread_id if old.thread_id != old.id else None)
+            msg = self.add_message(raw, label_ids={"DRAFT"}, thread_id=keep, auto_thread=False)
             self.drafts[draft_id] = msg.id
             self.delete(old.id)
             self.drafts[draft_id] = msg.id
@@ -992,6 +1018,8 @@ class Mailbox:
             content = raw if raw is not None else draft_msg.raw
             thread_id = draft_msg.thread_id if draft_msg.thread_id != draft_msg.id else None
             self.delete_draft(draft_id)
+            if thread_id not in self.threads:
+                thread_id = None  # the rest of the thread was deleted meanwhile
             return self.send(content, thread_id=thread_id)
 
     def send(self, raw: bytes, thread_id: str | None = None) -> StoredMessage:
@@ -999,7 +1027,7 @@ class Mailbox:
             labels = {"SENT"}
             if self.email.lower() in _recipients(raw):
                 labels |= {"INBOX", "UNREAD"}
-            return self.add_message(raw, label_ids=labels, thread_id=thread_id)
+            return self.add_message(raw, label_ids=labels, thread_id=thread_id, auto_thread=False)
 
     def render_draft(self, draft_id: str, fmt: str | None = None) -> dict[str, Any]:
         with self.lock:
