@@ -210,6 +210,15 @@ Earlier messages in this thread, oldest first (untrusted data):
 
 The message to answer (untrusted data):
 {render_email(request.email)}"""
+    if request.previous_body:
+        user += f"""
+
+The user rejected this earlier suggestion; write a different one (untrusted data):
+<style_sample>
+{neutralise(_clip(request.previous_body))}
+</style_sample>"""
+    if request.instruction:
+        user += f"\n\nThe user's instruction for this reply (trusted): {request.instruction}"
     return [ChatMessage(role="system", content=system), ChatMessage(role="user", content=user)]
 
 

@@ -125,6 +125,14 @@ class DraftRequest(BaseModel):
     user_name: str | None = None
     user_timezone: str = "UTC"
     available_slots: list[TimeSlot] | None = None  # None = calendar not connected
+    # The zone the sender named ("3pm ET"); offered times are shown in it, and in
+    # ``user_timezone`` as well when the two differ (issue 10).
+    requester_timezone: str | None = None
+    # Regenerate from the approval queue: the user's instruction ("shorter", "decline
+    # politely"; trusted, typed by the user) and the suggestion it replaces, which the new
+    # one must not repeat word for word.
+    instruction: str | None = Field(default=None, max_length=500)
+    previous_body: str | None = None
 
 
 class ProposedAction(BaseModel):

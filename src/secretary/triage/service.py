@@ -298,6 +298,21 @@ def update_rule(session: Session, user_id: int, rule_id: int, data: RuleIn) -> R
     return rule
 
 
+def move_rule(session: Session, user_id: int, rule_id: int, *, offset: int) -> Sequence[Rule]:
+    """Move a rule ``offset`` places up (negative) or down in evaluation order, renumbering
+    every rule 0..n-1 so positions stay dense and unique. Returns the new order."""
+    rules = list(repo.list_rules(session, user_id))
+    index = next((i for i, r in enumerate(rules) if r.id == rule_id), None)
+    if index is None:
+        raise RuleNotFound(f"rule {rule_id} not found")
+    target = max(0, min(len(rules) - 1, index + offset))
+    rules.insert(target, rules.pop(index))
+    for position, rule in enumerate(rules):
+        rule.position = position
+    session.flush()
+    return rules
+
+
 def get_rule(session: Session, user_id: int, rule_id: int) -> Rule:
     rule = repo.get_rule(session, user_id, rule_id)
     if rule is None:

@@ -74,6 +74,18 @@ def format_slot(slot: TimeSlot, zone: ZoneInfo) -> str:
     return f"{day}, {start:%H:%M}–{end:%H:%M}"
 
 
+def describe_slots(slots: list[TimeSlot], zones: list[ZoneInfo]) -> str:
+    """Bullet lines, each in the first zone with the others in brackets when they differ."""
+    if len(zones) == 1:  # the zone is named once, in the question above the list
+        return "\n".join(f"- {format_slot(slot, zones[0])}" for slot in slots)
+    lines = []
+    for slot in slots:
+        text = f"- {format_slot(slot, zones[0])} {zones[0].key}"
+        others = [f"{format_slot(slot, z).split(', ', 1)[1]} {z.key}" for z in zones[1:]]
+        lines.append(text + (f" ({'; '.join(others)})" if others else ""))
+    return "\n".join(lines)
+
+
 def _pick_slots(slots: list[TimeSlot]) -> list[TimeSlot]:
     """Up to three slots, preferring different days so the other side has real choice."""
     ordered = sorted(slots, key=lambda s: s.start)
@@ -182,13 +194,16 @@ def draft_reply(
                 body.append(f"{format_slot(fitting[0], zone)} ({zone.key}) works for me.")
                 intent, confidence = "confirm", 0.75
             elif slots:
-                options = "\n".join(f"- {format_slot(s, zone)}" for s in _pick_slots(slots))
+                zones = [_zone(request.requester_timezone)] if request.requester_timezone else []
+                zones += [zone] if zone not in zones else []
+                options = describe_slots(_pick_slots(slots), zones)
                 lead = (
                     "Unfortunately those times don't work for me. Would one of these suit you instead"
                     if extraction.proposed_times
                     else "Happy to meet. Would one of these times work for you"
                 )
-                body.append(f"{lead} ({zone.key})?\n{options}")
+                named = f" ({zone.key})" if len(zones) == 1 else ""
+                body.append(f"{lead}{named}?\n{options}")
                 intent, confidence = "propose_times", 0.7
             else:
                 body.append(
@@ -230,9 +245,16 @@ def draft_reply(
         )
     if style_is_brief(request.style) and intent in ("acknowledge", "ask_detail"):
         confidence = min(1.0, confidence + 0.05)
+    style = request.style
+    if request.instruction:
+        body, style, intent = _follow_instruction(request.instruction, body, style, intent)
+    text = _compose(style, sender, request.user_name, body)
+    if request.previous_body is not None and _same(text, request.previous_body):
+        # Regenerate must offer something new, not the same words under a new id.
+        text = _compose(style, sender, request.user_name, _rephrase(body))
     return DraftResult(
         should_draft=True,
-        body=_compose(request.style, sender, request.user_name, body),
+        body=text,
         intent=intent,
         confidence=round(confidence, 2),
         reason=f"local drafter: {intent} ({len(asks)} ask(s) found)",
@@ -242,3 +264,61 @@ def draft_reply(
 
 def style_is_brief(style: StyleProfile) -> bool:
     return style.typical_words <= 40
+
+
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+_ALTERNATIVES = (
+    ("Thanks for your message.", "Thank you for getting in touch."),
+    ("Thanks for the reminder.", "Thank you for the nudge."),
+    ("Thanks for suggesting", "Thank you for proposing"),
+    ("Happy to meet.", "I'd be glad to meet."),
+    ("Happy to find a time.", "Glad to set something up."),
+    ("Thanks, noted the timing", "Thank you, I have noted the timing"),
+    ("You're welcome, glad it helped.", "Glad it was useful."),
+    ("Thanks for", "Thank you for"),
+)
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
+def _rephrase(body: list[str]) -> list[str]:
+    """The same content in other words (the first known phrase swapped), or with a plain
+    closing line when none matches: never a new fact."""
+    for old, new in _ALTERNATIVES:
+        for i, paragraph in enumerate(body):
+            if old in paragraph:
+                return [*body[:i], paragraph.replace(old, new, 1), *body[i + 1 :]]
+    return [*body, "Let me know if anything changes."]
+
+
+def _follow_instruction(
+    instruction: str, body: list[str], style: StyleProfile, intent: str
+) -> tuple[list[str], StyleProfile, str]:
+    """Apply the user's regenerate instruction with templates: decline, shorter, longer,
+    more formal or more casual. Anything else is rephrased; no new facts either way."""
+    said = instruction.lower()
+    if "declin" in said or "say no" in said or "turn down" in said:
+        body = [
+            "Thank you for thinking of me. Unfortunately I won't be able to take this on, "
+            "but I appreciate you reaching out."
+        ]
+        intent = "decline"
+    elif any(w in said for w in ("short", "brief", "concise", "terse")):
+        first = _SENTENCE_END.split(body[0].strip())[0] if body else ""
+        shortened = [first] if first and first != body[0].strip() else ["Thanks, noted."]
+        body = shortened
+        style = style.model_copy(update={"closing": "Thanks,", "greeting": style.greeting})
+    elif any(w in said for w in ("long", "detail", "elaborate")):
+        body = [*body, "Please let me know if you need anything else from me in the meantime."]
+    elif "formal" in said:
+        style = style.model_copy(
+            update={"greeting": "Dear {first_name},", "closing": "Kind regards,"}
+        )
+        body = _rephrase(body)
+    elif any(w in said for w in ("casual", "friendly", "warm")):
+        style = style.model_copy(update={"greeting": "Hey {first_name}!", "closing": "Cheers,"})
+    else:
+        body = _rephrase(body)
+    return body, style, intent

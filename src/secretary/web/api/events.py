@@ -7,7 +7,6 @@ transaction committed. A comment line every 15 s keeps proxies from closing the 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -16,6 +15,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from secretary.web.app import register_routes
+from secretary.web.auth import StreamUser
 from secretary.web.deps import StateDep
 from secretary.worker.events import CHANNEL
 
@@ -30,24 +30,28 @@ def _libpq_url(sqlalchemy_url: str) -> str:
 
 @router.get("/events", response_class=EventSourceResponse)
 async def events(
-    request: Request, state: StateDep, user_id: int | None = None
+    request: Request, state: StateDep, user: StreamUser
 ) -> AsyncIterator[ServerSentEvent]:
-    """Pipeline events (``triage.completed`` ...) as they commit; ids and categories only."""
+    """Your pipeline events (``triage.completed`` ...) as they commit; ids and categories only."""
     url = _libpq_url(state.engine.url.render_as_string(hide_password=False))
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await conn.execute(f"LISTEN {CHANNEL}")
         yield ServerSentEvent(event="ready", data={"channel": CHANNEL})
-        notifies = conn.notifies()
         while not await request.is_disconnected():
-            try:
-                note = await asyncio.wait_for(anext(notifies), timeout=KEEPALIVE_SECONDS)
-            except TimeoutError:
+            # A fresh bounded ``notifies()`` per wait: it ends by itself after the timeout,
+            # so nothing ever calls ``anext`` on a finished generator. (The old
+            # ``anext(notifies)`` under ``wait_for`` raised StopAsyncIteration inside this
+            # generator once a cancelled wait had closed it: "async generator raised
+            # StopAsyncIteration" when a client went away; issue 12.)
+            delivered = False
+            async for note in conn.notifies(timeout=KEEPALIVE_SECONDS, stop_after=1):
+                delivered = True
+                payload = json.loads(note.payload)
+                if payload.get("user_id") != user.user_id:  # only the caller's own events
+                    continue
+                yield ServerSentEvent(event=payload.get("kind", "message"), data=payload)
+            if not delivered:
                 yield ServerSentEvent(comment="keepalive")
-                continue
-            payload = json.loads(note.payload)
-            if user_id is not None and payload.get("user_id") != user_id:
-                continue
-            yield ServerSentEvent(event=payload.get("kind", "message"), data=payload)
 
 
 @register_routes

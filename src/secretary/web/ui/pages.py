@@ -1,88 +1,47 @@
-"""The UI's pages: ``/`` (dashboard), ``/triage``, ``/drafts`` (the approval queue) and
-``/accounts``, plus the queue's form posts, which redirect back with a flash message."""
+"""The UI's pages beyond the inbox and the queue: home, accounts, rules, settings, tasks,
+tokens, audit log, search, ask, schedule, the local API docs and the HTML error pages.
+Pages only call domain services; every state-changing form is a POST guarded by a signed
+CSRF token. Search, ask and scheduling call their JSON APIs from ``static/app.js`` and say
+so plainly while a route is not there yet."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import quote, unquote
 
-from fastapi import APIRouter, Cookie, FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader
+from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from secretary import __version__
 from secretary.accounts import service as accounts
-from secretary.db.models import Draft, DraftStatus, Message
+from secretary.db.models import AuditLog, DraftStatus
 from secretary.drafting import service as drafting
 from secretary.errors import SecretaryError
+from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
-from secretary.llm.schemas import Category
+from secretary.llm.schemas import Category, Priority
 from secretary.sync import service as sync
 from secretary.sync.schemas import SyncStatus
-from secretary.triage import repository as triage_repo
 from secretary.triage import service as triage
-from secretary.web.api.drafts import _gmail_factory, _tier
+from secretary.triage.schemas import RuleActions, RuleConditions, RuleIn
 from secretary.web.app import register_routes
-from secretary.web.deps import AppState, SessionDep, StateDep
-from secretary.web.ui import csrf
+from secretary.web.auth import PageUser, check_form
+from secretary.web.deps import SessionDep, StateDep
+from secretary.web.ui import inbox, queue
+from secretary.web.ui.render import HERE, back, fragment, render
 from secretary.worker import repository as tasks
 
 log = get_logger(__name__)
 
-HERE = Path(__file__).parent
-FLASH_COOKIE = "secretary_flash"
 CATEGORIES = [c.value for c in Category]
-
-# Autoescape everything: subjects, senders, reasons and draft bodies are untrusted text.
-templates = Jinja2Templates(
-    env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
-)
+PRIORITIES = [p.value for p in Priority]
+SWAGGER = "/static/vendor/swagger-ui-5.36.0"
 
 router = APIRouter(include_in_schema=False)
-
-
-def _render(
-    request: Request, state: AppState, name: str, context: dict[str, Any], *, active: str
-) -> HTMLResponse:
-    nonce = request.cookies.get(csrf.COOKIE_NAME) or csrf.new_nonce()
-    flash = None
-    if raw := request.cookies.get(FLASH_COOKIE):
-        kind, _, text = unquote(raw).partition(":")
-        flash = {"kind": "error" if kind == "error" else "ok", "text": text}
-    context = {
-        **context,
-        "active": active,
-        "csrf_token": csrf.token_for(state.settings, nonce),
-        "flash": flash,
-        "version": __version__,
-    }
-    response = templates.TemplateResponse(request, name, context)
-    response.set_cookie(
-        csrf.COOKIE_NAME,
-        nonce,
-        httponly=True,
-        samesite="strict",
-        path="/",
-        # Behind HTTPS the cookie must never travel in clear text.
-        secure=state.settings.base_url.startswith("https://"),
-    )
-    if flash:
-        response.delete_cookie(FLASH_COOKIE, path="/")
-    return response
-
-
-def _back(to: str, kind: str, text: str) -> RedirectResponse:
-    # 303: the browser follows a POST's redirect with a GET (no resubmission on reload).
-    response = RedirectResponse(to, status_code=303)
-    response.set_cookie(
-        FLASH_COOKIE, quote(f"{kind}:{text}"), httponly=True, samesite="strict", path="/"
-    )
-    return response
+Token = Annotated[str, Form()]
 
 
 def _sync_status(session: Session, account_id: int) -> SyncStatus | None:
@@ -92,129 +51,371 @@ def _sync_status(session: Session, account_id: int) -> SyncStatus | None:
         return None
 
 
+def has_route(request: Request, path: str) -> bool:
+    """Whether another stream's API route is mounted in this build (search, ask, ...):
+    read from the OpenAPI schema, which FastAPI builds once and caches."""
+    paths: dict[str, Any] = request.app.openapi().get("paths", {})
+    return path in paths
+
+
 @router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request, session: SessionDep, state: StateDep) -> HTMLResponse:
+def dashboard(
+    request: Request, session: SessionDep, state: StateDep, user: PageUser
+) -> HTMLResponse:
     listed = accounts.list_accounts(session, base_url=state.settings.base_url)
     counts: dict[str, int] = dict.fromkeys(CATEGORIES, 0)
     for user_id in sorted({a.user_id for a in listed}):
         for category, n in triage.count_results(session, user_id).items():
             counts[category] = counts.get(category, 0) + n
+    pending = len(drafting.list_drafts(session, status=DraftStatus.PENDING, limit=1000))
     context = {
         "accounts": [(a, _sync_status(session, a.id)) for a in listed],
         "counts": counts,
         "triaged": sum(counts.values()),
-        "pending_drafts": len(drafting.list_drafts(session, limit=1000)),
+        "pending_drafts": pending,
+        "pending_count": pending,
         "dead_tasks": tasks.counts_by_status(session).get("dead", 0),
     }
-    return _render(request, state, "dashboard.html", context, active="home")
-
-
-@router.get("/triage", response_class=HTMLResponse)
-def triage_page(
-    request: Request, session: SessionDep, state: StateDep, category: str | None = None
-) -> HTMLResponse:
-    chosen = category if category in CATEGORIES else None
-    rows = triage_repo.list_results(session, user_id=None, category=chosen, since=None, limit=200)
-    context = {"rows": rows, "categories": CATEGORIES, "chosen": chosen}
-    return _render(request, state, "triage.html", context, active="triage")
-
-
-@router.get("/drafts", response_class=HTMLResponse)
-def drafts_page(request: Request, session: SessionDep, state: StateDep) -> HTMLResponse:
-    pending = drafting.list_drafts(session, status=DraftStatus.PENDING, limit=200)
-    # The original message, for its sender and subject (one primary-key lookup each).
-    items = [(d, session.get(Message, d.message_id)) for d in pending]
-    return _render(request, state, "drafts.html", {"items": items}, active="drafts")
+    return render(request, state, "dashboard.html", context, active="home")
 
 
 @router.get("/accounts", response_class=HTMLResponse)
-def accounts_page(request: Request, session: SessionDep, state: StateDep) -> HTMLResponse:
+def accounts_page(
+    request: Request, session: SessionDep, state: StateDep, user: PageUser
+) -> HTMLResponse:
     listed = accounts.list_accounts(session, base_url=state.settings.base_url)
     context = {
         "accounts": [(a, _sync_status(session, a.id)) for a in listed],
         "start_path": accounts.START_PATH,
     }
-    return _render(request, state, "accounts.html", context, active="accounts")
+    return render(request, state, "accounts.html", context, active="accounts")
 
 
-# --- the approval queue's form posts ------------------------------------------------------
-
-Nonce = Annotated[str | None, Cookie(alias=csrf.COOKIE_NAME)]
-Token = Annotated[str, Form()]
+# --- tasks (the dashboard's dead-letter tile) ---------------------------------------------
 
 
-def _act(
-    state: AppState, draft_id: int, done: str, work: Callable[[Session, Any], Draft]
+@router.get("/tasks", response_class=HTMLResponse)
+def tasks_page(
+    request: Request, session: SessionDep, state: StateDep, user: PageUser, status: str = "dead"
+) -> HTMLResponse:
+    chosen = status if status in ("queued", "running", "retrying", "succeeded", "dead") else "dead"
+    records = tasks.list_records(session, status=chosen, name=None, message_id=None, limit=200)
+    context = {"records": records, "status": chosen, "counts": tasks.counts_by_status(session)}
+    return render(request, state, "tasks.html", context, active="settings")
+
+
+@router.post("/tasks/{task_id}/retry")
+def retry_task(
+    task_id: int, request: Request, state: StateDep, user: PageUser, csrf_token: Token = ""
 ) -> Response:
-    """Run one queue action in its own transaction; a ``SecretaryError`` (e.g. 409, the draft
-    was edited by hand in Gmail) rolls it back and comes back as a readable flash."""
+    check_form(request, state.settings, user, csrf_token)
     try:
         with state.sessions() as session, session.begin():
-            draft = drafting.get_draft(session, draft_id)
-            gmail = _gmail_factory(state)(session, draft.account_id)
-            work(session, gmail)
+            tasks.retry(session, task_id, queue="priority")
     except SecretaryError as exc:
-        log.info("ui.draft_action_refused", draft_id=draft_id, code=exc.code)
-        return _back("/drafts", "error", exc.message)
-    return _back("/drafts", "ok", done)
+        return back("/tasks", "error", exc.message)
+    return back("/tasks", "ok", f"Task {task_id} queued again.")
 
 
-@router.post("/drafts/{draft_id}/approve")
-def approve(
-    draft_id: int, state: StateDep, csrf_token: Token = "", nonce: Nonce = None
-) -> Response:
-    csrf.verify(state.settings, nonce, csrf_token)
-    return _act(
-        state,
-        draft_id,
-        "Reply sent.",
-        lambda s, g: drafting.approve_draft(s, draft_id, gmail=g),
+# --- rules --------------------------------------------------------------------------------
+
+
+def _split(value: str) -> list[str] | None:
+    items = [v.strip() for v in value.replace("\n", ",").split(",") if v.strip()]
+    return items or None
+
+
+def _conditions_from_form(form: dict[str, str]) -> RuleConditions | None:
+    """The form's conditions (None when it has only a plain-English instruction)."""
+    cond: dict[str, Any] = {
+        "from": _split(form.get("from", "")),
+        "domain": _split(form.get("domain", "")),
+        "subject": form.get("subject") or None,
+        "body": form.get("body") or None,
+    }
+    if form.get("is_list"):
+        cond["is_list"] = True
+    if form.get("has_attachment"):
+        cond["has_attachment"] = True
+    instruction = (form.get("instruction") or "").strip() or None
+    present = {k: v for k, v in cond.items() if v is not None}
+    return RuleConditions.model_validate(present) if present or not instruction else None
+
+
+def _rule_from_form(form: dict[str, str]) -> RuleIn:
+    """A ``RuleIn`` from the rules form; ``ValidationError`` carries what is wrong."""
+    conditions = _conditions_from_form(form)
+    instruction = (form.get("instruction") or "").strip() or None
+    actions = RuleActions.model_validate(
+        {
+            "category": form.get("category") or None,
+            "priority": form.get("priority") or None,
+            "labels": _split(form.get("labels", "")) or [],
+            "archive": bool(form.get("archive")),
+        }
+    )
+    return RuleIn(
+        name=(form.get("name") or "").strip() or "Untitled rule",
+        conditions=conditions,
+        actions=actions,
+        stop=bool(form.get("stop")),
+        instruction=instruction,
     )
 
 
-@router.post("/drafts/{draft_id}/reject")
-def reject(draft_id: int, state: StateDep, csrf_token: Token = "", nonce: Nonce = None) -> Response:
-    csrf.verify(state.settings, nonce, csrf_token)
-    return _act(
-        state,
-        draft_id,
-        "Draft rejected and removed from Gmail.",
-        lambda s, g: drafting.reject_draft(s, draft_id, gmail=g),
+def _validation_text(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
+    msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg
+
+
+def _preview(session: Session, uid: int, form: dict[str, str]) -> dict[str, Any]:
+    """The rule form's preview: which stored mail it would match, or what is wrong."""
+    try:
+        conditions = _conditions_from_form(form)
+        preview = triage.preview_rule(
+            session, uid, conditions, instruction=None, tier=None, since=None, limit=20
+        )
+    except ValidationError as exc:
+        return {"preview": None, "error": _validation_text(exc)}
+    except SecretaryError as exc:
+        return {"preview": None, "error": exc.message}
+    return {"preview": preview, "error": None}
+
+
+@router.get("/rules", response_class=HTMLResponse)
+def rules_page(
+    request: Request, session: SessionDep, state: StateDep, user: PageUser
+) -> HTMLResponse:
+    uid = user.user_id
+    form = dict(request.query_params)
+    shown = (
+        _preview(session, uid, form) if form.get("preview") else {"preview": None, "error": None}
+    )
+    context = {
+        "rules": triage.list_rules(session, uid),
+        "form": form,
+        **shown,
+        "categories": CATEGORIES,
+        "priorities": PRIORITIES,
+    }
+    return render(request, state, "rules.html", context, active="rules")
+
+
+@router.get("/rules/preview", response_class=HTMLResponse)
+def rule_preview(request: Request, session: SessionDep, user: PageUser) -> HTMLResponse:
+    """The preview alone (htmx swaps it in under the form)."""
+    uid = user.user_id
+    return fragment(
+        request, "_rule_preview.html", _preview(session, uid, dict(request.query_params))
     )
 
 
-@router.post("/drafts/{draft_id}/edit")
-def edit(
-    draft_id: int,
+@router.post("/rules")
+async def add_rule(request: Request, state: StateDep, user: PageUser) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    check_form(request, state.settings, user, form.get("csrf_token", ""))
+    try:
+        rule = _rule_from_form(form)
+    except ValidationError as exc:
+        return back("/rules", "error", f"The rule was not added: {_validation_text(exc)}")
+    with state.sessions() as session, session.begin():
+        uid = user.user_id
+        created = triage.create_rule(session, uid, rule)
+        name = created.name
+    return back("/rules", "ok", f"Rule “{name}” added.")
+
+
+@router.post("/rules/{rule_id}/move")
+def move_rule(
+    rule_id: int,
+    request: Request,
     state: StateDep,
-    body: Annotated[str, Form()],
+    user: PageUser,
+    offset: Annotated[int, Form()],
     csrf_token: Token = "",
-    nonce: Nonce = None,
 ) -> Response:
-    csrf.verify(state.settings, nonce, csrf_token)
-    # Browsers submit textareas with CRLF line ends; store what the user sees.
-    text = body.replace("\r\n", "\n")
-    return _act(
-        state,
-        draft_id,
-        "Edit saved to the Gmail draft.",
-        lambda s, g: drafting.edit_draft(s, draft_id, text, gmail=g),
+    check_form(request, state.settings, user, csrf_token)
+    try:
+        with state.sessions() as session, session.begin():
+            uid = user.user_id
+            triage.move_rule(session, uid, rule_id, offset=max(-1, min(1, offset)))
+    except SecretaryError as exc:
+        return back("/rules", "error", exc.message)
+    return back("/rules", "ok", "Rule order saved.")
+
+
+@router.post("/rules/{rule_id}/delete")
+def delete_rule(
+    rule_id: int, request: Request, state: StateDep, user: PageUser, csrf_token: Token = ""
+) -> Response:
+    check_form(request, state.settings, user, csrf_token)
+    try:
+        with state.sessions() as session, session.begin():
+            uid = user.user_id
+            triage.delete_rule(session, uid, rule_id)
+    except SecretaryError as exc:
+        return back("/rules", "error", exc.message)
+    return back("/rules", "ok", "Rule deleted.")
+
+
+# --- settings, tokens, audit ---------------------------------------------------------------
+
+
+def _settings_context(request: Request, state: Any) -> dict[str, Any]:
+    s = state.settings
+    llm = s.llm
+    configured = {
+        "openai": llm.openai_api_key is not None,
+        "anthropic": llm.anthropic_api_key is not None,
+        "gemini": llm.gemini_api_key is not None,
+        "ollama": "ollama" in llm.chain,
+        "local": True,
+    }
+    models = {
+        "openai": llm.openai_model,
+        "anthropic": llm.anthropic_model,
+        "gemini": llm.gemini_model,
+        "ollama": llm.ollama_model,
+        "local": "built-in (offline)",
+    }
+    return {
+        "settings": s,
+        "chain": list(llm.chain),
+        "configured": configured,
+        "models": models,
+        "checks": None,
+        "rate": getattr(s, "rate", None),
+        "has_tokens": has_route(request, "/tokens"),
+        "has_audit_api": has_route(request, "/api/v1/audit"),
+    }
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings_page(request: Request, state: StateDep, user: PageUser) -> HTMLResponse:
+    context = _settings_context(request, state)
+    return render(request, state, "settings.html", context, active="settings")
+
+
+@router.post("/settings/llm-test", response_class=HTMLResponse)
+def llm_test(
+    request: Request, state: StateDep, user: PageUser, csrf_token: Token = ""
+) -> HTMLResponse:
+    """Send one tiny request to each provider in the chain (``secretary llm test``)."""
+    check_form(request, state.settings, user, csrf_token)
+    from secretary.llm.chain import check_providers
+
+    context = {**_settings_context(request, state), "checks": check_providers(state.settings)}
+    return render(request, state, "settings.html", context, active="settings")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request, session: SessionDep, state: StateDep, user: PageUser
+) -> HTMLResponse:
+    rows = session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(200)).all()
+    return render(request, state, "audit.html", {"rows": rows}, active="settings")
+
+
+# --- search, ask, schedule -----------------------------------------------------------------
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request, state: StateDep, user: PageUser, q: str = "", kind: str = ""
+) -> HTMLResponse:
+    context = {
+        "query": q,
+        "kind": kind if kind in ("email", "event", "file") else "",
+        "available": has_route(request, "/api/v1/search"),
+    }
+    return render(request, state, "search.html", context, active="search")
+
+
+@router.get("/ask", response_class=HTMLResponse)
+def ask_page(request: Request, state: StateDep, user: PageUser) -> HTMLResponse:
+    context = {"available": has_route(request, "/api/v1/ask")}
+    return render(request, state, "ask.html", context, active="ask")
+
+
+@router.get("/schedule", response_class=HTMLResponse)
+def schedule_page(
+    request: Request, session: SessionDep, state: StateDep, user: PageUser
+) -> HTMLResponse:
+    today = utcnow().date()
+    monday = today - timedelta(days=today.weekday())
+    days = [monday + timedelta(days=i) for i in range(7)]
+    events = _week_events(session, days[0], days[-1] + timedelta(days=1))
+    context = {
+        "days": days,
+        "events": events,
+        "week_start": days[0].isoformat(),
+        "week_end": (days[-1] + timedelta(days=1)).isoformat(),
+        "available": has_route(request, "/api/v1/preferences/scheduling"),
+        "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+    }
+    return render(request, state, "schedule.html", context, active="schedule")
+
+
+def _week_events(session: Session, start: Any, end: Any) -> dict[str, list[dict[str, Any]]]:
+    """Calendar events of the week by day (ISO date), when the Calendar store exists."""
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    try:
+        from secretary.db.models import CalendarEvent
+    except ImportError:  # the Calendar store is another stream's; absent in older builds
+        return by_day
+    start_col = getattr(CalendarEvent, "start_at", None)
+    if start_col is None:
+        return by_day
+    from datetime import UTC, datetime, time
+
+    lo = datetime.combine(start, time(0), tzinfo=UTC)
+    hi = datetime.combine(end, time(0), tzinfo=UTC)
+    try:
+        rows = session.scalars(
+            select(CalendarEvent)
+            .where(start_col >= lo, start_col < hi)
+            .order_by(start_col)
+            .limit(300)
+        ).all()
+    except Exception as exc:  # a schema mid-migration must not take the page down
+        log.info("ui.week_events_unavailable", error=type(exc).__name__)
+        session.rollback()
+        return by_day
+    for ev in rows:
+        at = ev.start_at
+        if at is None:
+            continue
+        by_day.setdefault(at.date().isoformat(), []).append(
+            {"title": getattr(ev, "summary", None) or "(busy)", "at": at.strftime("%H:%M")}
+        )
+    return by_day
+
+
+# --- the API docs, served from vendored assets ---------------------------------------------
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs() -> HTMLResponse:
+    """Swagger UI from the vendored ``swagger-ui-dist`` (no CDN); its start-up is a static
+    file because the CSP allows no inline script."""
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Secretary API</title>"
+        f'<link rel="stylesheet" href="{SWAGGER}/swagger-ui.css">'
+        f'<link rel="icon" href="{SWAGGER}/favicon-32x32.png"></head>'
+        '<body><div id="swagger-ui"></div>'
+        f'<script src="{SWAGGER}/swagger-ui-bundle.js"></script>'
+        '<script src="/static/docs.js"></script></body></html>'
     )
-
-
-@router.post("/drafts/{draft_id}/regenerate")
-def regenerate(
-    draft_id: int, state: StateDep, csrf_token: Token = "", nonce: Nonce = None
-) -> Response:
-    csrf.verify(state.settings, nonce, csrf_token)
-
-    def work(session: Session, gmail: Any) -> Draft:
-        return drafting.regenerate_draft(session, draft_id, tier=_tier(state), gmail=gmail)
-
-    return _act(state, draft_id, "A new suggestion replaced the draft.", work)
+    return HTMLResponse(page)
 
 
 @register_routes
 def _routes(app: FastAPI) -> None:
     app.include_router(router)
+    app.include_router(inbox.router)
+    app.include_router(queue.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
