@@ -9,7 +9,7 @@ import threading
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from secretary.db.models import DraftStatus
+from secretary.db.models import Draft, DraftStatus
 from secretary.drafting import service
 from secretary.drafting.gmail import DRAFT_KEY_HEADER, GmailDraftMissing, body_hash
 from secretary.errors import Conflict
@@ -25,13 +25,27 @@ from tests.drafting.queue import (  # noqa: F401 (pending_fixture registers the 
 from tests.triage.helpers import drafts_by_thread
 
 
+def approve(s: Session, p: Pending, body: str | None = None) -> Draft:
+    """Approve what the queue shows right now (its digest), as a user would."""
+    digest = service.draft_digest(service.get_draft(s, p.draft_id))
+    return service.approve_draft(s, p.draft_id, gmail=p.gmail, digest=digest, body=body)
+
+
 def test_approve_sends_exactly_once_even_when_called_twice(
     pending: Pending, sessions: sessionmaker[Session]
 ) -> None:
-    for _ in range(2):
-        with sessions.begin() as s:
-            draft = service.approve_draft(s, pending.draft_id, gmail=pending.gmail)
-            assert draft.status == DraftStatus.SENT
+    with sessions.begin() as s:
+        digest = service.draft_digest(service.get_draft(s, pending.draft_id))
+        assert approve(s, pending).status == DraftStatus.SENT
+    # A second approve from a stale form: not "sent" again, but when it was.
+    with pytest.raises(service.DraftAlreadySent) as again, sessions.begin() as s:
+        service.approve_draft(s, pending.draft_id, gmail=pending.gmail, digest=digest)
+    assert again.value.status_code == 409
+    assert again.value.message.startswith("Already sent at ")
+    assert again.value.details is not None
+    assert (
+        again.value.details["sent_at"] == draft_row(sessions, pending.draft_id).sent_at.isoformat()
+    )  # type: ignore[union-attr]
 
     sent = sent_in_thread(pending.api, pending.thread_id)
     assert len(sent) == 1
@@ -48,13 +62,13 @@ def test_approve_retried_after_a_lost_commit_adopts_the_sent_message(
 ) -> None:
     # Gmail sends, then the process dies before our commit: the transaction rolls back.
     with sessions() as s, s.begin():
-        service.approve_draft(s, pending.draft_id, gmail=pending.gmail)
+        approve(s, pending)
         s.rollback()
     assert draft_row(sessions, pending.draft_id).status == DraftStatus.PENDING
     assert len(sent_in_thread(pending.api, pending.thread_id)) == 1
 
     with sessions.begin() as s:
-        draft = service.approve_draft(s, pending.draft_id, gmail=pending.gmail)
+        draft = approve(s, pending)
         assert draft.status == DraftStatus.SENT
     sent = sent_in_thread(pending.api, pending.thread_id)
     assert len(sent) == 1
@@ -66,7 +80,7 @@ def test_approve_a_draft_deleted_in_gmail_refuses(
 ) -> None:
     pending.api.users().drafts().delete(userId="me", id=pending.gmail_draft_id).execute()
     with pytest.raises(GmailDraftMissing) as caught, sessions.begin() as s:
-        service.approve_draft(s, pending.draft_id, gmail=pending.gmail)
+        approve(s, pending)
     assert caught.value.status_code == 409
     assert sent_in_thread(pending.api, pending.thread_id) == []
     assert draft_row(sessions, pending.draft_id).status == DraftStatus.PENDING
@@ -83,7 +97,7 @@ def test_reject_deletes_the_gmail_draft_and_blocks_sending(
             )
     assert drafts_by_thread(pending.api) == {}
     with pytest.raises(service.DraftStateConflict) as caught, sessions.begin() as s:
-        service.approve_draft(s, pending.draft_id, gmail=pending.gmail)
+        approve(s, pending)
     assert caught.value.status_code == 409
     with pytest.raises(Conflict) as edit_refused, sessions.begin() as s:
         service.edit_draft(s, pending.draft_id, "too late", gmail=pending.gmail)
@@ -114,7 +128,7 @@ def test_edit_updates_the_gmail_draft_and_is_never_regenerated_over(
 
     # Approving sends the edited text.
     with sessions.begin() as s:
-        service.approve_draft(s, pending.draft_id, gmail=pending.gmail)
+        approve(s, pending)
     (sent,) = sent_in_thread(pending.api, pending.thread_id)
     assert body_hash(sent["message"].get_content()) == body_hash(text)
 
@@ -150,7 +164,7 @@ def test_regenerate_supersedes_and_replaces_the_gmail_draft(
     assert draft_row(sessions, new_id).status == DraftStatus.SUPERSEDED
     # A superseded draft can be neither approved, regenerated nor rejected.
     for action, kwargs in (
-        (service.approve_draft, {}),
+        (service.approve_draft, {"digest": "0" * 64}),
         (service.reject_draft, {}),
         (service.regenerate_draft, {"tier": tier}),
     ):
@@ -178,14 +192,19 @@ def test_an_edit_made_in_gmail_is_detected_and_never_overwritten(
 
     with sessions.begin() as s:
         assert service.detect_human_edit(s, pending.draft_id, gmail=pending.gmail)
+        # The queue now shows Gmail's version, recipients and subject included.
+        shown = service.get_draft(s, pending.draft_id)
+        assert shown.to_addrs == ["pat@example.org"]
+        assert shown.subject == "Re: my own words"
     local = draft_row(sessions, pending.draft_id)
     assert local.human_edited
     assert local.body.strip() == mine
 
-    # Approving sends the user's words, as Gmail holds them.
+    # Approving sends the user's words, as Gmail holds them. The new subject took the draft
+    # out of the thread (Gmail's threading rules): look where Gmail said it is.
     with sessions.begin() as s:
-        service.approve_draft(s, pending.draft_id, gmail=pending.gmail)
-    (sent,) = sent_in_thread(pending.api, pending.thread_id)
+        approve(s, pending)
+    (sent,) = sent_in_thread(pending.api, draft_row(sessions, pending.draft_id).gmail_thread_id)
     assert body_hash(sent["message"].get_content()) == body_hash(mine)
 
 
@@ -194,22 +213,20 @@ def test_concurrent_approvals_send_once(pending: Pending, sessions: sessionmaker
     results: list[str] = []
     errors: list[BaseException] = []
 
-    def approve() -> None:
+    def approve_once() -> None:
         try:
             with sessions.begin() as s:
-                results.append(
-                    service.approve_draft(s, pending.draft_id, gmail=pending.gmail).status
-                )
+                results.append(approve(s, pending).status)
         except BaseException as exc:  # surfaced by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=approve) for _ in range(2)]
+    threads = [threading.Thread(target=approve_once) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
-    assert errors == []
-    assert results == [DraftStatus.SENT, DraftStatus.SENT]
+    assert results == [DraftStatus.SENT]
+    assert [type(e) for e in errors] == [service.DraftAlreadySent]
     assert len(sent_in_thread(pending.api, pending.thread_id)) == 1
 
 

@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Histogram
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from secretary.db.models import Draft, DraftStatus, GoogleAccount, Message, User
+from secretary.db.models import Draft, DraftFeedback, DraftStatus, GoogleAccount, Message, User
 from secretary.drafting.addressing import build_reply
+from secretary.drafting.approval import (
+    DraftVersion,
+    VersionDiff,
+    diff_versions,
+    normalize_body,
+    recipient_flags,
+)
+from secretary.drafting.exfil import ExfilFlag, check_draft, lowered_confidence
 from secretary.drafting.gmail import (
     DRAFT_KEY_HEADER,
     GmailDraftMissing,
@@ -27,6 +35,7 @@ from secretary.drafting.gmail import (
     compose_raw,
     parse_raw,
 )
+from secretary.drafting.schemas import DraftFlag, DraftOut
 from secretary.errors import Conflict, NotFound
 from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
@@ -71,9 +80,17 @@ def _thread(session: Session, message: Message) -> Sequence[Message]:
     ).all()
 
 
-def generate_draft(session: Session, message_id: int, *, tier: IntelligenceTier) -> Draft | None:
+def generate_draft(
+    session: Session,
+    message_id: int,
+    *,
+    tier: IntelligenceTier,
+    instruction: str | None = None,
+    previous_body: str | None = None,
+) -> Draft | None:
     """Store a reply suggestion for the message (reusing an active one), or None when the
-    tier decides no reply should be drafted."""
+    tier decides no reply should be drafted. ``instruction`` and ``previous_body`` come from
+    a regenerate: the user's wish, and the suggestion the new one must differ from."""
     existing = active_draft(session, message_id)
     if existing is not None:
         return existing
@@ -83,11 +100,23 @@ def generate_draft(session: Session, message_id: int, *, tier: IntelligenceTier)
     account = session.get(GoogleAccount, message.account_id)
     user = session.get(User, message.user_id)
     user_email = account.email if account else ""
+    # Meeting requests get real free slots; a reply accepting offered slots gets no draft,
+    # its booking proposal (with the confirmation) waits in the approval queue (issue 10).
+    from secretary.scheduling import meetings
+
+    meeting = meetings.draft_context(session, message, tier=tier)
+    if meeting is not None and meeting.skip:
+        log.info("draft_skipped", message_id=message_id, reason="booking_proposed")
+        return None
     request = DraftRequest(
         email=email_input(message, user_email=user_email),
         thread=[email_input(m, user_email=user_email) for m in _thread(session, message)],
         user_name=user.display_name if user else None,
-        user_timezone=user.timezone if user else "UTC",
+        user_timezone=meeting.owner_time_zone if meeting else (user.timezone if user else "UTC"),
+        available_slots=meeting.slots if meeting else None,
+        requester_timezone=meeting.requester_time_zone if meeting else None,
+        instruction=instruction or None,
+        previous_body=previous_body,
     )
     result = tier.draft_reply(request)
     if not result.should_draft or not result.body.strip():
@@ -104,6 +133,8 @@ def generate_draft(session: Session, message_id: int, *, tier: IntelligenceTier)
         references=message.references or [],
     )
     usage = result.usage
+    # Before the queue: links, addresses and numbers the conversation never contained.
+    exfil = exfil_flags(session, message, result.body, user_email=user_email)
     draft = Draft(
         user_id=message.user_id,
         account_id=message.account_id,
@@ -118,7 +149,8 @@ def generate_draft(session: Session, message_id: int, *, tier: IntelligenceTier)
         references=envelope.references,
         body=result.body,
         intent=result.intent,
-        confidence=result.confidence,
+        confidence=lowered_confidence(result.confidence, exfil),
+        flags=[f.to_json() for f in exfil],
         model=result.model or (usage.model if usage else ""),
         input_tokens=usage.input_tokens if usage else 0,
         output_tokens=usage.output_tokens if usage else 0,
@@ -126,8 +158,55 @@ def generate_draft(session: Session, message_id: int, *, tier: IntelligenceTier)
     )
     session.add(draft)
     session.flush()
-    log.info("draft_generated", message_id=message_id, draft_id=draft.id, model=draft.model)
+    if meeting is not None:
+        meetings.record_offer(session, message, meeting, draft)
+    log.info(
+        "draft_generated",
+        message_id=message_id,
+        draft_id=draft.id,
+        model=draft.model,
+        flags=[f.kind for f in exfil],
+    )
     return draft
+
+
+SENT_MAIL_CHECKED = 500  # the user's newest sent messages the exfiltration check reads
+
+
+def exfil_flags(
+    session: Session, message: Message, body: str, *, user_email: str
+) -> list[ExfilFlag]:
+    """The draft exfiltration check (``drafting.exfil``) for a reply to ``message``: the
+    thread's texts first; the user's own sent mail only if they do not explain everything."""
+
+    def texts(m: Message) -> list[str]:
+        return [
+            m.body_text or "",
+            m.subject or "",
+            m.from_addr or "",
+            m.reply_to or "",
+            " ".join(m.to_addrs or []),
+            " ".join(m.cc_addrs or []),
+        ]
+
+    thread = [user_email, *texts(message)]
+    for m in _thread(session, message):
+        thread.extend(texts(m))
+
+    def sent() -> list[str]:
+        rows = session.scalars(
+            select(Message.body_text)
+            .where(
+                Message.account_id == message.account_id,
+                Message.label_ids.contains(["SENT"]),
+                Message.body_text.is_not(None),
+            )
+            .order_by(Message.internal_date.desc())
+            .limit(SENT_MAIL_CHECKED)
+        ).all()
+        return [r for r in rows if r]
+
+    return check_draft(body, thread=thread, sent=sent)
 
 
 def _raw_for(draft: Draft, from_addr: str) -> bytes:
@@ -135,6 +214,7 @@ def _raw_for(draft: Draft, from_addr: str) -> bytes:
         from_addr=from_addr,
         to=draft.to_addrs,
         cc=draft.cc_addrs,
+        bcc=draft.bcc_addrs or [],
         subject=draft.subject,
         body=draft.body,
         in_reply_to=draft.in_reply_to,
@@ -213,17 +293,12 @@ def mirror_to_gmail(
 
 
 def detect_human_edit(session: Session, draft_id: int, *, gmail: GmailPort) -> bool:
-    """Compare Gmail's copy with what we last wrote; mark the draft edited if it differs."""
-    draft = session.get(Draft, draft_id)
-    if draft is None:
-        raise DraftNotFound(f"draft {draft_id} not found")
-    if not draft.gmail_draft_id or draft.human_edited:
+    """Compare Gmail's copy with what we show; adopt a human's Gmail edit (recipients,
+    subject and text) and mark the draft edited."""
+    draft = get_draft(session, draft_id)
+    if not draft.gmail_draft_id:
         return draft.human_edited
-    _headers, body = parse_raw(gmail.get_draft_raw(draft.gmail_draft_id))
-    if body_hash(body) != draft.body_hash:
-        draft.human_edited = True
-        draft.body = body
-        session.flush()
+    refresh_from_gmail(session, draft_id, gmail=gmail)
     return draft.human_edited
 
 
@@ -235,8 +310,10 @@ def edit_draft(session: Session, draft_id: int, body: str, *, gmail: GmailPort) 
     if draft.status not in ACTIVE:
         raise Conflict(f"draft {draft_id} is {draft.status}", code="draft_not_editable")
     if draft.gmail_draft_id:
-        _headers, current = parse_raw(gmail.get_draft_raw(draft.gmail_draft_id))
-        if draft.body_hash and body_hash(current) != draft.body_hash:
+        # Recipients and subject count too: writing our copy over a Gmail-side Cc change
+        # would silently undo it.
+        current = _gmail_version(gmail, draft)
+        if draft.body_hash and current.digest() != draft_digest(draft):
             raise Conflict(
                 "the draft was edited in Gmail since we last wrote it; edit it there",
                 code="draft_edited_in_gmail",
@@ -252,6 +329,7 @@ def edit_draft(session: Session, draft_id: int, body: str, *, gmail: GmailPort) 
     draft.body = body
     draft.body_hash = body_hash(body)
     draft.human_edited = True
+    draft.seen_version = None  # the user has seen, and now chosen, the current version
     session.flush()
     return draft
 
@@ -307,34 +385,187 @@ def _edited_in_gmail(draft: Draft, gmail_body: str) -> bool:
     return bool(draft.body_hash) and body_hash(gmail_body) != draft.body_hash
 
 
-def approve_draft(session: Session, draft_id: int, *, gmail: GmailPort) -> Draft:
-    """Send the Gmail draft (as Gmail holds it, a human edit included) and mark it ``sent``.
+class DraftAlreadySent(Conflict):
+    code = "draft_already_sent"
 
-    Idempotent: the row is locked for the whole call, so a concurrent approve waits and
+
+class DraftChanged(Conflict):
+    """The draft is not what the user approved (edited in Gmail, or the user's view is stale).
+
+    Nothing was sent. The local row now holds the current Gmail version and remembers the
+    one the user saw (``seen_version``), so the queue can highlight the change. Edges commit
+    that refresh before answering 409 (``details``: the new ``digest`` and the ``changes``).
+    """
+
+    code = "draft_changed"
+
+
+def draft_version(draft: Draft) -> DraftVersion:
+    """What the queue shows for ``draft`` (and what its digest covers)."""
+    return DraftVersion.of(
+        to=draft.to_addrs or [],
+        cc=draft.cc_addrs or [],
+        bcc=draft.bcc_addrs or [],
+        subject=draft.subject or "",
+        body=draft.body or "",
+    )
+
+
+def draft_digest(draft: Draft) -> str:
+    return draft_version(draft).digest()
+
+
+def pending_changes(draft: Draft) -> VersionDiff | None:
+    """How the draft differs from the version the user last saw, if Gmail changed it."""
+    if not draft.seen_version:
+        return None
+    diff = diff_versions(DraftVersion.from_json(draft.seen_version), draft_version(draft))
+    return diff if diff.changed else None
+
+
+def describe(session: Session, draft: Draft) -> DraftOut:
+    """The draft as the queue shows it: full recipients, the digest to approve with, the
+    warnings (exfiltration check, many or unexpected recipients) and Gmail-side changes."""
+    out = DraftOut.model_validate(draft)
+    version = draft_version(draft)
+    original = session.get(Message, draft.message_id)
+    account = session.get(GoogleAccount, draft.account_id)
+    addresses = (
+        [
+            original.from_addr or "",
+            original.reply_to or "",
+            *(original.to_addrs or []),
+            *(original.cc_addrs or []),
+        ]
+        if original is not None
+        else []
+    )
+    flags = [
+        *(DraftFlag.model_validate(f) for f in draft.flags or []),
+        *(
+            DraftFlag.model_validate(f)
+            for f in recipient_flags(
+                version, original=addresses, own=[account.email] if account else []
+            )
+        ),
+    ]
+    changes = pending_changes(draft)
+    return out.model_copy(
+        update={
+            "digest": version.digest(),
+            "flags": flags,
+            "changes": changes.to_json() if changes else None,
+        }
+    )
+
+
+def _gmail_version(gmail: GmailPort, draft: Draft) -> DraftVersion:
+    assert draft.gmail_draft_id  # callers check
+    headers, body = parse_raw(gmail.get_draft_raw(draft.gmail_draft_id))
+    return DraftVersion.from_headers(headers, body)
+
+
+def _adopt_version(draft: Draft, current: DraftVersion) -> VersionDiff | None:
+    """Make the local row show Gmail's version; remember the one the user saw."""
+    mine = draft_version(draft)
+    if mine.digest() == current.digest():
+        return None
+    diff = diff_versions(mine, current)
+    draft.seen_version = mine.to_json()
+    draft.to_addrs, draft.cc_addrs, draft.bcc_addrs = current.to, current.cc, current.bcc
+    draft.subject = current.subject
+    draft.body = current.body
+    draft.body_hash = body_hash(current.body)
+    draft.human_edited = True
+    return diff
+
+
+def refresh_from_gmail(session: Session, draft_id: int, *, gmail: GmailPort) -> VersionDiff | None:
+    """Re-read the Gmail draft; if a human changed it there, show that version from now on.
+
+    Returns what changed (recipients, subject, text), or None when Gmail holds what we show.
+    """
+    draft = get_draft(session, draft_id, for_update=True)
+    if draft.status not in ACTIVE or not draft.gmail_draft_id:
+        return None
+    diff = _adopt_version(draft, _gmail_version(gmail, draft))
+    session.flush()
+    return diff
+
+
+def _sent_at_text(draft: Draft) -> str:
+    sent_at = draft.sent_at or draft.updated_at
+    return sent_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _already_sent(draft: Draft) -> DraftAlreadySent:
+    sent_at = draft.sent_at or draft.updated_at
+    return DraftAlreadySent(
+        f"Already sent at {_sent_at_text(draft)}; it was not sent again.",
+        details={
+            "draft_id": draft.id,
+            "sent_at": sent_at.isoformat(),
+            "gmail_message_id": draft.gmail_message_id,
+        },
+    )
+
+
+def approve_draft(
+    session: Session,
+    draft_id: int,
+    *,
+    gmail: GmailPort,
+    digest: str,
+    body: str | None = None,
+) -> Draft:
+    """Send the draft if, and only if, Gmail holds exactly what the user saw.
+
+    ``digest`` is ``draft_digest`` of the version the user approved (the API and the queue
+    show it beside each draft). The Gmail draft is re-read first: if its To, Cc, Bcc,
+    Subject or text differ, nothing is sent and ``DraftChanged`` says what changed. ``body``
+    is what the user's text box holds: when it differs, it is written to the Gmail draft
+    and sent in the same step (an unsaved edit is never dropped).
+
+    Exactly once: the row is locked for the whole call, so a concurrent approve waits and
     then finds ``sent``. A retry after a crash between Gmail sending and our commit finds
     the draft gone from Gmail (a draft is sent at most once) and adopts the SENT message
     carrying our draft key instead of sending again.
 
     Raises:
+        DraftAlreadySent: it was sent before (the message says when).
+        DraftChanged: Gmail's version is not the approved one (flushed: commit it).
         DraftStateConflict: the draft is rejected or superseded, or not yet in Gmail.
         GmailDraftMissing: the Gmail draft was deleted in Gmail and never sent.
     """
     draft = get_draft(session, draft_id, for_update=True)
     if draft.status == DraftStatus.SENT:
-        return draft
+        raise _already_sent(draft)
     _require_active(draft, "approve")
     if not draft.gmail_draft_id:
         raise DraftStateConflict(
             f"draft {draft_id} is not in Gmail yet; try again in a moment",
             code="draft_not_in_gmail",
         )
-    draft.status = DraftStatus.APPROVED
     sent_id: str | None = None
     try:
-        current = _gmail_body(gmail, draft)
-        if _edited_in_gmail(draft, current):
-            draft.human_edited = True
-            draft.body = current
+        current = _gmail_version(gmail, draft)
+        if current.digest() != digest:
+            diff = _adopt_version(draft, current) or pending_changes(draft)
+            session.flush()
+            summary = diff.summary() if diff else "it is not the version you saw"
+            log.info("draft_approval_refused_changed", draft_id=draft.id)
+            raise DraftChanged(
+                f"The draft changed since you saw it ({summary}). Nothing was sent: "
+                "review the highlighted changes and approve again.",
+                details={
+                    "digest": current.digest(),
+                    "changes": diff.to_json() if diff else None,
+                },
+            )
+        if body is not None and normalize_body(body) != current.body:
+            current = _write_typed_body(session, draft, current, body, gmail=gmail)
+        draft.status = DraftStatus.APPROVED
+        draft.approved_digest = digest
         sent = gmail.send_draft(draft.gmail_draft_id)
         sent_id = str(sent.get("id") or "") or None
         _adopt_thread(draft, sent)
@@ -353,13 +584,45 @@ def approve_draft(session: Session, draft_id: int, *, gmail: GmailPort) -> Draft
         log.info("gmail_send_adopted", draft_id=draft.id)
     draft.status = DraftStatus.SENT
     draft.gmail_message_id = sent_id
-    draft.gmail_synced_at = utcnow()
+    draft.sent_at = draft.gmail_synced_at = utcnow()
+    draft.seen_version = None
     session.flush()
     log.info("draft_sent", draft_id=draft.id, human_edited=draft.human_edited)
     return draft
 
 
-def reject_draft(session: Session, draft_id: int, *, gmail: GmailPort) -> Draft:
+def _write_typed_body(
+    session: Session, draft: Draft, current: DraftVersion, body: str, *, gmail: GmailPort
+) -> DraftVersion:
+    """The approved version with the text box's words, written to the Gmail draft."""
+    assert draft.gmail_draft_id
+    text = body.replace("\r\n", "\n")
+    account = session.get(GoogleAccount, draft.account_id)
+    draft.to_addrs, draft.cc_addrs, draft.bcc_addrs = current.to, current.cc, current.bcc
+    draft.subject = current.subject
+    draft.body = text
+    updated = gmail.update_draft(
+        draft.gmail_draft_id,
+        _raw_for(draft, account.email if account else ""),
+        thread_id=draft.gmail_thread_id,
+    )
+    _adopt_thread(draft, updated.get("message"))
+    draft.body_hash = body_hash(text)
+    draft.human_edited = True
+    return draft_version(draft)
+
+
+def record_feedback(session: Session, draft: Draft, kind: str, text: str | None) -> None:
+    """Keep a reject reason or regenerate instruction for learning (the user's words only)."""
+    if text and text.strip():
+        session.add(
+            DraftFeedback(user_id=draft.user_id, draft_id=draft.id, kind=kind, text=text.strip())
+        )
+
+
+def reject_draft(
+    session: Session, draft_id: int, *, gmail: GmailPort, reason: str | None = None
+) -> Draft:
     """Delete the Gmail draft and mark ours ``rejected`` (idempotent).
 
     Raises:
@@ -372,16 +635,24 @@ def reject_draft(session: Session, draft_id: int, *, gmail: GmailPort) -> Draft:
     if draft.gmail_draft_id:
         gmail.delete_draft(draft.gmail_draft_id)
     draft.status = DraftStatus.REJECTED
+    record_feedback(session, draft, "rejected", reason)
     session.flush()
-    log.info("draft_rejected", draft_id=draft.id)
+    log.info("draft_rejected", draft_id=draft.id, with_reason=bool(reason))
     return draft
 
 
 def regenerate_draft(
-    session: Session, draft_id: int, *, tier: IntelligenceTier, gmail: GmailPort
+    session: Session,
+    draft_id: int,
+    *,
+    tier: IntelligenceTier,
+    gmail: GmailPort,
+    instruction: str | None = None,
 ) -> Draft:
     """Ask the tier again; the old suggestion becomes ``superseded`` and the new one takes
-    its place in the same Gmail draft (``drafts.update``, so the draft id stays).
+    its place in the same Gmail draft (``drafts.update``, so the draft id stays). The tier
+    sees the old text (it must write something different) and the user's ``instruction``
+    ("shorter", "decline politely"), which is also kept for learning.
 
     A human edit is never overwritten: one made through our API (``human_edited``) or in
     Gmail (the Gmail copy's hash differs from ``body_hash``) refuses with 409.
@@ -401,7 +672,10 @@ def regenerate_draft(
         )
     old.status = DraftStatus.SUPERSEDED
     session.flush()
-    new = generate_draft(session, old.message_id, tier=tier)
+    record_feedback(session, old, "regenerate", instruction)
+    new = generate_draft(
+        session, old.message_id, tier=tier, instruction=instruction, previous_body=old.body
+    )
     if new is None:
         # The caller's transaction rolls back, so the old suggestion stays pending.
         raise DraftStateConflict(

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Integer, String, Text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from secretary.db.base import Base, IdMixin, TimestampMixin
@@ -45,6 +46,8 @@ class Draft(IdMixin, TimestampMixin, Base):
     subject: Mapped[str] = mapped_column(Text, default="")
     to_addrs: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     cc_addrs: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    # Only ever set by a human in Gmail; shown in the queue and covered by the digest.
+    bcc_addrs: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     in_reply_to: Mapped[str | None] = mapped_column(Text)
     references: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     body: Mapped[str] = mapped_column(Text, default="")
@@ -58,3 +61,10 @@ class Draft(IdMixin, TimestampMixin, Base):
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     gmail_create_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     gmail_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Approval integrity (ADR "approval digest"): the exfiltration check's findings, the
+    # version the user saw before Gmail changed it (the queue highlights the difference),
+    # the digest the user approved, and when the reply left.
+    flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    seen_version: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    approved_digest: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
