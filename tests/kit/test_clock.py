@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,10 @@ import pytest
 from secretary.kit import clock
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "secretary"
+# Wall-clock reads that are about elapsed time on someone else's clock, not about "now".
+ALLOWED = {
+    "web/ratelimit.py": "the limits library keeps its windows on time.time()",
+}
 
 
 def test_secretary_now_pins_both_clocks(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -18,17 +22,19 @@ def test_secretary_now_pins_both_clocks(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setenv("SECRETARY_NOW", "2026-11-18T09:30:00-05:00")
     want = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
-    assert clock.utcnow() == want
-    assert clock.utcnow().tzinfo is UTC
-    assert _clock.utcnow() == want
-    assert _clock.now_ms() == clock.to_epoch_ms(want)
+    first = clock.utcnow()
+    assert want <= first < want + timedelta(seconds=1)
+    assert first.tzinfo is UTC
+    assert want <= _clock.utcnow() < want + timedelta(seconds=1)
+    # It then advances in real time, so retries and leases still come due.
+    assert clock.utcnow() >= first
 
 
 def test_zone_less_value_is_utc_and_bad_value_names_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SECRETARY_NOW", "2026-11-18T14:30:00")
-    assert clock.utcnow() == datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
+    assert clock.utcnow().replace(microsecond=0) == datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
     monkeypatch.setenv("SECRETARY_NOW", "next tuesday")
     with pytest.raises(ValueError, match="SECRETARY_NOW"):
         clock.utcnow()
@@ -63,7 +69,7 @@ def test_product_code_reads_the_one_clock() -> None:
     offenders = []
     for path in SRC.rglob("*.py"):
         rel = path.relative_to(SRC).as_posix()
-        if rel == "kit/clock.py" or rel.startswith("emulators/"):
+        if rel == "kit/clock.py" or rel.startswith("emulators/") or rel in ALLOWED:
             continue
         offenders += [f"{rel}:{n}" for n in _wall_clock_calls(ast.parse(path.read_text()))]
     assert offenders == []

@@ -1,15 +1,19 @@
 """Timezone-aware time. UTC inside; convert to the user's zone only at the edges.
 
 Every "now" in the product reads ``utcnow()``. ``SECRETARY_NOW`` (an RFC 3339 timestamp,
-e.g. ``2026-11-18T14:30:00Z``) pins it to one instant for the demo and the tests; the
-Workspace emulator's own clock (``workspace_emulator._clock``) honours the same variable, so
-both sides agree on "now". A pinned clock does not advance.
+e.g. ``2026-11-18T14:30:00Z``) pins it for the demo and the tests: the first read in a
+process returns that instant, and the clock then advances in real time from there (so task
+retries, leases and token lifetimes keep working in a long-running demo). The Workspace
+emulator's own clock (``workspace_emulator._clock``) honours the same variable the same way,
+so both sides agree on "now".
 """
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 NOW_ENV = "SECRETARY_NOW"
@@ -27,10 +31,19 @@ def parse_pinned(value: str) -> datetime:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+_anchors: dict[str, float] = {}
+_anchor_lock = threading.Lock()
+
+
 def pinned_now() -> datetime | None:
-    """The pinned instant, or None when the clock runs freely."""
+    """The pinned clock's reading, or None when the clock runs freely."""
     value = os.environ.get(NOW_ENV, "").strip()
-    return parse_pinned(value) if value else None
+    if not value:
+        return None
+    start = parse_pinned(value)
+    with _anchor_lock:
+        anchor = _anchors.setdefault(value, time.monotonic())
+    return start + timedelta(seconds=time.monotonic() - anchor)
 
 
 def utcnow() -> datetime:

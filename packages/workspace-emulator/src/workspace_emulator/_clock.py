@@ -2,15 +2,21 @@
 
 The emulator is its own package, so it does not import Secretary's clock; it honours the
 same variable (an RFC 3339 timestamp; zone-less means UTC) so a demo or a test can pin both
-to one instant. A pinned clock does not advance. Token lifetimes and history retention are
-measured on the machine's real clock (they are about elapsed time, not "now" in the data).
+to one instant: the first read returns it, and the clock advances in real time from there.
+Token lifetimes and history retention are measured on the machine's real clock (they are
+about elapsed time, not "now" in the data).
 """
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+
+_anchors: dict[str, float] = {}
+_anchor_lock = threading.Lock()
 
 
 @lru_cache(maxsize=8)
@@ -22,7 +28,9 @@ def _parse(value: str) -> datetime:
 def utcnow() -> datetime:
     pinned = os.environ.get("SECRETARY_NOW", "").strip()
     if pinned:
-        return _parse(pinned)
+        with _anchor_lock:
+            anchor = _anchors.setdefault(pinned, time.monotonic())
+        return _parse(pinned) + timedelta(seconds=time.monotonic() - anchor)
     return datetime.now(UTC)
 
 
