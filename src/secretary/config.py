@@ -158,6 +158,46 @@ class WorkerSettings(BaseModel):
     )
 
 
+def _default_rate_tiers() -> dict[str, dict[str, str]]:
+    return {
+        "standard": {
+            "read": "600/minute",
+            "write": "120/minute",
+            "send": "30/minute;300/hour",
+            "expensive": "20/minute",
+        },
+        "generous": {
+            "read": "3000/minute",
+            "write": "600/minute",
+            "send": "120/minute",
+            "expensive": "100/minute",
+        },
+    }
+
+
+class IdentitySettings(BaseModel):
+    """Sign-in, sessions, API tokens, trusted hosts and per-user rate tiers (issue 7)."""
+
+    session_ttl_hours: float = Field(
+        default=336, gt=0, description="A browser session ends this long after sign-in."
+    )
+    trusted_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host headers served; empty = the host of base_url plus localhost and 127.0.0.1.",
+    )
+    rate_tiers: dict[str, dict[str, str]] = Field(
+        default_factory=_default_rate_tiers,
+        description="Per-user limits by tier and route class (read, write, send, expensive), in the limits library's notation.",
+    )
+    default_rate_tier: str = Field(
+        default="standard", description="The tier of users without one of their own."
+    )
+    rate_limit_storage: str | None = Field(
+        default=None,
+        description="limits storage URI; unset = in memory, or the Celery Redis broker when the Celery runtime is on.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SECRETARY_",
@@ -191,6 +231,7 @@ class Settings(BaseSettings):
     triage: TriageSettings = Field(default_factory=TriageSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
 
     @model_validator(mode="after")
     def _enforce_non_default_secrets(self) -> Settings:

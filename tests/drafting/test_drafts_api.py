@@ -25,6 +25,7 @@ from secretary.drafting.gmail import body_hash
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
 from secretary.worker.runner import Runtime
+from tests.auth import authenticate_account_owner
 from tests.drafting.queue import (  # noqa: F401 (pending_fixture registers the `pending` fixture)
     Pending,
     RephrasingTier,
@@ -34,12 +35,17 @@ from tests.drafting.queue import (  # noqa: F401 (pending_fixture registers the 
     pending_fixture,
     sent_in_thread,
 )
+from tests.sync.conftest import Connected
 from tests.triage.helpers import drafts_by_thread
 
 
 @pytest.fixture
 def client(
-    pipeline_settings: Settings, engine: Engine, pipeline_runtime: Runtime
+    pipeline_settings: Settings,
+    engine: Engine,
+    pipeline_runtime: Runtime,
+    connected: Connected,
+    sessions: sessionmaker[Session],
 ) -> Iterator[TestClient]:
     root = compose(
         pipeline_settings,
@@ -50,6 +56,8 @@ def client(
     )
     state = AppState(root=root)
     with TestClient(create_app(pipeline_settings, state=state)) as c:
+        # Every API call is the connected account's owner's (tests/auth.py).
+        authenticate_account_owner(c, sessions, connected.account_id)
         yield c
 
 

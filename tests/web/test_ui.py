@@ -20,6 +20,7 @@ from secretary.db.session import make_sessionmaker
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
 from secretary.worker.runner import Runtime
+from tests.auth import owner_of_account, sign_in
 from tests.drafting.queue import (  # noqa: F401 (pending_fixture registers the `pending` fixture)
     Pending,
     RephrasingTier,
@@ -37,7 +38,11 @@ HOSTILE_SUBJECT = '<script>alert("x")</script> report & <b>numbers</b>'
 
 @pytest.fixture
 def client(
-    pipeline_settings: Settings, engine: Engine, pipeline_runtime: Runtime
+    pipeline_settings: Settings,
+    engine: Engine,
+    pipeline_runtime: Runtime,
+    connected: Connected,
+    sessions: sessionmaker[Session],
 ) -> Iterator[TestClient]:
     root = compose(
         pipeline_settings,
@@ -48,6 +53,8 @@ def client(
     )
     state = AppState(root=root)
     with TestClient(create_app(pipeline_settings, state=state)) as c:
+        # A browser signed in as the connected account's owner (tests/auth.py).
+        sign_in(c, sessions, owner_of_account(sessions, connected.account_id))
         yield c
 
 

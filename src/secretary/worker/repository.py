@@ -191,8 +191,11 @@ def list_records(
     name: str | None = None,
     message_id: int | None = None,
     limit: int = 100,
+    user_id: int | None = None,
 ) -> Sequence[TaskRecord]:
     stmt = select(TaskRecord).order_by(TaskRecord.id.desc()).limit(limit)
+    if user_id is not None:
+        stmt = stmt.where(TaskRecord.user_id == user_id)
     if status:
         stmt = stmt.where(TaskRecord.status == status)
     if name:

@@ -13,7 +13,7 @@ import html
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Cookie, FastAPI, Query
+from fastapi import APIRouter, Cookie, Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from secretary.accounts import service
@@ -21,13 +21,14 @@ from secretary.accounts.schemas import AccountOut, ConnectResult, ReauthStart, R
 from secretary.google.auth import STATE_TTL, unseal_pending
 from secretary.google.errors import AccountNeedsReauth, GoogleError, OAuthAccessDenied
 from secretary.web.app import register_routes
+from secretary.web.auth import CurrentUser, PageUser, current_user
 from secretary.web.deps import SessionDep, StateDep
 
 COOKIE_NAME = "secretary_oauth"
 COOKIE_PATH = "/oauth/google"
 
 browser = APIRouter(prefix="/oauth/google", tags=["oauth"], include_in_schema=True)
-api = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
+api = APIRouter(prefix="/api/v1/accounts", tags=["accounts"], dependencies=[Depends(current_user)])
 
 
 def _page(title: str, paragraphs: list[str], *, link: tuple[str, str], status: int) -> HTMLResponse:
@@ -36,8 +37,10 @@ def _page(title: str, paragraphs: list[str], *, link: tuple[str, str], status: i
     href, label = link
     return HTMLResponse(
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)} · Secretary</title></head>"
-        "<body><main style='font-family:sans-serif;max-width:40em;margin:4em auto'>"
+        f"<title>{html.escape(title)} · Secretary</title>"
+        # No inline style: the Content-Security-Policy allows only our stylesheet.
+        "<link rel='stylesheet' href='/static/app.css'></head>"
+        "<body><main id='main'>"
         f"<h1>{html.escape(title)}</h1>{body}"
         f"<p><a href='{html.escape(href, quote=True)}'>{html.escape(label)}</a></p>"
         "</main></body></html>",
@@ -85,13 +88,19 @@ def _success_page(result: ConnectResult) -> HTMLResponse:
 def start(
     session: SessionDep,
     state: StateDep,
+    user: PageUser,
     account_id: Annotated[int | None, Query(description="Re-authorize this account")] = None,
     login_hint: Annotated[str | None, Query(description="Suggest this Google account")] = None,
 ) -> Response:
-    """Redirect the browser to Google's consent page (state cookie set here)."""
+    """Redirect the browser to Google's consent page (state cookie set here). The account
+    is connected to the signed-in user (a re-authorization: only one of their own)."""
     settings = state.settings
     started = service.start_authorization(
-        session, settings=settings, account_id=account_id, login_hint=login_hint
+        session,
+        settings=settings,
+        account_id=account_id,
+        login_hint=login_hint,
+        user_id=None if account_id is not None else user.user_id,
     )
     response = RedirectResponse(started.url, status_code=302)
     response.set_cookie(
@@ -141,9 +150,9 @@ def callback(
 
 
 @api.get("", response_model=list[AccountOut])
-def list_accounts(session: SessionDep, state: StateDep) -> list[AccountOut]:
-    """Connected accounts with their status (``active`` / ``needs_reauth`` and why)."""
-    return service.list_accounts(session, base_url=state.settings.base_url)
+def list_accounts(session: SessionDep, state: StateDep, user: CurrentUser) -> list[AccountOut]:
+    """Your connected accounts with their status (``active`` / ``needs_reauth`` and why)."""
+    return service.list_accounts(session, user_id=user.user_id, base_url=state.settings.base_url)
 
 
 @api.post("/{account_id}/reauth", response_model=ReauthStart)

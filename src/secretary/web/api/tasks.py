@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Query
 
 from secretary.web.app import register_routes
+from secretary.web.auth import CurrentUser, current_user
 from secretary.web.deps import SessionDep
 from secretary.worker import repository
 from secretary.worker.schemas import TaskDetail, TaskOut
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], dependencies=[Depends(current_user)])
 
 Status = Literal["queued", "running", "retrying", "succeeded", "dead"]
 
@@ -19,14 +20,20 @@ Status = Literal["queued", "running", "retrying", "succeeded", "dead"]
 @router.get("")
 def list_tasks(
     session: SessionDep,
+    user: CurrentUser,
     status: Status | None = None,
     name: str | None = None,
     message_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[TaskOut]:
-    """Task records, newest first (``?status=dead`` is the dead-letter queue)."""
+    """Your task records, newest first (``?status=dead`` is the dead-letter queue)."""
     records = repository.list_records(
-        session, status=status, name=name, message_id=message_id, limit=limit
+        session,
+        status=status,
+        name=name,
+        message_id=message_id,
+        limit=limit,
+        user_id=user.user_id,
     )
     return [TaskOut.model_validate(r) for r in records]
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import BaseModel
 
 from secretary.llm.schemas import Category
 from secretary.triage import repository, service
 from secretary.triage.schemas import TriageOut
 from secretary.web.app import register_routes
+from secretary.web.auth import CurrentUser, current_user
 from secretary.web.deps import SessionDep
 
-router = APIRouter(prefix="/api/v1", tags=["triage"])
+router = APIRouter(prefix="/api/v1", tags=["triage"], dependencies=[Depends(current_user)])
 
 
 class TriageItem(TriageOut):
@@ -32,15 +33,15 @@ class ReprocessOut(BaseModel):
 @router.get("/triage")
 def list_triage(
     session: SessionDep,
+    user: CurrentUser,
     category: Category | None = None,
     since: datetime | None = None,
-    user_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[TriageItem]:
     """Triaged messages, newest verdict first."""
     rows = repository.list_results(
         session,
-        user_id=user_id,
+        user_id=user.user_id,
         category=category.value if category else None,
         since=since,
         limit=limit,
