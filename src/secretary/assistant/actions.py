@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from secretary.assistant import tools
 from secretary.assistant.schemas import Intent, ProposedActionOut, Step, StepResult
 from secretary.db.models import Message
+from secretary.errors import BadRequest, ConfigurationError, Conflict
 from secretary.kit.clock import utcnow
 from secretary.llm.schemas import IntelligenceTier
 
@@ -156,3 +157,137 @@ def _propose_generic(
         items=[target],
         value={"action": action.model_dump(), "summary": summary},
     )
+
+
+def _approvals() -> Any:
+    """The generic approval queue (scheduling's proposals), looked up at run time."""
+    try:
+        return importlib.import_module("secretary.approvals.service")
+    except ImportError:
+        return None
+
+
+def propose(
+    session: Session, user_id: int, kind: str, summary: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """Put a proposal (an event, an RSVP, a share) in the approval queue."""
+    if kind not in ALLOWED or kind in ("draft_email", "send_email"):
+        raise BadRequest(f"{kind} cannot be proposed here", code="action_not_allowed")
+    approvals = _approvals()
+    if approvals is None:
+        raise ConfigurationError("the approval queue for events is not installed")
+    proposal = approvals.propose(session, user_id, kind=kind, summary=summary, payload=payload)
+    return ProposedActionOut.model_validate(
+        {"id": str(proposal.id), "kind": kind, "summary": summary, "payload": payload}
+    ).model_dump(mode="json")
+
+
+def propose_reply(
+    session: Session,
+    user_id: int,
+    message_id: str,
+    *,
+    body: str | None,
+    instruction: str | None,
+    tier: IntelligenceTier | None,
+) -> ProposedActionOut:
+    """A reply to ``message_id`` (a Gmail id) waiting in the drafts queue: ``body`` as
+    written, or drafted by the tier following ``instruction``. Mirrored to Gmail as a draft
+    (which sends nothing); approval in Secretary sends it."""
+    import uuid
+
+    from secretary.db.models import Draft, DraftStatus, GoogleAccount
+    from secretary.drafting import service as drafting
+    from secretary.drafting.addressing import build_reply
+    from secretary.drafting.tasks import GMAIL_DRAFT_TASK
+    from secretary.worker import repository as tasks_repo
+
+    message = tools.read_message(session, user_id, message_id)
+    if body is not None and body.strip():
+        existing = drafting.active_draft(session, message.id)
+        if existing is not None:
+            raise Conflict(
+                "this message already has a reply waiting for approval", code="draft_exists"
+            )
+        account = session.get(GoogleAccount, message.account_id)
+        envelope = build_reply(
+            user_email=account.email if account else "",
+            from_addr=message.from_addr,
+            reply_to=message.reply_to,
+            to=message.to_addrs or [],
+            cc=message.cc_addrs or [],
+            subject=message.subject,
+            message_id_header=message.message_id_header,
+            references=message.references or [],
+        )
+        draft = Draft(
+            user_id=user_id,
+            account_id=message.account_id,
+            message_id=message.id,
+            draft_key=uuid.uuid4().hex,
+            status=DraftStatus.PENDING,
+            gmail_thread_id=message.gmail_thread_id,
+            subject=envelope.subject,
+            to_addrs=envelope.to,
+            cc_addrs=envelope.cc,
+            in_reply_to=envelope.in_reply_to,
+            references=envelope.references,
+            body=body.strip(),
+            intent="proposed",
+            confidence=0.5,
+            model="mcp",
+        )
+        session.add(draft)
+        session.flush()
+    else:
+        if tier is None:
+            raise ConfigurationError("no drafting model is available")
+        generated = drafting.generate_draft(
+            session, message.id, tier=tier, instruction=instruction or None
+        )
+        if generated is None:
+            raise Conflict("the drafter declined to reply to this message", code="no_draft")
+        draft = generated
+    if draft.gmail_draft_id is None:
+        tasks_repo.enqueue(
+            session,
+            GMAIL_DRAFT_TASK,
+            {"draft_id": draft.id},
+            dedupe_key=f"{GMAIL_DRAFT_TASK}:{draft.id}",
+            user_id=user_id,
+            message_id=message.id,
+        )
+    return ProposedActionOut(
+        id=f"draft:{draft.id}",
+        kind="draft_email",
+        summary=f"Reply to {', '.join(draft.to_addrs or []) or 'the sender'}: {draft.subject}",
+        payload={
+            "draft_id": draft.id,
+            "message_id": message.gmail_id,
+            "thread_id": message.gmail_thread_id,
+            "to": list(draft.to_addrs or []),
+            "cc": list(draft.cc_addrs or []),
+            "subject": draft.subject,
+            "body": draft.body,
+        },
+    )
+
+
+def pending(session: Session, user_id: int) -> list[dict[str, Any]]:
+    """Everything waiting for the user's approval, newest first."""
+    from secretary.drafting import service as drafting
+
+    out: list[dict[str, Any]] = [
+        {
+            "id": f"draft:{draft.id}",
+            "kind": "draft_email",
+            "status": "pending_approval",
+            "summary": f"Reply: {draft.subject}",
+            "payload": {"draft_id": draft.id, "to": list(draft.to_addrs or []), "body": draft.body},
+        }
+        for draft in drafting.list_drafts(session, user_id=user_id, limit=100)
+    ]
+    approvals = _approvals()
+    if approvals is not None and hasattr(approvals, "list_pending"):
+        out.extend(approvals.list_pending(session, user_id))
+    return out
