@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -375,3 +377,45 @@ def test_openid_scope_returns_a_verifiable_id_token(emulator: tuple[EmulatorStat
     assert claims["sub"] == state.users[USER].sub
     assert claims["email"] == USER
     assert claims["iss"] == "https://accounts.google.com"
+
+
+def test_id_token_carries_the_requests_nonce_and_the_oidc_claims(
+    emulator: tuple[EmulatorState, str],
+) -> None:
+    """Google's OpenID Connect doc ("Obtain user information from the ID token"): the ID
+    token has iss, aud (the client id), sub, email, email_verified, iat, exp and echoes the
+    authentication request's nonce; userinfo's sub is the same."""
+    state, base = emulator
+    oauth.configure(state, auto_approve=True)
+    flow = make_flow(base, ["openid", EMAIL, "https://www.googleapis.com/auth/userinfo.profile"])
+    location, _ = authorize(flow, nonce="n-0S6_WzA2Mj")
+    flow.fetch_token(authorization_response=location)
+    claims = google_id_token.verify_token(
+        flow.credentials.id_token,
+        AuthRequest(),
+        audience=oauth.DEFAULT_CLIENT_ID,
+        certs_url=f"{base}/oauth2/v3/certs",
+    )
+    assert claims["nonce"] == "n-0S6_WzA2Mj"
+    assert claims["aud"] == oauth.DEFAULT_CLIENT_ID
+    assert claims["email_verified"] is True
+    assert claims["exp"] > claims["iat"]
+    header = flow.credentials.id_token.split(".")[0]
+    alg = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["alg"]
+    assert alg == "RS256"
+    info = httpx.get(
+        f"{base}/oauth2/v3/userinfo",
+        headers={"Authorization": f"Bearer {flow.credentials.token}"},
+    ).json()
+    assert info["sub"] == claims["sub"]
+    # A token without a nonce in the request has no nonce claim (Google's behaviour).
+    plain = make_flow(base, ["openid", EMAIL])
+    location, _ = authorize(plain)
+    plain.fetch_token(authorization_response=location)
+    claims = google_id_token.verify_token(
+        plain.credentials.id_token,
+        AuthRequest(),
+        audience=oauth.DEFAULT_CLIENT_ID,
+        certs_url=f"{base}/oauth2/v3/certs",
+    )
+    assert "nonce" not in claims

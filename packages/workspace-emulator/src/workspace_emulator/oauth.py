@@ -10,6 +10,10 @@ google-auth-oauthlib and google-auth work unchanged against ``base_url``:
   ``refresh_token`` grants; errors are Google's (``invalid_grant``, ``invalid_client``,
   ``redirect_uri_mismatch``, ...).
 - ``POST /revoke``, ``GET /oauth2/v3/userinfo`` (+ v2, v1), OpenID discovery.
+- OpenID Connect: with the ``openid`` scope the token response carries an RS256
+  ``id_token`` (``iss``, ``aud``, ``azp``, ``sub``, ``iat``, ``exp``, ``email``,
+  ``email_verified``, ``name`` and the request's ``nonce``), verifiable against the JWKS at
+  ``/oauth2/v3/certs`` (served by ``push.py``), as Google's is.
 - ``GET|POST /emulator/oauth/config`` and ``POST /emulator/oauth/clients`` (control).
 
 State lives under ``state.extras["oauth"]`` (an ``OAuthState``); access tokens live in
@@ -109,6 +113,8 @@ class AuthCode:
     code_challenge_method: str | None
     expires_at: float
     used: bool = False
+    # OpenID Connect: the request's ``nonce``, echoed in the ID token's ``nonce`` claim.
+    nonce: str | None = None
 
 
 @dataclass
@@ -136,6 +142,7 @@ class PendingConsent:
     code_challenge: str | None
     code_challenge_method: str | None
     include_granted_scopes: bool = False
+    nonce: str | None = None
 
 
 class OAuthConfig(BaseModel):
@@ -314,6 +321,7 @@ def _token_response(
     refresh_token: str | None,
     *,
     origin: str | None = None,
+    nonce: str | None = None,
 ) -> dict[str, Any]:
     ttl = st.config.access_token_ttl
     access = "ya29." + secrets.token_urlsafe(64)
@@ -350,6 +358,9 @@ def _token_response(
             claims.update({"email": email, "email_verified": True})
         if _SCOPE_ALIASES["profile"] in scopes:
             claims["name"] = user.name
+        if nonce is not None:
+            # OIDC Core 3.1.3.6: the nonce of the authentication request, unchanged.
+            claims["nonce"] = nonce
         body["id_token"] = signing_key(state).sign(claims)
     return body
 
@@ -412,6 +423,7 @@ def _approve(
             code_challenge=pending.code_challenge,
             code_challenge_method=pending.code_challenge_method,
             expires_at=time.time() + CODE_TTL_S,
+            nonce=pending.nonce,
         )
     # Google appends authuser/prompt too; clients only rely on code, state and scope.
     return _redirect(
@@ -489,6 +501,7 @@ def authorize(request: Request) -> Response:
         force_consent="consent" in q.get("prompt", "").split(),
         include_granted_scopes=q.get("include_granted_scopes", "").lower() == "true",
         login_hint=q.get("login_hint"),
+        nonce=q.get("nonce"),
         code_challenge=q.get("code_challenge"),
         code_challenge_method=q.get("code_challenge_method", "plain")
         if q.get("code_challenge")
@@ -621,7 +634,9 @@ def _exchange_code(
     refresh = None
     if code.offline and (code.force_consent or not has_one):
         refresh = _new_refresh_token(st, code.client_id, code.email, code.scopes)
-    body = _token_response(state, st, code.client_id, code.email, code.scopes, refresh)
+    body = _token_response(
+        state, st, code.client_id, code.email, code.scopes, refresh, nonce=code.nonce
+    )
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
@@ -713,6 +728,7 @@ def openid_configuration(request: Request) -> dict[str, Any]:
             "iat",
             "iss",
             "name",
+            "nonce",
             "picture",
             "sub",
         ],
