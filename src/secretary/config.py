@@ -75,6 +75,15 @@ class SyncSettings(BaseModel):
         ge=1,
         description="Recurring events are expanded into calendar_instances up to this many days ahead.",
     )
+    calendar_page_size: int = Field(
+        default=2500, ge=1, le=2500, description="Events per Calendar events.list page."
+    )
+    drive_page_size: int = Field(
+        default=1000,
+        ge=1,
+        le=1000,
+        description="Files per Drive files.list/changes.list page (a files.list page costs 100 units).",
+    )
     drive_max_download_bytes: int = Field(
         default=10_000_000,
         ge=0,

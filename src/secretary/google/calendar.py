@@ -97,7 +97,7 @@ class CalendarClient(MeteredClient):
         incremental listing (``sync_token``). Raises ``SyncTokenExpired`` on 410."""
         kwargs: dict[str, Any] = {
             "calendarId": calendar_id,
-            "maxResults": EVENTS_PAGE_SIZE,
+            "maxResults": min(self.settings.sync.calendar_page_size, EVENTS_PAGE_SIZE),
             "singleEvents": False,
             "showDeleted": True,
         }

@@ -102,7 +102,7 @@ class DriveClient(MeteredClient):
         """One page of every file the user can see (trashed included), My Drive and
         shared drives."""
         kwargs: dict[str, Any] = {
-            "pageSize": PAGE_SIZE,
+            "pageSize": min(self.settings.sync.drive_page_size, PAGE_SIZE),
             "corpora": "allDrives",
             "includeItemsFromAllDrives": True,
             "supportsAllDrives": True,
@@ -122,7 +122,7 @@ class DriveClient(MeteredClient):
         refused (400/404/410): the caller lists everything again, once."""
         kwargs: dict[str, Any] = {
             "pageToken": page_token,
-            "pageSize": PAGE_SIZE,
+            "pageSize": min(self.settings.sync.drive_page_size, PAGE_SIZE),
             "includeItemsFromAllDrives": True,
             "supportsAllDrives": True,
             "includeRemoved": True,

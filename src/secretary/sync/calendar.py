@@ -437,7 +437,7 @@ class CalendarSync:
                 CalendarEvent.calendar_id == cal.id, CalendarEvent.google_id.in_(ids)
             )
         )
-        return dict(rows)
+        return {str(gid): int(pk) for gid, pk in rows.all()}
 
     def _refresh_singles(
         self, session: Session, cal: _CalendarRef, singles: list[dict[str, Any]]

@@ -176,3 +176,21 @@ def record_error(
                 state.last_error = f"{type(exc).__name__}: {str(exc)[:400]}"
     except Exception:  # the original error matters more than failing to record it
         log.exception("sync_error_not_recorded", account_id=account_id, service=service)
+
+
+SERVICES = ("gmail", CALENDAR, DRIVE)
+_SCOPE_HINTS = {
+    "gmail": ("gmail", "mail.google.com"),
+    CALENDAR: ("auth/calendar",),
+    DRIVE: ("auth/drive",),
+}
+
+
+def granted_services(scopes: list[str] | None) -> list[str]:
+    """The services an account's granted scopes allow us to sync (in display order)."""
+    granted = scopes or []
+    return [
+        service
+        for service in SERVICES
+        if any(hint in scope for scope in granted for hint in _SCOPE_HINTS[service])
+    ]
