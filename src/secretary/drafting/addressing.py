@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.utils import getaddresses
 
+from secretary.mail.headers import MAX_SUBJECT_CHARS
+
 _RE_PREFIX = re.compile(r"^\s*(re|aw|sv|antw|r)\s*:\s*", re.IGNORECASE)
 
 
@@ -24,10 +26,11 @@ class ReplyEnvelope:
 
 
 def reply_subject(subject: str | None) -> str:
-    subject = (subject or "").strip()
+    """``Re: <subject>``, never longer than a header line may be (RFC 5322: 998)."""
+    subject = (subject or "")[:MAX_SUBJECT_CHARS].strip()
     if _RE_PREFIX.match(subject):
-        return "Re: " + _RE_PREFIX.sub("", subject, count=1)
-    return f"Re: {subject}" if subject else "Re:"
+        subject = _RE_PREFIX.sub("", subject, count=1)
+    return f"Re: {subject}"[:MAX_SUBJECT_CHARS] if subject else "Re:"
 
 
 def _msgid(value: str | None) -> str | None:

@@ -393,3 +393,16 @@ def normalize_subject(subject: str | None) -> str:
             break
         text = stripped
     return text.strip()
+
+
+# RFC 5322 2.1.1: a line is at most 998 characters. No real subject is longer; a 2 MB one
+# is an attack on storage, prompts and the "Re:" of a reply (the original stays in Gmail).
+MAX_SUBJECT_CHARS = 998
+
+
+def cap_subject(subject: str, defects: list[str] | None = None) -> str:
+    if len(subject) <= MAX_SUBJECT_CHARS:
+        return subject
+    if defects is not None:
+        defects.append("subject_truncated")
+    return subject[:MAX_SUBJECT_CHARS]

@@ -12,6 +12,66 @@ import nh3
 from selectolax.lexbor import LexborHTMLParser
 
 MAX_HTML_CHARS = 200_000
+# What we read at all. Markup beyond MAX_DEPTH is dropped first (linear), so a nesting
+# bomb shrinks to its text before the MAX_HTML_CHARS cap could cut that text off.
+MAX_RAW_HTML_CHARS = 5_000_000
+MAX_DEPTH = 256
+
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]{0,40})([^<>]{0,4000})>")
+# Elements that never hold children, and those HTML closes implicitly (they cannot nest
+# without an explicit container in between, so they never deepen the tree on their own).
+_FLAT_TAGS = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+        "p",
+        "li",
+        "dt",
+        "dd",
+        "tr",
+        "td",
+        "th",
+        "option",
+    ]
+)
+
+
+def flatten_deep_markup(html: str, max_depth: int = MAX_DEPTH) -> str:
+    """Drop the tags nested deeper than ``max_depth`` and keep everything else, text
+    included. One pass over the input: a nesting bomb costs what its length costs."""
+    out: list[str] = []
+    depth = 0
+    pos = 0
+    for m in _TAG_RE.finditer(html):
+        closing, name, rest = m.group(1), m.group(2).lower(), m.group(3)
+        if name in _FLAT_TAGS or rest.endswith("/"):
+            continue
+        if closing:
+            keep = 0 < depth <= max_depth
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            keep = depth <= max_depth
+        if not keep:
+            out.append(html[pos : m.start()])
+            pos = m.end()
+    if not out:
+        return html
+    out.append(html[pos:])
+    return "".join(out)
+
 
 # Block-level boundaries become line breaks. We mark them with a private-use character
 # before parsing because lexbor's text() has no notion of layout; the marker survives as
@@ -38,7 +98,7 @@ def html_to_text(html: str) -> str:
     link text kept, whitespace collapsed, at most one blank line in a row."""
     if not html:
         return ""
-    html = html[:MAX_HTML_CHARS]
+    html = flatten_deep_markup(html[:MAX_RAW_HTML_CHARS])[:MAX_HTML_CHARS]
     marked = _BLOCK_TAG_RE.sub(_BREAK + "<", html)
     try:
         tree = LexborHTMLParser(marked)

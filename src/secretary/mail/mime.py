@@ -14,6 +14,8 @@ from email.parser import BytesParser
 from email.policy import compat32
 
 from secretary.mail.headers import (
+    MAX_SUBJECT_CHARS,
+    cap_subject,
     decode_bytes,
     decode_header_value,
     fix_surrogates,
@@ -22,7 +24,12 @@ from secretary.mail.headers import (
     parse_msg_id,
     parse_msg_ids,
 )
-from secretary.mail.html_text import MAX_HTML_CHARS, html_to_text
+from secretary.mail.html_text import (
+    MAX_HTML_CHARS,
+    MAX_RAW_HTML_CHARS,
+    flatten_deep_markup,
+    html_to_text,
+)
 from secretary.mail.invites import parse_invite
 from secretary.mail.schemas import (
     AttachmentMeta,
@@ -378,7 +385,12 @@ def _build(msg: Message, raw: bytes, defects: list[str]) -> ParsedMessage:
     plain_parts, html_parts = _walk(msg, state)
 
     plain = "\n\n".join(p.strip("\n") for p in plain_parts if p.strip())[:MAX_TEXT_CHARS]
-    html = "\n".join(html_parts)[:MAX_HTML_CHARS] if html_parts else None
+    # Flattened before the cap: a nesting bomb must not push its text past the cap.
+    html = (
+        flatten_deep_markup("\n".join(html_parts)[:MAX_RAW_HTML_CHARS])[:MAX_HTML_CHARS]
+        if html_parts
+        else None
+    )
     # The HTML is converted now only when it is the only body; otherwise on first access.
     html_text = None if plain.strip() else (html_to_text(html) if html else "")
     text = plain if html_text is None else html_text
@@ -404,7 +416,11 @@ def _build(msg: Message, raw: bytes, defects: list[str]) -> ParsedMessage:
         message_id=parse_msg_id(get("message-id")),
         in_reply_to=parse_msg_id(get("in-reply-to")),
         references=parse_msg_ids(get("references")),
-        subject=decode_header_value(get("subject"), defects),
+        # Capped before decoding too: encoded words of a 2 MB subject are not worth reading.
+        subject=cap_subject(
+            decode_header_value((get("subject") or "")[: 16 * MAX_SUBJECT_CHARS], defects),
+            defects,
+        ),
         from_=parse_addresses(get("from"), defects),
         to=parse_addresses(get("to"), defects),
         cc=parse_addresses(get("cc"), defects),
