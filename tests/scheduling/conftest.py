@@ -21,6 +21,11 @@ from secretary.db.session import make_sessionmaker
 from secretary.identity import service as identity
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
+from tests.sync.conftest import (  # noqa: F401 (pytest fixtures, used by name)
+    emulator,
+    sync_settings,
+)
+from tests.triage.conftest import pipeline_settings  # noqa: F401 (pytest fixture)
 
 
 @dataclass
