@@ -24,6 +24,7 @@ from secretary.db.models import (
     User,
 )
 from secretary.search.indexer import Indexer
+from tests.llm._support import emulator, llm_server  # noqa: F401 (pytest fixtures, used by name)
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)  # a Monday
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from secretary.assistant import tools
 from secretary.assistant.executor import run_plan
 from secretary.assistant.intent import parse_intent
+from secretary.assistant.llm import answer_messages, chain_of, cited, intent_with_llm, stream_answer
 from secretary.assistant.planner import plan_for
 from secretary.assistant.schemas import (
     AskResponse,
@@ -39,7 +40,7 @@ from secretary.assistant.schemas import (
     StepResult,
     TimeRange,
 )
-from secretary.assistant.synthesis import synthesize
+from secretary.assistant.synthesis import Answer, collect_sources, synthesize
 from secretary.config import Settings
 from secretary.db import tenancy
 from secretary.db.models import Conversation, ConversationTurn, User
@@ -129,6 +130,7 @@ class AskDeps:
     sessions: sessionmaker[Session]
     retriever: Retriever
     propose: ActionProposer | None = None  # writes proposals into the approval queue
+    tier: Callable[[], Any] | None = None  # the intelligence tier; an LLM chain is used when live
     now: Callable[[], datetime] = utcnow
     budgets_ms: dict[str, int] = field(default_factory=dict)
 
@@ -143,6 +145,7 @@ def ask_deps(
         sessions=sessions,
         retriever=IndexRetriever(settings),
         propose=make_proposer(components.tier.get),
+        tier=components.tier.get,
     )
 
 
@@ -207,7 +210,13 @@ async def ask_events(
         conversation, previous = _previous_intent(session, user_id, conversation_id)
         conversation_pk = conversation.id if conversation is not None else None
         session.rollback()
-    intent = parse_intent(question, now=now, time_zone=zone, previous=previous)
+    chain = chain_of(deps.tier()) if deps.tier is not None else None
+    if chain is not None:
+        intent = await asyncio.to_thread(
+            intent_with_llm, chain, question, now=now, time_zone=zone, previous=previous
+        )
+    else:
+        intent = parse_intent(question, now=now, time_zone=zone, previous=previous)
     plan = plan_for(intent)
     for step in plan.steps:
         step.budget_ms = deps.budgets_ms.get(step.agent, step.budget_ms)
@@ -233,8 +242,32 @@ async def ask_events(
     results = await task
 
     answer = synthesize(intent, plan, results, time_zone=zone, now=now)
-    for line in answer.text.split("\n"):
-        yield "delta", {"text": line + "\n"}
+    streamed = False
+    if chain is not None:
+        sources, facts = collect_sources(intent, plan, results)
+        if sources or facts:
+            pieces: list[str] = []
+            try:
+                async for piece in _stream_in_thread(
+                    chain, answer_messages(question, sources, facts, zone)
+                ):
+                    pieces.append(piece)
+                    yield "delta", {"text": piece}
+                streamed = True
+            except RuntimeError:
+                streamed = bool(pieces)  # a stream cut short keeps what was said
+            if streamed:
+                text = "".join(pieces).strip()
+                if answer.partial_failures:
+                    text += "\n\n" + " ".join(answer.partial_failures)
+                answer = Answer(
+                    text=text,
+                    citations=cited(text, sources),
+                    partial_failures=answer.partial_failures,
+                )
+    if not streamed:
+        for line in answer.text.split("\n"):
+            yield "delta", {"text": line + "\n"}
     for citation in answer.citations:
         yield "citation", citation.model_dump()
     actions = [
@@ -274,6 +307,34 @@ async def ask(
             final = data
     assert final is not None  # ask_events always ends with "done"
     return AskResponse.model_validate(final)
+
+
+async def _stream_in_thread(chain: Any, messages: list[Any]) -> AsyncGenerator[str, None]:
+    """The provider's blocking stream, piece by piece, without blocking the event loop."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for piece in stream_answer(chain, messages):
+                loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
+        except Exception as exc:
+            loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+        else:
+            loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+
+    worker = loop.run_in_executor(None, pump)
+    try:
+        while True:
+            kind, value = await queue.get()
+            if kind == "piece":
+                yield str(value)
+            elif kind == "error":
+                raise RuntimeError("the answer stream failed") from value
+            else:
+                return
+    finally:
+        await worker
 
 
 def _store_turn(

@@ -237,3 +237,31 @@ def _event_line(item: Item, zone: ZoneInfo) -> str:
             when += "–" + item.end.astimezone(zone).strftime("%H:%M")
     where = f" at {item.location}" if item.location else ""
     return f"{item.title} on {when}{where}"
+
+
+def collect_sources(
+    intent: Intent, plan: Plan, results: Mapping[str, StepResult], *, limit: int = 8
+) -> tuple[list[Item], list[str]]:
+    """What an LLM answer may draw on: the relevant items (best first, then the events of
+    the day and the next event) and the facts computed in code (counts)."""
+    by_step = {step.id: step for step in plan.steps}
+    sources: list[Item] = []
+
+    def add(item: Item) -> None:
+        if all((s.kind, s.id) != (item.kind, item.id) for s in sources):
+            sources.append(item)
+
+    for item in _relevant(intent, results, by_step)[:limit]:
+        add(item)
+    facts: list[str] = []
+    citer = _Citer()
+    for step_id, result in results.items():
+        step = by_step.get(step_id)
+        if step is None or not result.ok:
+            continue
+        if step.action in ("on_dates_of", "next"):
+            for item in result.items[:5]:
+                add(item)
+        elif step.action == "count":
+            facts.append(re.sub(r"\s*\[\d+\]", "", _count_line(intent, result, citer)))
+    return sources[: limit + 5], facts
