@@ -72,7 +72,7 @@ def _cmd(service: str, account_id: int) -> list[str]:
 def _count(sessions: sessionmaker[Session], model: type, account_id: int) -> int:
     with sessions() as session:
         return int(
-            session.scalar(select(func.count()).where(model.account_id == account_id)) or 0  # type: ignore[attr-defined]
+            session.scalar(select(func.count()).where(model.account_id == account_id)) or 0  # type: ignore[attr-defined,arg-type]
         )
 
 

@@ -270,7 +270,9 @@ class DriveStore:
         return out
 
     def expire_page_tokens(self) -> None:
-        """Fault: every change-feed token issued so far is refused from now on."""
+        """Fault: every change-feed token issued so far is refused from now on (the
+        position moves one past them, so a fresh ``getStartPageToken`` is accepted)."""
+        self.next_change_id += 1
         self.token_floor = self.next_change_id
 
     def start_page_token(self) -> str:
