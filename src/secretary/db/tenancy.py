@@ -43,6 +43,9 @@ TENANT_TABLES: tuple[str, ...] = (
     "calendar_events",
     "calendar_instances",
     "drive_files",
+    # search index (issue 9)
+    "search_items",
+    "search_vectors",
     # ask (issue 11)
     "conversations",
     "conversation_turns",

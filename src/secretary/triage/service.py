@@ -166,6 +166,26 @@ def rule_specs(rules: Sequence[Rule]) -> list[RuleSpec]:
     return specs
 
 
+def _share_vector(
+    session: Session, message: Message, email: Any, tier: IntelligenceTier, *, before: bool
+) -> None:
+    """Compute each message's embedding once (issue 9): before classifying, hand the local
+    tier the vector search already stored; after, store the one the tier computed."""
+    local: Any = getattr(tier, "local", tier)  # a ProviderChain ends in the local tier
+    if not hasattr(local, "vector_for"):
+        return
+    from secretary.search import indexer as search_index
+
+    if before:
+        stored = search_index.classification_vector(session, message)
+        if stored is not None:
+            local.remember_vector(email, stored)
+        return
+    vector = local.vector_for(email)
+    if vector is not None:
+        search_index.store_classification_vector(session, message, vector)
+
+
 def classify_message(
     session: Session,
     message_id: int,
@@ -186,7 +206,9 @@ def classify_message(
     outcome = evaluate(specs, facts, decisions)
     classification: Classification | None = None
     if outcome.category is None and tier is not None:
+        _share_vector(session, message, email, tier, before=True)
         classification = tier.classify(email)
+        _share_vector(session, message, email, tier, before=False)
     decision = decide(classification, outcome, category_labels=settings.triage.labels)
     if outcome.skipped:
         note = "; ".join(f"rule {rid} skipped: {why}" for rid, why in outcome.skipped.items())

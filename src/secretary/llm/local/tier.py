@@ -22,6 +22,7 @@ import numpy as np
 
 from secretary.llm.local import drafter
 from secretary.llm.local.classifier import ClassifierModel, Matrix, shipped_model_path
+from secretary.llm.local.embeddings import DIM as EMBEDDING_DIM
 from secretary.llm.local.embeddings import get_embedder
 from secretary.llm.local.extract import (
     extract,
@@ -109,12 +110,49 @@ class LocalTier:
         # draft stage's CPU. The result is a pure function of the input, so keep the last few.
         self._recent: OrderedDict[bytes, Classification] = OrderedDict()
         self._recent_lock = threading.Lock()
+        # Classifier text -> its embedding, for search to store (never embedded twice).
+        self._vectors: OrderedDict[str, Matrix] = OrderedDict()
 
     # --- embeddings ---------------------------------------------------------------------------
 
     def embed_emails(self, emails: Sequence[EmailInput]) -> Matrix:
-        """One vector per message (what the classifier reads); store it, search reuses it."""
-        return get_embedder().embed([mail_text(e) for e in emails])
+        """One vector per message (what the classifier reads); store it, search reuses it.
+
+        A vector remembered with ``remember_vector`` (search stored it already) is reused,
+        and every vector computed here is kept for ``vector_for``: each text is embedded
+        once (issue 9).
+        """
+        texts = [mail_text(e) for e in emails]
+        out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        missing: list[int] = []
+        with self._recent_lock:
+            for i, text in enumerate(texts):
+                known = self._vectors.get(text)
+                if known is None:
+                    missing.append(i)
+                else:
+                    out[i] = known
+        if missing:
+            computed = get_embedder().embed([texts[i] for i in missing])
+            with self._recent_lock:
+                for row, i in enumerate(missing):
+                    out[i] = computed[row]
+                    self._vectors[texts[i]] = computed[row]
+                    while len(self._vectors) > RECENT_CLASSIFICATIONS:
+                        self._vectors.popitem(last=False)
+        return out
+
+    def remember_vector(self, email: EmailInput, vector: Matrix) -> None:
+        """Seed the memo with a stored vector of this email's classifier text."""
+        with self._recent_lock:
+            self._vectors[mail_text(email)] = np.asarray(vector, dtype=np.float32)
+            while len(self._vectors) > RECENT_CLASSIFICATIONS:
+                self._vectors.popitem(last=False)
+
+    def vector_for(self, email: EmailInput) -> Matrix | None:
+        """The vector classification used for this email, if this process computed it."""
+        with self._recent_lock:
+            return self._vectors.get(mail_text(email))
 
     # --- classify -----------------------------------------------------------------------------
 

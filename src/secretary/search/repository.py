@@ -1,0 +1,356 @@
+"""All search SQL: which items changed, the index state, stored vectors, and hydration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, delete, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from secretary.db.models import Attachment, Label, Message, SearchItem, SearchVector
+from secretary.kit.clock import utcnow
+
+# 64-bit advisory lock keys: a fixed namespace for search, xor the user id.
+_LOCK_NAMESPACE = 0x5EA7C4 << 32
+
+
+@dataclass(frozen=True)
+class SourceVersion:
+    """What one indexed row looked like when it was indexed."""
+
+    kind: str
+    source_id: int
+    user_id: int
+    external_id: str
+    updated_at: datetime | None
+    label_ids: list[str]
+
+
+# -- locking --------------------------------------------------------------------------------
+
+
+def try_lock_user(conn: Connection, user_id: int) -> bool:
+    """One indexer per user at a time, across processes (a session-level advisory lock on a
+    connection the caller keeps for the whole pass)."""
+    return bool(
+        conn.execute(
+            text("select pg_try_advisory_lock(:k)"), {"k": _LOCK_NAMESPACE ^ int(user_id)}
+        ).scalar()
+    )
+
+
+def unlock_user(conn: Connection, user_id: int) -> None:
+    conn.execute(text("select pg_advisory_unlock(:k)"), {"k": _LOCK_NAMESPACE ^ int(user_id)})
+
+
+# -- what changed ---------------------------------------------------------------------------
+
+
+def users_with_items(session: Session) -> list[int]:
+    rows = session.execute(
+        text(
+            "select id from users u where exists (select 1 from messages m where m.user_id = u.id)"
+            " or exists (select 1 from search_items s where s.user_id = u.id) order by id"
+        )
+    )
+    return [int(r[0]) for r in rows]
+
+
+def changed_messages(session: Session, user_id: int, *, limit: int) -> list[int]:
+    """Messages never indexed, or changed since (text, labels): oldest ids first.
+
+    Labels are compared by value as well as ``updated_at``, because the listing merge of a
+    full resync rewrites ``label_ids`` without touching ``updated_at``.
+    """
+    rows = session.execute(
+        text(
+            "select m.id from messages m left join search_items s "
+            "on s.kind = 'email' and s.source_id = m.id "
+            "where m.user_id = :u and (m.subject is not null or m.body_fetched_at is not null) "
+            "and (s.id is null or s.lexical_at is null "
+            "or s.source_updated_at is distinct from m.updated_at "
+            "or s.label_ids is distinct from m.label_ids) "
+            "order by m.id limit :n"
+        ),
+        {"u": user_id, "n": limit},
+    )
+    return [int(r[0]) for r in rows]
+
+
+def count_changed_messages(session: Session, user_id: int) -> int:
+    return int(
+        session.execute(
+            text(
+                "select count(*) from messages m left join search_items s "
+                "on s.kind = 'email' and s.source_id = m.id "
+                "where m.user_id = :u and (m.subject is not null or m.body_fetched_at is not null)"
+                " and (s.id is null or s.lexical_at is null "
+                "or s.source_updated_at is distinct from m.updated_at "
+                "or s.label_ids is distinct from m.label_ids)"
+            ),
+            {"u": user_id},
+        ).scalar_one()
+    )
+
+
+def orphan_items(session: Session, user_id: int) -> list[tuple[str, int]]:
+    """Indexed items whose source row is gone (deleted in Gmail, account removed)."""
+    rows = session.execute(
+        text(
+            "select s.kind, s.source_id from search_items s where s.user_id = :u "
+            "and s.kind = 'email' and not exists "
+            "(select 1 from messages m where m.id = s.source_id and m.user_id = s.user_id)"
+        ),
+        {"u": user_id},
+    )
+    return [(str(r[0]), int(r[1])) for r in rows]
+
+
+def load_messages(session: Session, ids: Sequence[int]) -> list[Message]:
+    if not ids:
+        return []
+    return list(session.scalars(select(Message).where(Message.id.in_(list(ids)))))
+
+
+def attachment_names(session: Session, message_ids: Sequence[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    if not message_ids:
+        return out
+    rows = session.execute(
+        select(Attachment.message_id, Attachment.filename).where(
+            Attachment.message_id.in_(list(message_ids)), Attachment.filename.is_not(None)
+        )
+    )
+    for message_id, filename in rows:
+        out.setdefault(int(message_id), []).append(str(filename))
+    return out
+
+
+def label_names(session: Session, user_id: int) -> dict[str, str]:
+    rows = session.execute(select(Label.gmail_label_id, Label.name).where(Label.user_id == user_id))
+    return {str(a): str(b) for a, b in rows}
+
+
+# -- index state ----------------------------------------------------------------------------
+
+
+def mark_indexed(session: Session, versions: Sequence[SourceVersion]) -> None:
+    """Record what the lexical index now holds. A changed source row also needs its vectors
+    checked again (``embedded_at`` cleared); a label-only change keeps them."""
+    if not versions:
+        return
+    now = utcnow()
+    stmt = insert(SearchItem).values(
+        [
+            {
+                "user_id": v.user_id,
+                "kind": v.kind,
+                "source_id": v.source_id,
+                "external_id": v.external_id,
+                "source_updated_at": v.updated_at,
+                "label_ids": list(v.label_ids),
+                "lexical_at": now,
+                "embedded_at": None,
+            }
+            for v in versions
+        ]
+    )
+    excluded = stmt.excluded
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["kind", "source_id"],
+            set_={
+                "user_id": excluded.user_id,
+                "external_id": excluded.external_id,
+                "label_ids": excluded.label_ids,
+                "lexical_at": excluded.lexical_at,
+                "source_updated_at": excluded.source_updated_at,
+                "embedded_at": text(
+                    "case when search_items.source_updated_at is not distinct from "
+                    "excluded.source_updated_at then search_items.embedded_at end"
+                ),
+            },
+        )
+    )
+
+
+def forget_items(session: Session, keys: Iterable[tuple[str, int]]) -> None:
+    for kind, source_id in keys:
+        session.execute(
+            delete(SearchItem).where(SearchItem.kind == kind, SearchItem.source_id == source_id)
+        )
+        session.execute(
+            delete(SearchVector).where(
+                SearchVector.kind == kind, SearchVector.source_id == source_id
+            )
+        )
+
+
+def clear_user(session: Session, user_id: int) -> None:
+    session.execute(delete(SearchItem).where(SearchItem.user_id == user_id))
+
+
+def unembedded(session: Session, user_id: int, *, limit: int) -> list[tuple[str, int]]:
+    rows = session.execute(
+        select(SearchItem.kind, SearchItem.source_id)
+        .where(
+            SearchItem.user_id == user_id,
+            SearchItem.lexical_at.is_not(None),
+            SearchItem.embedded_at.is_(None),
+        )
+        .order_by(SearchItem.source_id.desc())  # newest mail first: what people look for
+        .limit(limit)
+    )
+    return [(str(k), int(s)) for k, s in rows]
+
+
+def count_unembedded(session: Session, user_id: int) -> int:
+    return int(
+        session.execute(
+            text(
+                "select count(*) from search_items where user_id = :u "
+                "and lexical_at is not null and embedded_at is null"
+            ),
+            {"u": user_id},
+        ).scalar_one()
+    )
+
+
+def mark_embedded(session: Session, keys: Sequence[tuple[str, int]]) -> None:
+    now = utcnow()
+    for kind in {k for k, _ in keys}:
+        ids = [s for k, s in keys if k == kind]
+        session.execute(
+            update(SearchItem)
+            .where(SearchItem.kind == kind, SearchItem.source_id.in_(ids))
+            .values(embedded_at=now)
+        )
+
+
+# -- vectors --------------------------------------------------------------------------------
+
+
+def vector_digests(
+    session: Session, kind: str, source_ids: Sequence[int]
+) -> dict[tuple[int, int], str]:
+    """``(source_id, chunk) -> text_digest`` of the stored vectors."""
+    if not source_ids:
+        return {}
+    rows = session.execute(
+        select(SearchVector.source_id, SearchVector.chunk, SearchVector.text_digest).where(
+            SearchVector.kind == kind, SearchVector.source_id.in_(list(source_ids))
+        )
+    )
+    return {(int(s), int(c)): str(d) for s, c, d in rows}
+
+
+def stored_vector(
+    session: Session, kind: str, source_id: int, chunk: int, digest: str
+) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+    row = session.execute(
+        select(SearchVector.embedding).where(
+            SearchVector.kind == kind,
+            SearchVector.source_id == source_id,
+            SearchVector.chunk == chunk,
+            SearchVector.text_digest == digest,
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    values = row.to_list() if hasattr(row, "to_list") else list(row)
+    return np.asarray(values, dtype=np.float32)
+
+
+def store_vectors(
+    session: Session,
+    rows: Sequence[tuple[int, str, int, int, str, np.ndarray[Any, np.dtype[np.float32]]]],
+) -> None:
+    """Upsert ``(user_id, kind, source_id, chunk, digest, vector)`` rows."""
+    if not rows:
+        return
+    stmt = insert(SearchVector).values(
+        [
+            {
+                "user_id": user_id,
+                "kind": kind,
+                "source_id": source_id,
+                "chunk": chunk,
+                "text_digest": digest,
+                "embedding": vector.astype(np.float32).tolist(),
+            }
+            for user_id, kind, source_id, chunk, digest, vector in rows
+        ]
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["kind", "source_id", "chunk"],
+            set_={
+                "text_digest": stmt.excluded.text_digest,
+                "embedding": stmt.excluded.embedding,
+                "user_id": stmt.excluded.user_id,
+            },
+            where=SearchVector.text_digest != stmt.excluded.text_digest,
+        )
+    )
+
+
+def drop_chunks_from(session: Session, kind: str, source_id: int, first_unused: int) -> None:
+    session.execute(
+        delete(SearchVector).where(
+            SearchVector.kind == kind,
+            SearchVector.source_id == source_id,
+            SearchVector.chunk >= first_unused,
+        )
+    )
+
+
+def nearest(
+    session: Session,
+    user_id: int,
+    query_vector: np.ndarray[Any, np.dtype[np.float32]],
+    *,
+    kind: str | None,
+    limit: int,
+    ef_search: int = 100,
+) -> dict[tuple[str, int], float]:
+    """Best cosine similarity per item among the user's ``limit`` nearest chunks (HNSW).
+
+    pgvector 0.8's iterative scan keeps walking the graph until ``limit`` rows pass the
+    user filter, so a small user in a big table still gets a full answer.
+    """
+    session.execute(text(f"set local hnsw.ef_search = {int(ef_search)}"))
+    session.execute(text("set local hnsw.iterative_scan = relaxed_order"))
+    literal = "[" + ",".join(f"{x:.6f}" for x in query_vector.tolist()) + "]"
+    # Only this constant is formatted into the SQL; every value is a bound parameter.
+    kind_sql = "and kind = :k " if kind else ""
+    sql = (
+        "select kind, source_id, 1 - (embedding <=> cast(:q as halfvec(384))) as sim "  # noqa: S608
+        f"from search_vectors where user_id = :u {kind_sql}"
+        "order by embedding <=> cast(:q as halfvec(384)) limit :n"
+    )
+    rows = session.execute(
+        text(sql),
+        {"q": literal, "u": user_id, "k": kind, "n": limit},
+    )
+    out: dict[tuple[str, int], float] = {}
+    for k, sid, sim in rows:
+        key = (str(k), int(sid))
+        out[key] = max(out.get(key, -1.0), float(sim))
+    return out
+
+
+# -- hydration ------------------------------------------------------------------------------
+
+
+def messages_of_user(session: Session, user_id: int, ids: Sequence[int]) -> dict[int, Message]:
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(Message).where(Message.user_id == user_id, Message.id.in_(list(ids)))
+    )
+    return {m.id: m for m in rows}
