@@ -79,9 +79,7 @@ def test_initial_then_incremental_sync_equals_the_emulator(
             )
         ).one()
         assert far_row.start_at is not None
-        assert far_row.start_at > datetime.now(UTC) + timedelta(
-            days=1000
-        )
+        assert far_row.start_at > datetime.now(UTC) + timedelta(days=1000)
         # Single events are occurrences whatever their date (the whole calendar).
         assert session.scalar(
             select(CalendarInstance.id).where(CalendarInstance.event_id == far_row.id)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,7 +60,7 @@ class Driver:
         while not self._stop.is_set():
             try:
                 self._run()
-            except Exception as exc:  # noqa: BLE001 - kept and asserted on
+            except Exception as exc:
                 self.errors.append(exc)
             with self._cond:
                 self.rounds += 1
