@@ -1,4 +1,4 @@
-"""Row-level security holds on its own (ADR 0008): every tenant table has the policy, the
+"""Row-level security holds on its own (ADR 0012): every tenant table has the policy, the
 application role is not the owner, and with no user set it sees no rows at all."""
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         if revision == "head":
-            # Later revisions add tenant tables; cover them with the same policy (ADR 0008).
+            # Later revisions add tenant tables; cover them with the same policy (ADR 0012).
             from secretary.db import tenancy
 
             tenancy.apply_policies(conn)

@@ -1,4 +1,4 @@
-"""Tenant isolation in the database: the application role and row-level security (ADR 0008).
+"""Tenant isolation in the database: the application role and row-level security (ADR 0012).
 
 Every tenant table carries a ``user_id`` and one policy, ``tenant_isolation``:
 ``user_id = current_setting('secretary.user_id')::bigint``. Requests run as the

@@ -1,4 +1,4 @@
-"""Users, sessions, API tokens and the audit log (ADR 0009).
+"""Users, sessions, API tokens and the audit log (ADR 0013).
 
 Secrets (session cookies, API tokens) are 256 random bits; only their SHA-256 is stored.
 A fast hash is enough for secrets of that entropy (no password to brute-force), and it lets

@@ -1,4 +1,4 @@
-"""Who is calling, at the HTTP edge: bearer tokens and session cookies (ADR 0009).
+"""Who is calling, at the HTTP edge: bearer tokens and session cookies (ADR 0013).
 
 ``CurrentUser`` is the one dependency every ``/api/v1`` router declares. It
 

@@ -10,7 +10,7 @@ from secretary.db.base import Base, IdMixin, TimestampMixin
 
 
 class ApiToken(IdMixin, TimestampMixin, Base):
-    """A personal API token (ADR 0009): shown once, stored as its SHA-256, with scopes
+    """A personal API token (ADR 0013): shown once, stored as its SHA-256, with scopes
     (``read``, ``draft``, ``send``, ``admin``) and the time it was last used."""
 
     __tablename__ = "api_tokens"

@@ -9,7 +9,7 @@ from secretary.db.base import Base, IdMixin, TimestampMixin
 
 
 class WebSession(IdMixin, TimestampMixin, Base):
-    """A signed-in browser (ADR 0009). The cookie holds a random token; only its SHA-256
+    """A signed-in browser (ADR 0013). The cookie holds a random token; only its SHA-256
     is stored, so a database read does not hand out live sessions."""
 
     __tablename__ = "web_sessions"

@@ -1,5 +1,5 @@
 """Signing in and who you are: the browser's sign-in with Google, logout, personal API
-tokens and the audit log, as pages and as ``/api/v1`` (ADR 0009).
+tokens and the audit log, as pages and as ``/api/v1`` (ADR 0013).
 
 Browser (HTML): ``GET /login``, ``GET /auth/google/start``, ``GET /auth/google/callback``,
 ``POST /logout``, ``GET /settings/tokens`` (+ create / revoke posts). The audit page is the

@@ -2,7 +2,7 @@
 
 Users are identified by Google's OpenID ``sub``; browsers hold a server-side session;
 scripts hold a personal API token. Every tenant table gets the ``tenant_isolation`` policy
-and the non-owner ``secretary_app`` role (ADR 0008); ``migrate.upgrade`` re-applies the
+and the non-owner ``secretary_app`` role (ADR 0012); ``migrate.upgrade`` re-applies the
 policies after later revisions so their tables are covered too.
 
 Revision ID: 0003
@@ -42,6 +42,7 @@ def _timestamps() -> list[sa.Column[object]]:
 def upgrade() -> None:
     op.add_column("users", sa.Column("google_sub", sa.String(length=255), nullable=True))
     op.create_unique_constraint(op.f("uq_users_google_sub"), "users", ["google_sub"])
+    op.add_column("users", sa.Column("rate_tier", sa.String(length=32), nullable=True))
     op.create_table(
         "web_sessions",
         sa.Column("user_id", sa.BigInteger(), nullable=False),
@@ -91,4 +92,5 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_web_sessions_user_id"), table_name="web_sessions")
     op.drop_table("web_sessions")
     op.drop_constraint(op.f("uq_users_google_sub"), "users", type_="unique")
+    op.drop_column("users", "rate_tier")
     op.drop_column("users", "google_sub")
