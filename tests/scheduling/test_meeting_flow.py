@@ -11,209 +11,20 @@ official client. The synced Calendar store is written the way workspace sync wri
 
 from __future__ import annotations
 
-import base64
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from email import message_from_bytes, policy
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, sessionmaker
-from workspace_emulator import oauth
+from sqlalchemy import select
 
-from secretary.bootstrap import compose
-from secretary.config import Settings
 from secretary.db.models import (
     Draft,
-    GoogleAccount,
     MeetingOffer,
     ProposedAction,
-    User,
-)
-from secretary.identity import service as identity
-from secretary.kit.clock import utcnow
-from secretary.kit.crypto import TokenCipher
-from secretary.llm.local import drafter
-from secretary.llm.local.extract import extract
-from secretary.llm.schemas import (
-    Category,
-    Classification,
-    DraftRequest,
-    DraftResult,
-    EmailInput,
-    Extraction,
-    Priority,
 )
 from secretary.scheduling import calendar_api, slots
 from secretary.scheduling import tasks as scheduling_tasks
-from secretary.web.app import create_app
-from secretary.web.deps import AppState
-from secretary.worker.runner import Runtime
-from tests.scheduling.conftest import Owner, add_calendar, add_event
-from tests.sync.conftest import Emulator
-from tests.triage.conftest import InlineThread
-from tests.triage.helpers import gmail_api, raw_message, sync_now
-
-NOW = "2027-03-01T14:00:00Z"  # Monday 09:00 in New York
-NEW_YORK = ZoneInfo("America/New_York")
-PARIS = ZoneInfo("Europe/Paris")
-SCOPES = [
-    "https://www.googleapis.com/auth/gmail.modify",
-    "https://www.googleapis.com/auth/gmail.compose",
-    "https://www.googleapis.com/auth/calendar",
-    "openid",
-    "email",
-]
-
-
-class LocalRulesTier:
-    """The local tier's extractors and drafter with a keyword classifier (no ONNX model)."""
-
-    name = "local-rules"
-
-    def classify(self, email: EmailInput) -> Classification:
-        text = f"{email.subject}\n{email.body_text}".lower()
-        return Classification(
-            category=Category.NEEDS_REPLY if "?" in text or "meet" in text else Category.FYI,
-            category_confidence=0.9,
-            meeting_request="meet" in text,
-            priority=Priority.NORMAL,
-            reason="keywords",
-            model="local-rules:test",
-        )
-
-    def extract(self, email: EmailInput) -> Extraction:
-        return extract(email)
-
-    def draft_reply(self, request: DraftRequest) -> DraftResult:
-        return drafter.draft_reply(
-            request, extract(request.email), self.classify(request.email), model="local:test"
-        )
-
-
-@pytest.fixture(autouse=True)
-def _pinned_now(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SECRETARY_NOW", NOW)
-
-
-@dataclass
-class World:
-    owner: Owner
-    emulator: Emulator
-    settings: Settings
-    sessions: sessionmaker[Session]
-    api: TestClient
-    inline: InlineThread
-    calendar_google_id: str
-
-    def sync(self) -> None:
-        sync_now(self.sessions, self.owner.account_id, self.settings)
-        self.inline.wait_idle()
-
-    @property
-    def calendar_store(self) -> Any:
-        return self.emulator.state.users[self.owner.email].calendar
-
-    def busy(self, start: datetime, end: datetime, summary: str, *, store: bool = True) -> None:
-        """An event in Google and (as sync would write it) in the store."""
-        body = {
-            "summary": summary,
-            "start": {"dateTime": start.isoformat(), "timeZone": "America/New_York"},
-            "end": {"dateTime": end.isoformat(), "timeZone": "America/New_York"},
-        }
-        made = self.calendar_store.insert_event(self.owner.email, body)
-        if store:
-            with self.sessions.begin() as session:
-                from secretary.db.models import Calendar
-
-                calendar = session.scalars(
-                    select(Calendar).where(
-                        Calendar.user_id == self.owner.user_id,
-                        Calendar.google_id == self.calendar_google_id,
-                    )
-                ).one()
-                add_event(
-                    session, self.owner, calendar, start, end, google_id=made["id"], summary=summary
-                )
-
-    def events_with_id(self, event_id: str) -> list[dict[str, Any]]:
-        listed = self.calendar_store.list_events(self.owner.email, {"singleEvents": "true"})
-        return [e for e in listed["items"] if e["id"] == event_id]
-
-    def thread_messages(self, thread_id: str) -> list[dict[str, Any]]:
-        api = gmail_api(self.emulator.state, self.emulator.base_url, self.owner.email)
-        thread = api.users().threads().get(userId="me", id=thread_id, format="full").execute()
-        return list(thread["messages"])
-
-
-def _body_of(api: Any, message_id: str) -> str:
-    raw = api.users().messages().get(userId="me", id=message_id, format="raw").execute()["raw"]
-    parsed = message_from_bytes(base64.urlsafe_b64decode(raw), policy=policy.default)
-    part = parsed.get_body(preferencelist=("plain",))
-    return str(part.get_content()) if part is not None else ""
-
-
-def _connect(
-    sessions: sessionmaker[Session], emulator: Emulator, settings: Settings, email: str
-) -> Owner:
-    emulator.state.add_user(email, name="Alex Owner")
-    oauth.register_client(
-        emulator.state, settings.google.client_id, settings.google.client_secret.get_secret_value()
-    )
-    tokens = oauth.issue_tokens(emulator.state, email, SCOPES, client_id=settings.google.client_id)
-    cipher = TokenCipher([k.get_secret_value() for k in settings.encryption_keys])
-    with sessions.begin() as session:
-        user = User(email=email, display_name="Alex Owner")
-        session.add(user)
-        session.flush()
-        account = GoogleAccount(
-            user_id=user.id,
-            google_sub=emulator.state.users[email].sub,
-            email=email,
-            scopes=SCOPES,
-            access_token_enc=cipher.encrypt(tokens["access_token"]),
-            refresh_token_enc=cipher.encrypt(tokens["refresh_token"]),
-            token_expires_at=utcnow() + timedelta(seconds=int(tokens["expires_in"])),
-            status="active",
-        )
-        session.add(account)
-        session.flush()
-        secret, _ = identity.create_token(
-            session, user.id, name="tests", scopes=["read", "draft", "send"]
-        )
-        return Owner(user.id, account.id, email, secret)
-
-
-@pytest.fixture
-def world(
-    request: pytest.FixtureRequest, sessions: sessionmaker[Session], engine: Any
-) -> Iterator[World]:
-    emulator: Emulator = request.getfixturevalue("emulator")
-    settings: Settings = request.getfixturevalue("pipeline_settings")
-    email = f"alex.{uuid.uuid4().hex[:8]}@acme.example"
-    owner = _connect(sessions, emulator, settings, email)
-    with sessions.begin() as session:
-        add_calendar(session, owner, email, time_zone="America/New_York", primary=True)
-    tier = LocalRulesTier()
-    runtime: Runtime = compose(settings, sessions=sessions, tier=tier).runtime
-    inline = InlineThread(runtime)
-    state = AppState(root=compose(settings, engine=engine, sessions=sessions, tier=tier))
-    try:
-        with TestClient(create_app(settings, state=state), raise_server_exceptions=False) as api:
-            api.headers["Authorization"] = f"Bearer {owner.token}"
-            made = World(owner, emulator, settings, sessions, api, inline, email)
-            sync_now(sessions, owner.account_id, settings)  # empty mailbox: the baseline
-            yield made
-    finally:
-        inline.stop()
-        with sessions.begin() as session:
-            session.execute(delete(User).where(User.id == owner.user_id))
-
+from tests.scheduling.conftest import NEW_YORK, PARIS, World, body_of
+from tests.triage.helpers import gmail_api, raw_message
 
 REQUEST_BODY = (
     "Hi Alex,\n\nCould we meet next week about the Q3 plan? Half an hour would do, "
@@ -358,7 +169,7 @@ def test_meeting_request_to_booked_event_exactly_once(world: World) -> None:
     def confirmations() -> list[str]:
         api = gmail_api(world.emulator.state, world.emulator.base_url, world.owner.email)
         sent = [m for m in world.thread_messages(thread_id) if "SENT" in m.get("labelIds", [])]
-        return [m["id"] for m in sent if "that's booked" in _body_of(api, m["id"])]
+        return [m["id"] for m in sent if "that's booked" in body_of(api, m["id"])]
 
     assert len(confirmations()) == 1
 
