@@ -40,7 +40,7 @@ from secretary.kit.logging import get_logger
 if TYPE_CHECKING:
     from secretary.drafting.gmail import GmailPort
     from secretary.llm.schemas import IntelligenceTier
-    from secretary.sync.tasks import SyncScheduler
+    from secretary.sync.listeners import MessagesStoredListener
     from secretary.worker.backends.celery import CeleryBackend
     from secretary.worker.backends.inline import InlineBackend
     from secretary.worker.runner import Runtime
@@ -113,6 +113,9 @@ class Components:
 
     tier: Lazy[IntelligenceTier | None] = field(default_factory=_no_tier)
     google: GoogleClients = field(default_factory=GoogleClients)
+    # "Messages stored" -> the pipeline: the sync calls this with new message ids inside
+    # the transaction that stores them. None: store only (a bare sync, some tests).
+    on_messages_stored: MessagesStoredListener | None = None
 
     def require_tier(self) -> IntelligenceTier:
         tier = self.tier.get()
@@ -169,13 +172,10 @@ class Background:
 
     inline: InlineBackend | None
     celery: CeleryBackend | None
-    sync_scheduler: SyncScheduler | None = None
 
     async def stop(self) -> None:
         from secretary.worker.dispatch import set_backend
 
-        if self.sync_scheduler is not None:
-            await self.sync_scheduler.stop()
         set_backend(None)
         if self.inline is not None:
             await self.inline.stop()
@@ -224,10 +224,12 @@ class Secretary:
 
             install_producer(self.settings)
 
-    async def start_background(
-        self, *, resume: bool = True, sync_scheduler: bool = True
-    ) -> Background:
+    async def start_background(self, *, resume: bool = True) -> Background:
         """Start the task backend and the periodic jobs (``secretary serve``, the demo).
+
+        The periodic jobs are the scheduler: the sweeper and ``sync.poll``, which requests
+        each account's syncs as durable tasks (inline: on this process's event loop;
+        Celery: beat in ``secretary worker``).
 
         ``resume``: run the sweeper at once, so work queued while no worker ran (a
         ``secretary sync`` from the CLI, a crash) resumes now rather than after the stuck
@@ -261,11 +263,6 @@ class Secretary:
             await asyncio.to_thread(
                 partial(sweep, replace(runtime, settings=resume_settings), resuming=True)
             )
-        if sync_scheduler:
-            from secretary.sync.tasks import SyncScheduler
-
-            background.sync_scheduler = SyncScheduler(self.sessions, self.settings)
-            await background.sync_scheduler.start()
         log.info("background_started", runtime=self.settings.worker.runtime)
         return background
 
@@ -280,11 +277,17 @@ def _google_clients(settings: Settings, sessions: sessionmaker[Session]) -> Goog
     return GoogleClients(gmail=google_gmail_factory(settings, sessions))
 
 
-def _wire() -> None:
-    """Load every task module, so this process knows each name a producer may enqueue."""
+def _wire(settings: Settings) -> MessagesStoredListener:
+    """Load every task module (so this process knows each name a producer may enqueue, and
+    every periodic job) and return the pipeline's entry, which the sync calls with the ids
+    of newly stored messages ("messages stored" -> triage, search, ...)."""
+    from secretary import pipeline
+    from secretary.identity import audit
     from secretary.worker import registry
 
+    audit.install()  # state changes write their audit entries, whichever edge made them
     registry.load_all()
+    return pipeline.entry(settings)
 
 
 def compose(
@@ -325,8 +328,8 @@ def compose(
         google=GoogleClients(gmail=gmail)
         if gmail is not None
         else _google_clients(settings, sessions),
+        on_messages_stored=_wire(settings),
     )
-    _wire()
     return Secretary(
         settings=settings,
         engine=engine,

@@ -34,12 +34,14 @@ from secretary.config import Settings
 from secretary.db import tenancy
 from secretary.db.models import ApiToken, Draft, GoogleAccount, Message, Rule, TaskRecord, User
 from secretary.errors import NotFound
+from secretary.identity import audit as _audit
 from secretary.identity import service as identity
 from secretary.identity.errors import InsufficientScope, NotAuthenticated
 from secretary.identity.schemas import ALL_SCOPES, Principal
 from secretary.web.deps import SessionDep, StateDep
 
 SESSION_COOKIE = "secretary_session"
+_audit.install()  # also when an app is built without the composition root
 
 
 class RequestUser:
@@ -232,8 +234,9 @@ def enter_as(request: Request, session: Session, principal: Principal) -> Princi
 _METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "edit", "DELETE": "delete"}
 # POSTs that change nothing (a dry run) are not audited.
 _NOT_STATE_CHANGES = frozenset({"preview"})
-# Their services write a richer entry of their own (token.created, account.removed).
-_SELF_AUDITED = frozenset({"tokens", "accounts"})
+# Audited where the change happens instead: their services (token.created,
+# account.removed) or the flush hook of ``identity.audit`` (draft.sent, rule.deleted, ...).
+_SELF_AUDITED = frozenset({"tokens", "accounts", "drafts", "rules"})
 
 
 def audit_action(method: str, path: str) -> str | None:
