@@ -19,6 +19,50 @@ DEV_ENCRYPTION_KEY = (
 )
 
 
+DEV_PUSH_AUDIENCE = "secretary-push"
+DEV_KEY_FILE = "dev-encryption.key"
+
+
+def dev_key(home: Path) -> str:
+    """The dev install's Fernet key: read from ``home``, or generated there once (0600).
+
+    Created under a temporary name and linked into place, so two processes starting at once
+    agree on one key and neither reads a half-written file.
+    """
+    import base64
+    import secrets
+
+    path = home / DEV_KEY_FILE
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = home / f".{DEV_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, base64.urlsafe_b64encode(secrets.token_bytes(32)) + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another process won the race: use its key
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="ascii").strip()
+
+
+class HttpSettings(BaseModel):
+    """Limits of the HTTP edge, enforced while a request body is read (issue 7)."""
+
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body of the API and UI."
+    )
+    max_webhook_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request body of the push webhook."
+    )
+
+
 class GoogleSettings(BaseModel):
     """Where the Google APIs live. Point at the emulator by configuration only."""
 
@@ -38,7 +82,13 @@ class GoogleSettings(BaseModel):
         description="OAuth redirect URI registered for the client.",
     )
     pubsub_audience: str = Field(
-        default="secretary-push", description="Expected audience of Pub/Sub push OIDC tokens."
+        default=DEV_PUSH_AUDIENCE,
+        description="Expected audience of Pub/Sub push OIDC tokens (must be set in prod).",
+    )
+    pubsub_service_account: str | None = Field(
+        default=None,
+        description="The service account whose signed tokens push may send (the token's "
+        "email claim). Required in prod; unset in dev accepts any Google-signed push.",
     )
     pubsub_topic: str = Field(
         default="projects/secretary/topics/gmail", description="Pub/Sub topic passed to watch()."
@@ -228,8 +278,9 @@ class Settings(BaseSettings):
         description="External PostgreSQL (with pgvector). Unset = embedded PostgreSQL under home.",
     )
     encryption_keys: list[SecretStr] = Field(
-        default_factory=lambda: [SecretStr(DEV_ENCRYPTION_KEY)],
-        description="Fernet keys for tokens at rest, newest first (MultiFernet).",
+        default_factory=list,
+        description="Fernet keys for tokens at rest, newest first (MultiFernet). Unset outside "
+        "prod = a random key generated once into home/dev-encryption.key (mode 0600).",
     )
     base_url: str = Field(default="http://127.0.0.1:8000", description="Public URL of the API.")
     log_level: str = Field(default="INFO", description="Log level.")
@@ -241,15 +292,47 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     @model_validator(mode="after")
     def _enforce_non_default_secrets(self) -> Settings:
         if self.env == "prod":
-            if any(k.get_secret_value() == DEV_ENCRYPTION_KEY for k in self.encryption_keys):
+            if not self.encryption_keys or any(
+                k.get_secret_value() == DEV_ENCRYPTION_KEY for k in self.encryption_keys
+            ):
                 raise ValueError("SECRETARY_ENCRYPTION_KEYS must be set to your own keys in prod")
             if self.google.client_secret.get_secret_value() == "secretary-dev-secret":
                 raise ValueError("SECRETARY_GOOGLE__CLIENT_SECRET must be set in prod")
+            if self.google.pubsub_audience == DEV_PUSH_AUDIENCE:
+                raise ValueError(
+                    "SECRETARY_GOOGLE__PUBSUB_AUDIENCE must be set in prod (the push "
+                    "subscription's audience; the default is public)"
+                )
+            if not self.google.pubsub_service_account:
+                raise ValueError(
+                    "SECRETARY_GOOGLE__PUBSUB_SERVICE_ACCOUNT must be set in prod (the service "
+                    "account your push subscription signs with)"
+                )
+        elif not self.encryption_keys:
+            # A public constant would let anyone who reads the source decrypt a dev
+            # install's Google tokens (and forge its CSRF tokens): one random key per home.
+            self.encryption_keys = [SecretStr(dev_key(self.home_path))]
         return self
+
+    def public_serving_problems(self) -> list[str]:
+        """Why this configuration must not be served beyond localhost (empty: it may)."""
+        problems = []
+        if self.env != "prod":
+            problems.append("SECRETARY_ENV is not prod")
+        if not self.base_url.startswith("https://"):
+            problems.append("SECRETARY_BASE_URL is not an https:// origin")
+        if not self.identity.trusted_hosts:
+            problems.append("SECRETARY_IDENTITY__TRUSTED_HOSTS is empty")
+        if self.google.pubsub_audience == DEV_PUSH_AUDIENCE:
+            problems.append("SECRETARY_GOOGLE__PUBSUB_AUDIENCE is the public default")
+        if not self.google.pubsub_service_account:
+            problems.append("SECRETARY_GOOGLE__PUBSUB_SERVICE_ACCOUNT is unset")
+        return problems
 
     @property
     def home_path(self) -> Path:

@@ -19,6 +19,7 @@ from secretary.db import migrate
 from secretary.kit.logging import get_logger, new_correlation_id
 from secretary.web.deps import AppState
 from secretary.web.errors import install_error_handlers
+from secretary.web.limits import BodyLimitMiddleware
 from secretary.web.security import install_security
 
 log = get_logger(__name__)
@@ -95,6 +96,12 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         redoc_url=None,
     )
     install_error_handlers(app)
+    # Bodies are limited while they are read: 1 MiB for the API, 64 KiB for the webhook.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.http.max_body_bytes,
+        path_limits=[("/webhooks/", settings.http.max_webhook_body_bytes)],
+    )
     install_security(app, settings)  # trusted hosts, security headers, 401/429 answers
 
     @app.middleware("http")

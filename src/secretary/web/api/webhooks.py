@@ -2,9 +2,10 @@
 
 The push carries a Google-signed OIDC JWT in ``Authorization``; we verify signature,
 audience and issuer, answer 401 otherwise, drop duplicates (Pub/Sub ``messageId`` and
-``historyId`` already covered by the stored cursor) and hand the account to the sync
-scheduler. Valid pushes always get a quick 2xx: the sync itself runs in the background,
-since Pub/Sub redelivers anything not acknowledged within its deadline.
+``historyId`` already covered by the stored cursor) and queue a ``sync.run`` task for the
+account (committed with the request, run by the task runtime). Valid pushes always get a
+quick 2xx: the sync itself runs in the background, since Pub/Sub redelivers anything not
+acknowledged within its deadline.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from google.auth import transport
 from google.auth.transport import requests as ga_requests
 from google.oauth2 import id_token
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from secretary.config import Settings
 from secretary.db.session import unit_of_work
-from secretary.errors import SecretaryError
+from secretary.errors import BadRequest, SecretaryError
 from secretary.kit.logging import get_logger
-from secretary.sync import service
-from secretary.sync.tasks import PushDeduplicator, SyncScheduler, run_incremental_sync
+from secretary.sync import engine
+from secretary.sync.push import PushDeduplicator, accept_push
 from secretary.web.app import register_routes
 from secretary.web.deps import AppState, StateDep
 
@@ -141,64 +143,53 @@ def verify_push_token(authorization: str | None, settings: Settings) -> dict[str
             raise InvalidPushToken("push token failed verification") from exc
     if claims.get("iss") not in GOOGLE_ISSUERS:
         raise InvalidPushToken("push token has an unexpected issuer")
+    # Google signs tokens for every service account: the signature alone says "some
+    # Google service account", the email claim says whose subscription pushed this.
+    expected = settings.google.pubsub_service_account
+    if expected and (
+        str(claims.get("email", "")).lower() != expected.lower()
+        or claims.get("email_verified") not in (True, "true")
+    ):
+        raise InvalidPushToken("push token was signed for another service account")
     return claims
 
 
+# Pub/Sub ``messageId``s seen by this process. Another process may see a duplicate again:
+# harmless, the queued sync coalesces and the stale-history check drops it.
 _push_dedup = PushDeduplicator()
 
 
-def _scheduler(state: AppState) -> SyncScheduler | None:
-    return state.background.sync_scheduler if state.background is not None else None
+@router.post(
+    "/webhooks/google/pubsub",
+    status_code=204,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": PubSubPush.model_json_schema()}},
+        }
+    },
+)
+async def pubsub_push(request: Request, state: StateDep) -> Response:
+    """A Gmail push. ``Authorization`` is verified before a byte of the body is read (the
+    body is limited to 64 KiB anyway), and the pushed ``historyId`` only ever triggers a
+    sync: it is never stored, so a forged one cannot advance or blind anything."""
+    await run_in_threadpool(verify_push_token, request.headers.get("authorization"), state.settings)
+    try:
+        body = PubSubPush.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise BadRequest("not a Pub/Sub push message", code="invalid_push_body") from exc
+    return await run_in_threadpool(_accept, body, state)
 
 
-def _dedup(state: AppState) -> PushDeduplicator:
-    scheduler = _scheduler(state)
-    return scheduler.dedup if scheduler is not None else _push_dedup
-
-
-_background_lock = threading.Lock()
-_background_dirty: set[int] = set()
-_background_running: set[int] = set()
-
-
-def sync_in_background(state: AppState, account_id: int) -> None:
-    """No scheduler running (bare API process): sync on a thread, coalescing pushes."""
-    with _background_lock:
-        _background_dirty.add(account_id)
-        if account_id in _background_running:
-            return
-        _background_running.add(account_id)
-
-    def work() -> None:
-        while True:
-            with _background_lock:
-                if account_id not in _background_dirty:
-                    _background_running.discard(account_id)
-                    return
-                _background_dirty.discard(account_id)
-            try:
-                run_incremental_sync(state.sessions, account_id, state.settings)
-            except Exception:
-                log.exception("push_sync_failed", account_id=account_id)
-
-    threading.Thread(target=work, name=f"push-sync-{account_id}", daemon=True).start()
-
-
-@router.post("/webhooks/google/pubsub", status_code=204)
-def pubsub_push(body: PubSubPush, request: Request, state: StateDep) -> Response:
-    verify_push_token(request.headers.get("authorization"), state.settings)
+def _accept(body: PubSubPush, state: AppState) -> Response:
     message_id = body.message.message_id
-    if message_id and not _dedup(state).first_time(message_id):
+    if message_id and not _push_dedup.first_time(message_id):
         return Response(status_code=204, headers={"X-Secretary-Push": "duplicate"})
     with unit_of_work(state.sessions) as session:
-        decision = service.accept_push(session, body.message.data)
-    if decision.should_sync and decision.account_id is not None:
-        scheduler = _scheduler(state)
-        if scheduler is not None:
-            scheduler.request(decision.account_id, history_id=decision.history_id)
-        else:
-            sync_in_background(state, decision.account_id)
-    else:
+        decision = accept_push(session, body.message.data)
+        if decision.should_sync and decision.account_id is not None:
+            engine.request_sync(session, decision.account_id, "gmail")
+    if not decision.should_sync:
         log.info("push_dropped", reason=decision.reason)
     return Response(status_code=204, headers={"X-Secretary-Push": decision.reason})
 
