@@ -1,4 +1,4 @@
-"""Approvals: the generic queue of proposed actions (ADR 0011).
+"""Approvals: the generic queue of proposed actions (ADR 0015).
 
 Owns the ``proposed_actions`` table, proposing (idempotent per dedupe key), listing,
 approving and rejecting. Applying an approved action is delegated to the applier the
