@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup dev demo test lint types check migrate docs
+.PHONY: setup dev chromium demo test lint types check migrate docs
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -14,8 +14,19 @@ EMULATOR := packages/workspace-emulator
 setup: $(BIN)/python
 	$(BIN)/uv pip install -q --python $(BIN)/python -e $(EMULATOR) -e '.[emulator]'
 
-dev: $(BIN)/python
+dev: $(BIN)/python chromium
 	$(BIN)/uv pip install -q --python $(BIN)/python -e $(EMULATOR) -e '.[dev]'
+
+# The browser tests drive Debian's chromium with Playwright (never `playwright install`).
+# CI runs as root on a fresh machine: install it there; elsewhere say how.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; \
+	  fi; \
+	fi
 
 demo: setup
 	$(BIN)/secretary demo

@@ -155,6 +155,14 @@ def explain(exc: BaseException) -> str:
             f"the database refused or could not be reached ({name}: {text[:200]}). Check "
             "DATABASE_URL, or run `secretary db upgrade` to start and migrate the embedded one."
         )
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    if isinstance(status, int):
+        url = getattr(getattr(exc, "request", None), "url", None) or getattr(exc, "uri", "")
+        return (
+            f"{url or 'a service'} answered HTTP {status} ({name}). Run again with --debug "
+            "for the details."
+        )
     if isinstance(exc, ConnectionError | TimeoutError) or module.startswith(("httplib2", "httpx")):
         return (
             f"a service could not be reached ({name}: {text[:200]}). Check the network and "
