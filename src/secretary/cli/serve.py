@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import typer
 
 from secretary.cli.context import console, get_ctx
+from secretary.config import Settings
+from secretary.errors import ConfigurationError
 
 
 def register(root: typer.Typer) -> None:
@@ -12,7 +16,11 @@ def register(root: typer.Typer) -> None:
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        help="Interface to bind. Anything but loopback needs SECRETARY_ENV=prod with an HTTPS "
+        "base URL, trusted hosts and the push audience and service account.",
+    ),
     port: int = typer.Option(8000, help="Port to bind."),
     background: bool = typer.Option(
         True, "--background/--no-background", help="Run sync and task workers in-process."
@@ -25,7 +33,39 @@ def serve(
     from secretary.web.deps import AppState
 
     ctx = get_ctx()
+    check_bind(host, ctx.settings)
     ctx.migrated_engine()
     state = AppState(root=ctx.root, run_background=background)
     console.print(f"[green]Secretary[/] serving on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(create_app(ctx.settings, state=state), host=host, port=port, access_log=False)
+    # log_config=None: uvicorn's records go to the root logger and so through the redactor.
+    uvicorn.run(
+        create_app(ctx.settings, state=state),
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, settings: Settings) -> None:
+    """Refuse to serve beyond this machine unless the deployment is configured for it:
+    ``SECRETARY_ENV=prod`` with an HTTPS origin, trusted hosts and the push settings."""
+    if is_loopback(host):
+        return
+    problems = settings.public_serving_problems()
+    if problems:
+        raise ConfigurationError(
+            f"refusing to listen on {host}: this configuration is for localhost only ("
+            + "; ".join(problems)
+            + "). Bind 127.0.0.1 behind a proxy, or complete the prod settings.",
+            code="unsafe_bind",
+        )

@@ -1,0 +1,60 @@
+"""The emulator behaviours this stream relies on, checked with the official client and
+written from Google's documentation (not from the emulator's code)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from googleapiclient.errors import HttpError
+from sqlalchemy.orm import Session, sessionmaker
+from workspace_emulator.faults import expire_drive_page_tokens
+from workspace_emulator.quota import quota_book
+
+from secretary.sync.calendar import open_calendar
+from secretary.sync.drive import open_drive
+from tests.sync.conftest import Connected
+
+
+def test_events_list_without_time_max_has_no_upper_bound(
+    sessions: sessionmaker[Session], workspace: Connected
+) -> None:
+    # events.list, timeMax: "Optional. The default is not to filter by start time."
+    emu, email = workspace.emulator.state, workspace.email
+    far = datetime.now(UTC) + timedelta(days=5 * 365)
+    with emu.lock:
+        emu.users[email].calendar.insert_event(
+            email,
+            {
+                "summary": "Five years out",
+                "start": {"dateTime": far.isoformat()},
+                "end": {"dateTime": (far + timedelta(hours=1)).isoformat()},
+            },
+        )
+    client = open_calendar(sessions, workspace.account_id, workspace.settings)
+    page = client.list_events_page(email)
+    assert [e["summary"] for e in page.items] == ["Five years out"]
+    assert page.next_sync_token
+
+
+def test_expired_change_token_is_refused_and_a_fresh_one_works(
+    sessions: sessionmaker[Session], workspace: Connected
+) -> None:
+    emu, email = workspace.emulator.state, workspace.email
+    client = open_drive(sessions, workspace.account_id, workspace.settings)
+    old = client.start_page_token()
+    expire_drive_page_tokens(emu, email)
+    with pytest.raises(Exception) as refused:
+        client.list_changes_page(old)
+    assert isinstance(refused.value.__cause__, HttpError)
+    fresh = client.start_page_token()
+    assert client.list_changes_page(fresh).new_start_page_token == fresh
+
+
+def test_files_list_costs_100_units(sessions: sessionmaker[Session], workspace: Connected) -> None:
+    emu, email = workspace.emulator.state, workspace.email
+    client = open_drive(sessions, workspace.account_id, workspace.settings)
+    quota_book(emu).reset_stats()
+    client.list_files_page()
+    client.start_page_token()
+    assert quota_book(emu).stats()["users"][email]["units"] == 101
