@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -35,6 +36,12 @@ def serve(
     port: int = typer.Option(8765, help="Port to listen on."),
     seed: str | None = typer.Option(
         None, help="'demo' for the bundled demo workspace, or a folder/mbox of RFC 822 mail."
+    ),
+    workspace: Path | None = typer.Option(
+        None,
+        help="A workspace folder (workspace.toml, mail/, calendar/*.ics, drive/) to serve.",
+        exists=True,
+        file_okay=False,
     ),
     user: str = typer.Option("alex@example.test", help="Mailbox owner when --seed is a path."),
     recent_days: float | None = typer.Option(
@@ -87,7 +94,21 @@ def serve(
         )
         summary["faults"] = endpoints
     owner = user
-    if seed == "demo":
+    if workspace is not None:
+        from workspace_emulator.workspace import WorkspaceError, load_workspace, read_config
+
+        try:
+            pinned = read_config(workspace).now
+            if pinned is not None and not os.environ.get("SECRETARY_NOW"):
+                # The folder is written around this instant: "now" in the emulator is it.
+                os.environ["SECRETARY_NOW"] = pinned.isoformat().replace("+00:00", "Z")
+            loaded, counts = load_workspace(state, workspace)
+        except WorkspaceError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--workspace") from exc
+        owner = loaded.email
+        summary["workspace"] = counts.to_dict()
+        summary["user"] = owner
+    elif seed == "demo":
         try:
             from workspace_emulator.demo import seed_demo_workspace
         except ImportError as exc:
