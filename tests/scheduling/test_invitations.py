@@ -3,16 +3,23 @@ through the Calendar API only after approval (emulator over HTTP)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
+import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from secretary.cli import context
+from secretary.cli.main import app
 from secretary.db.models import Calendar, ProposedAction
 from secretary.kit.clock import utcnow
 from tests.scheduling.conftest import NEW_YORK, World, add_event
+
+runner = CliRunner()
 
 ICS = """BEGIN:VCALENDAR
 METHOD:REQUEST
@@ -182,3 +189,35 @@ def test_rejected_invitation_suggestion_answers_nothing(world: World) -> None:
     assert _owner_answer(world, event_id) == "needsAction"
     again = world.api.post(f"/api/v1/approvals/{proposal_id}/approve")
     assert again.status_code == 409
+
+
+def test_cli_lists_and_answers_invitations(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    event_id = _invite(
+        world,
+        "Offsite prep",
+        datetime(2027, 3, 12, 10, tzinfo=NEW_YORK),
+        datetime(2027, 3, 12, 11, tzinfo=NEW_YORK),
+    )
+    from secretary.scheduling import invitations
+
+    with world.sessions.begin() as session:
+        invitations.scan_invitations(session, world.owner.user_id)
+    ctx = context.CliContext(settings=world.settings)
+    monkeypatch.setattr(context, "_ctx", ctx)
+    uid = str(world.owner.user_id)
+    try:
+        listed = runner.invoke(app, ["approvals", "list", "--user-id", uid, "--json"])
+        assert listed.exit_code == 0, listed.output
+        (item,) = json.loads(listed.stdout)
+        assert item["kind"] == "respond_to_invite"
+        assert item["payload"]["response"] == "accepted"
+        done = runner.invoke(
+            app,
+            ["approvals", "approve", str(item["id"]), "--user-id", uid, "--json",
+             "--response", "tentative"],
+        )  # fmt: skip
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.stdout)["status"] == "applied"
+        assert _owner_answer(world, event_id) == "tentative"
+    finally:
+        ctx.close()
