@@ -185,6 +185,7 @@ def main() -> int:
     from workspace_emulator.server import run_in_thread
     from workspace_emulator.state import EmulatorState
 
+    from secretary.bootstrap import compose, load_tier
     from secretary.config import Settings
     from secretary.db import migrate
     from secretary.db.engine import embedded_database_url, make_engine
@@ -192,7 +193,6 @@ def main() -> int:
     from secretary.kit.crypto import TokenCipher
     from secretary.kit.logging import configure_logging
     from secretary.sync.service import GmailSync
-    from secretary.bootstrap import compose, load_tier
 
     configure_logging("WARNING", json=True)
     rng = random.Random(args.seed)
@@ -285,8 +285,8 @@ def main() -> int:
             s.flush()
             account_id = account.id
 
-        # The sync listener that feeds the pipeline registers when the task modules load;
-        # every process that syncs must load them (the in-process runtime does it itself).
+        # Every name the pipeline enqueues must be known here (the inline runtime loads them
+        # itself; the sync below feeds the pipeline through ``pipeline.entry``).
         from secretary.worker import registry
 
         registry.load_all()
@@ -338,7 +338,9 @@ def main() -> int:
             asyncio.run_coroutine_threadsafe(backend.start(), loop).result(30)
             set_backend(backend)
 
-        sync = GmailSync(sessions, account_id, settings)
+        from secretary import pipeline
+
+        sync = GmailSync(sessions, account_id, settings, on_stored=pipeline.entry(settings))
         sync.run()  # baseline: empty mailbox, history cursor set
 
         # Push → sync loop, coalescing pushes that arrive while a sync runs.

@@ -39,6 +39,8 @@ from secretary.kit.logging import get_logger
 
 if TYPE_CHECKING:
     from secretary.drafting.gmail import GmailPort
+    from secretary.google.calendar import CalendarClient
+    from secretary.google.drive import DriveClient
     from secretary.llm.schemas import IntelligenceTier
     from secretary.sync.listeners import MessagesStoredListener
     from secretary.worker.backends.celery import CeleryBackend
@@ -89,9 +91,8 @@ class AccountClientFactory(Protocol[C_co]):
 
 
 GmailClientFactory = AccountClientFactory["GmailPort"]
-# Hooks for the workspace-sync stream: narrow ``object`` to the Calendar / Drive client.
-CalendarClientFactory = AccountClientFactory[object]
-DriveClientFactory = AccountClientFactory[object]
+CalendarClientFactory = AccountClientFactory["CalendarClient"]
+DriveClientFactory = AccountClientFactory["DriveClient"]
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,16 @@ class Components:
         if self.google.gmail is None:
             raise ConfigurationError("this process was composed without a Gmail factory")
         return self.google.gmail(session, account_id)
+
+    def calendar(self, session: Session, account_id: int) -> CalendarClient:
+        if self.google.calendar is None:
+            raise ConfigurationError("this process was composed without a Calendar factory")
+        return self.google.calendar(session, account_id)
+
+    def drive(self, session: Session, account_id: int) -> DriveClient:
+        if self.google.drive is None:
+            raise ConfigurationError("this process was composed without a Drive factory")
+        return self.google.drive(session, account_id)
 
 
 # -- the intelligence tier --------------------------------------------------------------
@@ -273,8 +284,13 @@ class Secretary:
 
 def _google_clients(settings: Settings, sessions: sessionmaker[Session]) -> GoogleClients:
     from secretary.drafting.gmail import google_gmail_factory
+    from secretary.sync.workspace import calendar_client_factory, drive_client_factory
 
-    return GoogleClients(gmail=google_gmail_factory(settings, sessions))
+    return GoogleClients(
+        gmail=google_gmail_factory(settings, sessions),
+        calendar=calendar_client_factory(settings, sessions),
+        drive=drive_client_factory(settings, sessions),
+    )
 
 
 def _wire(settings: Settings) -> MessagesStoredListener:

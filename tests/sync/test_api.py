@@ -6,13 +6,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from secretary.bootstrap import Background, compose
+from secretary.bootstrap import compose
 from secretary.sync import service
-from secretary.sync.tasks import SyncScheduler
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
 from tests.auth import authenticate_account_owner
 from tests.sync.conftest import Connected, seed_mailbox
+from tests.sync.tasks import sync_records
 
 
 def test_status_and_request(
@@ -20,11 +20,7 @@ def test_status_and_request(
 ) -> None:
     seed_mailbox(connected.emulator.state, connected.email, singles=12, threads=1)
     service.run_sync(sessions, connected.account_id, connected.settings)
-    scheduler = SyncScheduler(sessions, connected.settings)
-    state = AppState(
-        root=compose(connected.settings, engine=engine, sessions=sessions),
-        background=Background(inline=None, celery=None, sync_scheduler=scheduler),
-    )
+    state = AppState(root=compose(connected.settings, engine=engine, sessions=sessions))
     with TestClient(create_app(connected.settings, state=state)) as client:
         authenticate_account_owner(client, sessions, connected.account_id)
         one = client.get(f"/api/v1/sync/status/{connected.account_id}")
@@ -39,6 +35,9 @@ def test_status_and_request(
         accepted = client.post("/api/v1/sync", json={"account": connected.account_id})
         assert accepted.status_code == 202
         assert accepted.json() == {"scheduled": [connected.account_id]}
-        assert scheduler.accounts[connected.account_id].requested
+        # A durable sync task per service the account granted, committed with the request.
+        (record,) = sync_records(sessions, connected.account_id)
+        assert record.args["service"] == "gmail"
+        assert record.status == "queued"
         missing = client.post("/api/v1/sync", json={"account": 999_999})
         assert missing.status_code == 404

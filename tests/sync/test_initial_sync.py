@@ -75,11 +75,9 @@ def test_incremental_applies_adds_deletes_and_labels(
     def listener(session: Session, account_id: int, message_ids: list[int]) -> None:
         seen.append(message_ids)
 
-    service.on_messages_stored(listener)
-    try:
-        report = service.run_sync(sessions, connected.account_id, connected.settings)
-    finally:
-        service.remove_listener(listener)
+    report = service.run_sync(
+        sessions, connected.account_id, connected.settings, on_stored=listener
+    )
     assert report.fetched == 1
     assert report.deleted == 1
     assert store_snapshot(sessions, connected.account_id) == mailbox_snapshot(
@@ -99,7 +97,8 @@ def test_revoked_grant_marks_needs_reauth_without_a_loop(
     from workspace_emulator.faults import expire_access_tokens, revoke_refresh_tokens
 
     from secretary.db.models import GoogleAccount
-    from secretary.sync.tasks import run_incremental_sync
+    from secretary.worker.runner import Outcome
+    from tests.sync.tasks import run_sync_task
 
     state = connected.emulator.state
     seed_mailbox(state, connected.email, singles=5, threads=0)
@@ -107,13 +106,15 @@ def test_revoked_grant_marks_needs_reauth_without_a_loop(
     revoke_refresh_tokens(state, connected.email)
     expire_access_tokens(state, connected.email)
     state.users[connected.email].mailbox.add_message(make_raw()[0], label_ids={"INBOX"})
-    assert run_incremental_sync(sessions, connected.account_id, connected.settings) is None
+    # The sync task records the dead grant and succeeds: no retry loop against Google.
+    outcome = run_sync_task(sessions, connected.settings, connected.account_id)
+    assert outcome == Outcome.SUCCEEDED
     with sessions() as session:
         account = session.get(GoogleAccount, connected.account_id)
         assert account is not None
         assert account.status == "needs_reauth"
     # Skipped from now on, without calling Google.
-    assert run_incremental_sync(sessions, connected.account_id, connected.settings) is None
+    assert run_sync_task(sessions, connected.settings, connected.account_id) == Outcome.SUCCEEDED
 
 
 def test_history_expiry_resyncs_once_and_never_loops(

@@ -15,12 +15,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from workspace_emulator.push import _new_signing_key, signing_key
 
-from secretary.bootstrap import Background, compose
+from secretary.bootstrap import compose
 from secretary.sync import service
-from secretary.sync.tasks import SyncScheduler
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
 from tests.sync.conftest import Connected
+from tests.sync.tasks import sync_records
 
 URL = "/webhooks/google/pubsub"
 
@@ -28,14 +28,10 @@ URL = "/webhooks/google/pubsub"
 @pytest.fixture
 def app_client(
     engine: Engine, sessions: sessionmaker[Session], connected: Connected
-) -> Iterator[tuple[TestClient, SyncScheduler]]:
-    scheduler = SyncScheduler(sessions, connected.settings)
-    state = AppState(
-        root=compose(connected.settings, engine=engine, sessions=sessions),
-        background=Background(inline=None, celery=None, sync_scheduler=scheduler),
-    )
+) -> Iterator[TestClient]:
+    state = AppState(root=compose(connected.settings, engine=engine, sessions=sessions))
     with TestClient(create_app(connected.settings, state=state)) as client:
-        yield client, scheduler
+        yield client
 
 
 def push_body(email: str, history_id: int, message_id: str) -> dict[str, Any]:
@@ -64,25 +60,32 @@ def token(connected: Connected, *, audience: str | None = None, key: Any = None)
 
 
 def test_valid_push_schedules_a_sync_once(
-    app_client: tuple[TestClient, SyncScheduler], connected: Connected
+    app_client: TestClient, connected: Connected, sessions: sessionmaker[Session]
 ) -> None:
-    client, scheduler = app_client
+    client = app_client
     headers = {"Authorization": f"Bearer {token(connected)}"}
     r = client.post(URL, json=push_body(connected.email, 5000, "m-1"), headers=headers)
     assert r.status_code == 204
     assert r.headers["x-secretary-push"] == "sync"
-    assert scheduler.accounts[connected.account_id].requested
-    assert scheduler.accounts[connected.account_id].announced_history_id == 5000
+    # A durable sync task, committed with the request (run by whichever runtime is up).
+    (record,) = sync_records(sessions, connected.account_id)
+    assert record.args == {"account_id": connected.account_id, "service": "gmail"}
+    assert record.queue == "sync"
+    assert record.status == "queued"
     again = client.post(URL, json=push_body(connected.email, 5000, "m-1"), headers=headers)
     assert again.status_code == 204
     assert again.headers["x-secretary-push"] == "duplicate"
+    # A new push while that sync is still queued coalesces into it.
+    more = client.post(URL, json=push_body(connected.email, 5001, "m-2"), headers=headers)
+    assert more.headers["x-secretary-push"] == "sync"
+    assert len(sync_records(sessions, connected.account_id)) == 1
 
 
 @pytest.mark.parametrize("case", ["missing", "audience", "foreign_key", "garbage"])
 def test_bad_tokens_are_rejected(
-    app_client: tuple[TestClient, SyncScheduler], connected: Connected, case: str
+    app_client: TestClient, connected: Connected, case: str, sessions: sessionmaker[Session]
 ) -> None:
-    client, scheduler = app_client
+    client = app_client
     headers = {
         "missing": {},
         "audience": {"Authorization": f"Bearer {token(connected, audience='someone-else')}"},
@@ -92,15 +95,15 @@ def test_bad_tokens_are_rejected(
     r = client.post(URL, json=push_body(connected.email, 1, f"m-{case}"), headers=headers)
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "invalid_push_token"
-    assert connected.account_id not in scheduler.accounts
+    assert sync_records(sessions, connected.account_id) == []
 
 
 def test_stale_and_unknown_pushes_are_dropped(
-    app_client: tuple[TestClient, SyncScheduler],
+    app_client: TestClient,
     connected: Connected,
     sessions: sessionmaker[Session],
 ) -> None:
-    client, scheduler = app_client
+    client = app_client
     report = service.run_sync(sessions, connected.account_id, connected.settings)
     assert report.history_id is not None
     headers = {"Authorization": f"Bearer {token(connected)}"}
@@ -110,7 +113,7 @@ def test_stale_and_unknown_pushes_are_dropped(
     assert stale.headers["x-secretary-push"] == "stale"
     unknown = client.post(URL, json=push_body("nobody@example.com", 9, "m-u"), headers=headers)
     assert unknown.headers["x-secretary-push"] == "unknown_account"
-    assert connected.account_id not in scheduler.accounts
+    assert sync_records(sessions, connected.account_id) == []
 
 
 def test_signing_keys_are_cached_and_refetched_on_rotation(

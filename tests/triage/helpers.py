@@ -78,6 +78,7 @@ def sync_now(sessions: Any, account_id: int, settings: Any) -> None:
     locked for the rest of the run when a busy pool hands out another one. Reported to the
     sync owner; until fixed, tests that sync while workers hold connections bypass the lock.
     """
+    from secretary import pipeline
     from secretary.sync.service import GmailSync
 
-    GmailSync(sessions, account_id, settings).run()
+    GmailSync(sessions, account_id, settings, on_stored=pipeline.entry(settings)).run()

@@ -18,7 +18,7 @@ def worker(
     ),
     concurrency: int = typer.Option(None, "--concurrency", "-c", help="Worker processes/slots."),
     queues: str = typer.Option(
-        "priority,default,batch", "--queues", "-Q", help="Celery queues to consume."
+        "priority,default,sync,batch", "--queues", "-Q", help="Celery queues to consume."
     ),
     beat: bool = typer.Option(
         True, "--beat/--no-beat", help="Also run the periodic sweeper (Celery: embedded beat)."

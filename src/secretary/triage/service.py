@@ -14,7 +14,7 @@ from prometheus_client import Counter
 from sqlalchemy import String, cast, func, select, update
 from sqlalchemy.orm import Session
 
-from secretary.config import Settings, get_settings
+from secretary.config import Settings
 from secretary.db.models import Message, Rule, TaskRecord, TaskStatus, User
 from secretary.errors import BadRequest, NotFound
 from secretary.kit.clock import utcnow
@@ -98,11 +98,6 @@ def enqueue_new_messages(
         if rid is not None:
             created.append(rid)
     return created
-
-
-def on_messages_stored(session: Session, account_id: int, message_ids: list[int]) -> None:
-    """The sync listener (registered in ``triage.tasks``)."""
-    enqueue_new_messages(session, account_id, message_ids, settings=get_settings())
 
 
 def reprocess(session: Session, message_id: int) -> int:

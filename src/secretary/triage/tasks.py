@@ -1,21 +1,18 @@
 """Triage tasks: classify (≤ 5 attempts), then draft or label; label and publish (≤ 5).
 
-The stage chain for one message (each stage a task record, keyed per message so a replay
-never runs a stage twice)::
-
-    triage.classify → drafting.generate → drafting.create_gmail_draft → triage.apply_labels
-                   ↘──────────────(no reply needed)──────────────────↗
+Where a message goes next is declared in ``secretary.pipeline.STAGES``; a task only says
+which of its row's next stages to take (``pipeline.advance``).
 """
 
 from __future__ import annotations
 
+from secretary import pipeline
 from secretary.db.models import Message
 from secretary.drafting.gmail import GmailPort
 from secretary.llm.schemas import IntelligenceTier
 from secretary.triage import repository as repo
 from secretary.triage import service
 from secretary.worker import events
-from secretary.worker import repository as tasks_repo
 from secretary.worker.task import RetryPolicy, TaskContext, task
 
 CLASSIFY_TASK = service.CLASSIFY_TASK
@@ -36,15 +33,8 @@ def classify(ctx: TaskContext, *, message_id: int) -> None:
     decision = service.classify_message(
         ctx.session, message_id, tier=tier_of(ctx), settings=ctx.settings
     )
-    next_task = "drafting.generate" if decision.should_draft else LABEL_TASK
-    tasks_repo.enqueue(
-        ctx.session,
-        next_task,
-        {"message_id": message_id},
-        dedupe_key=f"{next_task}:{message_id}",
-        correlation_id=ctx.correlation_id,
-        message_id=message_id,
-        origin_at=ctx.origin_at,
+    pipeline.advance(
+        ctx, "classify", "draft" if decision.should_draft else "label", message_id=message_id
     )
 
 
@@ -65,19 +55,3 @@ def apply_labels(ctx: TaskContext, *, message_id: int) -> None:
         priority=result.priority if result else None,
         correlation_id=ctx.correlation_id,
     )
-
-
-def _register_sync_listener() -> None:
-    try:
-        from secretary.sync import service as sync_service
-    except ModuleNotFoundError:  # sync not installed in this build
-        return
-    if service.on_messages_stored not in sync_service._listeners:
-        sync_service.on_messages_stored(service.on_messages_stored)
-
-
-_register_sync_listener()
-
-# The drafting stages live in their own module; import it so that a worker loading
-# triage knows every name this chain enqueues.
-from secretary.drafting import tasks as _drafting_tasks  # noqa: E402, F401

@@ -31,9 +31,12 @@ def enqueue(
     message_id: int | None = None,
     origin_at: datetime | None = None,
     queue: str | None = None,
+    delay_seconds: float = 0.0,
 ) -> int | None:
     """Create the record in the caller's transaction; it is dispatched after commit.
 
+    ``delay_seconds``: run no sooner than this (the dispatch carries the delay, and the
+    record counts as dispatched then, so the sweeper does not send it early).
     Returns the new record id, or None when ``dedupe_key`` already exists (a replay).
     """
     definition = registry.get(name)
@@ -56,14 +59,23 @@ def enqueue(
             user_id=user_id,
             message_id=message_id,
             origin_at=origin_at,
-            dispatched_at=utcnow(),
+            dispatched_at=utcnow() + timedelta(seconds=delay_seconds),
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(TaskRecord.id)
     )
     record_id = session.execute(stmt).scalar_one_or_none()
     if record_id is not None:
-        defer(session, Dispatch(record_id=record_id, name=name, queue=q, correlation_id=cid))
+        defer(
+            session,
+            Dispatch(
+                record_id=record_id,
+                name=name,
+                queue=q,
+                correlation_id=cid,
+                delay_seconds=delay_seconds,
+            ),
+        )
     return record_id
 
 

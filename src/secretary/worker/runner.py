@@ -141,6 +141,7 @@ def _execute_one(runtime: Runtime, record_id: int) -> tuple[Outcome, list[Dispat
                     correlation_id=claimed.correlation_id,
                     origin_at=claimed.origin_at,
                     deps=runtime.deps,
+                    sessions=runtime.sessions,
                 )
                 definition.fn(ctx, **claimed.args)
                 if not repository.mark_succeeded(session, record_id, attempt=claimed.attempt):

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from secretary.config import Settings
 
 if TYPE_CHECKING:
     from secretary.bootstrap import Components
 
-QUEUES = ("default", "priority", "batch")
+QUEUES = ("default", "priority", "batch", "sync")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class TaskContext:
     correlation_id: str
     origin_at: datetime | None
     deps: Components
+    sessions: sessionmaker[Session]  # for tasks that commit in steps (a sync's batches)
 
 
 # ``fn(ctx, **json_args)``; the keyword arguments are each task's own, so ``...``.

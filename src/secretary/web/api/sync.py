@@ -6,13 +6,12 @@ from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, Field
 
 from secretary.accounts import repository as accounts_repo
-from secretary.sync import service
+from secretary.sync import engine, service
 from secretary.sync.errors import AccountNotFound
 from secretary.sync.schemas import SyncStatus
-from secretary.web.api.webhooks import _scheduler, sync_in_background
 from secretary.web.app import register_routes
 from secretary.web.auth import CurrentUser, current_user
-from secretary.web.deps import SessionDep, StateDep
+from secretary.web.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"], dependencies=[Depends(current_user)])
 
@@ -37,10 +36,9 @@ def sync_status_one(account_id: int, session: SessionDep) -> SyncStatus:
 
 
 @router.post("", response_model=SyncAccepted, status_code=202)
-def request_sync(
-    body: SyncRequest, session: SessionDep, state: StateDep, user: CurrentUser
-) -> SyncAccepted:
-    """Schedule an incremental sync now (in the background); returns at once."""
+def request_sync(body: SyncRequest, session: SessionDep, user: CurrentUser) -> SyncAccepted:
+    """Queue a sync of every service now (durable ``sync.run`` tasks, committed with this
+    request and run by the task runtime); returns at once."""
     mine = accounts_repo.list_accounts(session, user_id=user.user_id)
     if body.account is not None:
         if body.account not in {a.id for a in mine}:  # another user's account is unknown too
@@ -48,12 +46,7 @@ def request_sync(
         ids = [body.account]
     else:
         ids = [a.id for a in mine if a.status == "active"]
-    scheduler = _scheduler(state)
-    for account_id in ids:
-        if scheduler is not None:
-            scheduler.request(account_id)
-        else:
-            sync_in_background(state, account_id)
+    engine.request_all(session, ids)
     return SyncAccepted(scheduled=ids)
 
 

@@ -22,7 +22,7 @@ from secretary.worker.schedule import all_jobs
 
 log = get_logger(__name__)
 
-_PRIORITY = {"priority": 0, "default": 1, "batch": 2}
+_PRIORITY = {"priority": 0, "default": 1, "sync": 1, "batch": 2}
 
 
 class InlineBackend:
