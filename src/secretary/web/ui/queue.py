@@ -42,6 +42,8 @@ def _card(session: Session, draft: Draft) -> dict[str, Any]:
         # Approval integrity (issue 7): the digest of exactly this version rides in the
         # approve form; a change made in Gmail since the user last saw it is highlighted.
         "digest": drafting.draft_digest(draft),
+        # Every warning: the exfiltration check's and the recipients' (many, unexpected).
+        "flags": drafting.describe(session, draft).flags,
         "changes": drafting.pending_changes(draft) if draft.status == DraftStatus.PENDING else None,
     }
 

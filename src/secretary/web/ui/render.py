@@ -52,6 +52,11 @@ def _fmt_size(n: int | None) -> str:
     return f"{size:.1f} MB"
 
 
+# Defaults for every template, so pages rendered by other modules (identity's sign-in and
+# tokens pages) get the layout too; a page's own context overrides them.
+templates.env.globals.update(
+    nav=NAV, version=__version__, pending_count=0, query="", active="", flash=None, csrf_token=""
+)
 templates.env.filters["utc"] = _fmt_time
 templates.env.filters["size"] = _fmt_size
 
