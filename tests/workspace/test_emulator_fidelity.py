@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from googleapiclient.errors import HttpError
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from workspace_emulator.faults import expire_drive_page_tokens
 from workspace_emulator.quota import quota_book
 
+from secretary.bootstrap import compose
 from secretary.sync.calendar import open_calendar
 from secretary.sync.drive import open_drive
 from tests.sync.conftest import Connected
@@ -58,3 +60,15 @@ def test_files_list_costs_100_units(sessions: sessionmaker[Session], workspace: 
     client.list_files_page()
     client.start_page_token()
     assert quota_book(emu).stats()["users"][email]["units"] == 101
+
+
+def test_the_composition_root_builds_calendar_and_drive_clients(
+    engine: Engine, sessions: sessionmaker[Session], workspace: Connected
+) -> None:
+    root = compose(workspace.settings, engine=engine, sessions=sessions)
+    with sessions() as session:
+        calendar = root.components.calendar(session, workspace.account_id)
+        drive = root.components.drive(session, workspace.account_id)
+        assert root.components.calendar(session, workspace.account_id) is calendar  # cached
+    assert [c["id"] for c in calendar.list_calendars()] == [workspace.email]
+    assert drive.start_page_token()

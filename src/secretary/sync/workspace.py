@@ -13,7 +13,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from googleapiclient.errors import HttpError
 from pydantic import BaseModel, Field
@@ -28,6 +28,10 @@ from secretary.google.client import ManagedCredentials
 from secretary.google.resilience import http_status
 from secretary.kit.logging import get_logger
 from secretary.sync.errors import AccountNotFound, AccountNotSyncable, SyncAlreadyRunning
+
+if TYPE_CHECKING:
+    from secretary.google.calendar import CalendarClient
+    from secretary.google.drive import DriveClient
 
 log = get_logger(__name__)
 
@@ -194,3 +198,47 @@ def granted_services(scopes: list[str] | None) -> list[str]:
         for service in SERVICES
         if any(hint in scope for scope in granted for hint in _SCOPE_HINTS[service])
     ]
+
+
+def _client_factory(
+    settings: Settings, sessions: sessionmaker[Session], build: Callable[..., Any]
+) -> Callable[[Session, int], Any]:
+    cache: dict[int, Any] = {}
+    lock = threading.Lock()
+
+    def factory(session: Session, account_id: int) -> Any:
+        with lock:
+            hit = cache.get(account_id)
+        if hit is not None:
+            return hit
+        from secretary.accounts import service as accounts
+
+        token = accounts.get_access_token(session, account_id, settings=settings)
+        refresher = accounts.make_token_refresher(
+            sessions, account_id, settings=settings, current_token=token
+        )
+        client = build(
+            ManagedCredentials(token, refresher), settings=settings, account_key=str(account_id)
+        )
+        with lock:
+            return cache.setdefault(account_id, client)
+
+    return factory
+
+
+def calendar_client_factory(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> Callable[[Session, int], CalendarClient]:
+    """Per-process factory (``bootstrap``): one ``CalendarClient`` per account, reused."""
+    from secretary.google.calendar import CalendarClient
+
+    return _client_factory(settings, sessions, CalendarClient)
+
+
+def drive_client_factory(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> Callable[[Session, int], DriveClient]:
+    """Per-process factory (``bootstrap``): one ``DriveClient`` per account, reused."""
+    from secretary.google.drive import DriveClient
+
+    return _client_factory(settings, sessions, DriveClient)
