@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,9 @@ def test_queue_edit_regenerate_approve_over_http(
     assert new["model"] == "rephrase:v1"
     assert new["gmail_draft_id"] == pending.gmail_draft_id
     assert client.get(f"/api/v1/drafts/{did}").json()["status"] == "superseded"
-    assert client.post(f"/api/v1/drafts/{did}/approve").status_code == 409
+    stale = {"digest": shown["digest"]}
+    assert client.post(f"/api/v1/drafts/{did}/approve", json=stale).status_code == 409
+    assert client.post(f"/api/v1/drafts/{did}/approve").status_code == 422  # no digest
 
     # Edit through the API: written to Gmail, and never regenerated over.
     text = "Here is the report you asked for.\n\nAlex"
@@ -94,11 +97,18 @@ def test_queue_edit_regenerate_approve_over_http(
     assert refused.json()["error"]["code"] == "draft_human_edited"
     assert client.patch(f"/api/v1/drafts/{new['id']}", json={"body": ""}).status_code == 422
 
-    # Approve twice: one SENT message in the thread, no draft left.
-    for _ in range(2):
-        r = client.post(f"/api/v1/drafts/{new['id']}/approve")
-        assert r.status_code == 200, r.text
-        assert r.json()["status"] == "sent"
+    # Approve what is shown; a second approve says when it was sent, and sends nothing.
+    seen = client.get(f"/api/v1/drafts/{new['id']}").json()
+    r = client.post(f"/api/v1/drafts/{new['id']}/approve", json={"digest": seen["digest"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "sent"
+    assert r.json()["sent_at"]
+    again = client.post(f"/api/v1/drafts/{new['id']}/approve", json={"digest": seen["digest"]})
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "draft_already_sent"
+    assert again.json()["error"]["message"].startswith("Already sent at ")
+    when = datetime.fromisoformat(again.json()["error"]["details"]["sent_at"])
+    assert when == datetime.fromisoformat(r.json()["sent_at"])
     (sent,) = sent_in_thread(pending.api, pending.thread_id)
     assert body_hash(sent["message"].get_content()) == body_hash(text)
     assert drafts_by_thread(pending.api) == {}
@@ -125,7 +135,8 @@ def test_reject_gmail_edit_and_unknown_over_http(
     assert r.status_code == 200
     assert r.json()["status"] == "rejected"
     assert drafts_by_thread(pending.api) == {}
-    assert client.post(f"/api/v1/drafts/{did}/approve").status_code == 409
+    digest = {"digest": "0" * 64}
+    assert client.post(f"/api/v1/drafts/{did}/approve", json=digest).status_code == 409
     assert sent_in_thread(pending.api, pending.thread_id) == []
     listed = client.get("/api/v1/drafts", params={"status": "rejected"}).json()
     assert did in [d["id"] for d in listed]
@@ -133,7 +144,7 @@ def test_reject_gmail_edit_and_unknown_over_http(
     missing = client.get("/api/v1/drafts/999999999")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "draft_not_found"
-    assert client.post("/api/v1/drafts/999999999/approve").status_code == 404
+    assert client.post("/api/v1/drafts/999999999/approve", json=digest).status_code == 404
     assert client.get("/api/v1/drafts", params={"status": "bogus"}).status_code == 422
 
 
@@ -180,8 +191,11 @@ def test_cli_list_show_edit_regenerate_approve(
         "Edited from the command line."
     )
 
-    for _ in range(2):
-        assert _json(["drafts", "approve", new_id])["status"] == "sent"
+    digest = _json(["drafts", "show", new_id])["digest"]
+    assert _json(["drafts", "approve", new_id, "--digest", digest])["status"] == "sent"
+    again = runner.invoke(root_app, ["drafts", "approve", new_id, "--digest", digest, "--json"])
+    assert again.exit_code != 0
+    assert getattr(again.exception, "code", None) == "draft_already_sent"
     assert len(sent_in_thread(pending.api, pending.thread_id)) == 1
 
     refused = runner.invoke(root_app, ["drafts", "reject", new_id])

@@ -64,7 +64,6 @@ def _act(draft_id: int, action: Callable[..., Any], *, tier_spec: str | None = N
     from secretary.bootstrap import load_tier
     from secretary.db.session import unit_of_work
     from secretary.drafting import service
-    from secretary.drafting.schemas import DraftOut
     from secretary.errors import ConfigurationError
 
     ctx = get_ctx()
@@ -78,7 +77,14 @@ def _act(draft_id: int, action: Callable[..., Any], *, tier_spec: str | None = N
             if tier is None:
                 raise ConfigurationError("no intelligence tier is configured to draft replies")
             kwargs["tier"] = tier
-        return DraftOut.model_validate(action(session, draft_id, **kwargs)).model_dump(mode="json")
+        try:
+            result = action(session, draft_id, **kwargs)
+        except service.DraftChanged as exc:
+            # Nothing was sent; keep the refresh (the draft now shows Gmail's version).
+            changed = exc
+        else:
+            return service.describe(session, result).model_dump(mode="json")
+    raise changed
 
 
 @app.command("list")
@@ -93,7 +99,6 @@ def list_(
     """Drafts newest first; by default the ones waiting for approval."""
     from secretary.db.session import unit_of_work
     from secretary.drafting import service
-    from secretary.drafting.schemas import DraftOut
 
     ctx = get_ctx()
     ctx.migrated_engine()
@@ -101,11 +106,46 @@ def list_(
         drafts = service.list_drafts(
             session, status=None if status == "all" else status, user_id=user_id, limit=limit
         )
-        items = [DraftOut.model_validate(d).model_dump(mode="json") for d in drafts]
+        items = [service.describe(session, d).model_dump(mode="json") for d in drafts]
     if json_out:
         emit_json(items)
     else:
         console.print(_table(items, f"Drafts: {status} ({len(items)})"))
+
+
+def _print_draft(item: dict[str, Any]) -> None:
+    """Everything the user approves: every recipient, the subject, warnings, changes, text."""
+    console.print(_table([item], f"Draft {item['id']}"))
+    for label, key in (("To", "to_addrs"), ("Cc", "cc_addrs"), ("Bcc", "bcc_addrs")):
+        if item.get(key) or label == "To":
+            console.print(f"[bold]{label}:[/] " + ", ".join(item.get(key) or []), markup=True)
+    console.print("[bold]Subject:[/] ", end="")
+    console.print(item["subject"], markup=False, highlight=False)
+    if changes := item.get("changes"):
+        console.print(
+            f"[bold yellow]Changed in Gmail since you last saw it:[/] {changes['summary']}"
+        )
+        for line in changes.get("body") or []:
+            mark = {"insert": "[green]+ ", "delete": "[red]- "}.get(line["op"], "  ")
+            console.print(mark, end="")
+            console.print(line["text"], markup=False, highlight=False)
+    for flag in item.get("flags") or []:
+        console.print("[bold red]Check:[/] ", end="")
+        console.print(flag["message"], markup=False, highlight=False)
+    console.print()
+    console.print(item["body"], markup=False, highlight=False)
+    console.print(f"\n[dim]digest {item['digest']}[/]")
+
+
+def _current(draft_id: int) -> dict[str, Any]:
+    """The draft as Gmail holds it now (a Gmail-side edit is adopted, and highlighted)."""
+    from secretary.drafting import service
+
+    def refreshed(session: Any, did: int, *, gmail: Any) -> Any:
+        service.refresh_from_gmail(session, did, gmail=gmail)
+        return service.get_draft(session, did)
+
+    return dict(_act(draft_id, refreshed))
 
 
 @app.command("show")
@@ -113,31 +153,55 @@ def show(
     draft_id: int = typer.Argument(..., help="Draft id."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """One draft with its full body."""
-    from secretary.db.session import unit_of_work
-    from secretary.drafting import service
-    from secretary.drafting.schemas import DraftOut
-
-    ctx = get_ctx()
-    ctx.migrated_engine()
-    with unit_of_work(ctx.sessions) as session:
-        item = DraftOut.model_validate(service.get_draft(session, draft_id)).model_dump(mode="json")
+    """One draft as it will be sent: re-read from Gmail, with every recipient (To, Cc, Bcc),
+    the warnings, what changed in Gmail, the full body and the digest to approve it with."""
+    item = _current(draft_id)
     if json_out:
         emit_json(item)
         return
-    console.print(_table([item], f"Draft {draft_id}"))
-    console.print(item["body"], markup=False, highlight=False)
+    _print_draft(item)
 
 
 @app.command("approve")
 def approve(
     draft_id: int = typer.Argument(..., help="Draft id."),
+    digest: str = typer.Option(
+        None,
+        "--digest",
+        help="The digest `drafts show` printed: sends only if the draft is still exactly "
+        "that. Without it the current draft is shown and you are asked to confirm.",
+    ),
+    body_file: Path = typer.Option(
+        None,
+        "--body-file",
+        exists=True,
+        dir_okay=False,
+        help="Send this text instead (saved to the Gmail draft and sent in one step).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Send the draft from Gmail (as Gmail holds it); approving twice never sends twice."""
+    """Send exactly what you saw. A draft changed in Gmail since then is not sent (exit 1,
+    the change is shown); a draft already sent says when it was."""
     from secretary.drafting import service
+    from secretary.errors import BadRequest
 
-    _report(_act(draft_id, service.approve_draft), json_out, "sent")
+    if digest is None:
+        if json_out:
+            raise BadRequest(
+                "pass --digest (from `secretary drafts show`) with --json", code="digest_required"
+            )
+        item = _current(draft_id)
+        _print_draft(item)
+        typer.confirm("Send this reply?", abort=True)
+        digest = str(item["digest"])
+    body = body_file.read_text(encoding="utf-8") if body_file is not None else None
+    if body is not None and not body.strip():
+        raise BadRequest("the body file is empty", code="draft_body_empty")
+
+    def action(session: Any, did: int, *, gmail: Any) -> Any:
+        return service.approve_draft(session, did, gmail=gmail, digest=digest, body=body)
+
+    _report(_act(draft_id, action), json_out, "sent")
 
 
 @app.command("reject")
