@@ -116,7 +116,7 @@ def check_csrf(request: Request, settings: Settings, expected: str, supplied: st
     """Cookie-authenticated change: the session's CSRF token and a same-origin request."""
     if not supplied or not hmac.compare_digest(expected, supplied):
         raise CsrfRejected(
-            "This request did not come from a Secretary page (missing or wrong CSRF token). "
+            "This request did not come from Secretary (missing or wrong CSRF token). "
             "Reload the page and try again."
         )
     if not is_same_origin(request, settings):
