@@ -4,7 +4,7 @@ two versions, and the recipient warnings. Pure.
 The digest covers exactly what the queue shows (To, Cc, Bcc, Subject, body), normalised
 the way Gmail may rewrite it (address case and order, header folding, line endings and
 trailing spaces), so the same content always has the same digest and any visible change
-has another. ADR 0009 records the design.
+has another. ADR 0017 records the design.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ class Draft(IdMixin, TimestampMixin, Base):
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     gmail_create_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     gmail_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Approval integrity (ADR "approval digest"): the exfiltration check's findings, the
+    # Approval integrity (ADR 0017): the exfiltration check's findings, the
     # version the user saw before Gmail changed it (the queue highlights the difference),
     # the digest the user approved, and when the reply left.
     flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)

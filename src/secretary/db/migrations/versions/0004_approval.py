@@ -3,7 +3,7 @@
 ``drafts`` gains what the approval queue needs to send exactly what the user saw: the Bcc
 list (a Gmail-side edit may add one), the flags of the exfiltration check, the version the
 user last saw before Gmail changed the draft (for the highlighted diff), the digest that
-was approved and when the reply was sent. See ADR "approval digest".
+was approved and when the reply was sent. See ADR 0017.
 
 Revision ID: 0004
 Revises: 0003
