@@ -183,14 +183,17 @@ def assert_in_layout(html: str) -> None:
 def test_every_page_renders_in_the_layout(client: TestClient, world: World) -> None:
     timings = {}
     for url in [*PAGES, f"/messages/{world.message_ids[0]}", f"/drafts/{world.draft_id}"]:
-        started = time.perf_counter()
-        page = client.get(url)
-        timings[url] = (time.perf_counter() - started) * 1000
+        page = client.get(url)  # the first hit compiles templates and imports lazily
         assert page.status_code == 200, url
         assert "text/html" in page.headers["content-type"], url
         assert_in_layout(page.text)
-    # Fast with real rows (generous bound: a loaded CI box; the figures are in the report).
-    assert max(timings.values()) < 1000, timings
+        started = time.perf_counter()
+        client.get(url)
+        timings[url] = round((time.perf_counter() - started) * 1000, 1)
+    load = open("/proc/loadavg").read().split()[0]  # noqa: SIM115
+    print(f"warm page times (ms, load {load}): {timings}")
+    # < 100 ms each on an idle machine; a generous bound here, since CI boxes are shared.
+    assert max(timings.values()) < 750, timings
 
 
 def test_unknown_pages_and_errors_are_html_and_the_api_stays_json(
@@ -377,3 +380,14 @@ def test_pages_need_a_signed_in_browser(settings: Settings, engine: Engine) -> N
             page = anonymous.get(url, follow_redirects=False)
             assert page.status_code == 303
             assert page.headers["location"].startswith("/login")
+        login = anonymous.get("/login")
+        assert "Sign in with Google" in login.text
+        assert '<link rel="stylesheet" href="/static/app.css">' in login.text
+        assert 'aria-label="Main"' not in login.text  # no navigation before signing in
+
+
+def test_identity_pages_use_the_layout(client: TestClient, world: World) -> None:
+    tokens = client.get("/settings/tokens")
+    assert tokens.status_code == 200
+    assert "Create token" in tokens.text
+    assert_in_layout(tokens.text)

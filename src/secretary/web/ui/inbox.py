@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from secretary.db.models import GoogleAccount, Message
+from secretary.drafting import service as drafting
 from secretary.errors import SecretaryError
 from secretary.inbox import service as inbox
 from secretary.kit.logging import get_logger
@@ -146,8 +147,6 @@ def thread_page(
     thread = inbox.thread_of(session, message)
     ids = [m.id for m in thread]
     account = session.get(GoogleAccount, message.account_id)
-    from secretary.drafting import service as drafting
-
     draft = drafting.active_draft(session, message.id)
     context = {
         "message": message,
