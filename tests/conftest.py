@@ -18,7 +18,7 @@ os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 
 from secretary.config import Settings
 from secretary.db import migrate
-from secretary.db.engine import embedded_database_url, make_engine
+from secretary.db.engine import embedded_database_url, make_engine, release_embedded
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEST_HOME = Path(os.environ.get("SECRETARY_TEST_HOME", "/tmp/secretary-test-home"))
@@ -58,6 +58,10 @@ def database_url(worker_id_str: str) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'drop database if exists "{name}" with (force)'))
     admin.dispose()
+    if not external:
+        # Stop what we started: the last test process out stops the shared embedded server
+        # (one still used by another run, a developer's or CI's, keeps running).
+        release_embedded(TEST_HOME)
 
 
 @pytest.fixture(scope="session")
