@@ -21,6 +21,7 @@ from secretary.config import Settings
 from secretary.db.models import User
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
+from tests.auth import create_user, sign_in
 from tests.emulator._live import serve
 
 
@@ -77,13 +78,21 @@ def tx_sessions(clean_session: Session) -> sessionmaker[Session]:
 
 @pytest.fixture
 def client(
-    oauth_settings: Settings, engine: Engine, tx_sessions: sessionmaker[Session]
+    oauth_settings: Settings,
+    engine: Engine,
+    tx_sessions: sessionmaker[Session],
+    clean_session: Session,
+    emulator: Emulator,
 ) -> Iterator[TestClient]:
+    """A browser signed in (as the emulator's user) on an app joining the test's transaction;
+    connecting an account needs a signed-in user, and its API calls the session's CSRF token."""
     app = create_app(
         oauth_settings,
         state=AppState(root=compose(oauth_settings, engine=engine, sessions=tx_sessions)),
     )
     with TestClient(app) as c:
+        uid = create_user(clean_session, email=emulator.email)
+        c.headers["X-CSRF-Token"] = sign_in(c, clean_session, uid)
         yield c
 
 
