@@ -194,3 +194,33 @@ def test_queue_page_lists_hidden_cc_and_bcc_with_warnings(
     assert 'data-flag="many_recipients"' in page
     assert 'data-flag="external_recipient"' in page
     assert "Bcc added: leak@outside.test" in page
+
+
+def test_typed_text_is_kept_when_gmail_changed_meanwhile(
+    browser: tuple[TestClient, str], pending: Pending, sessions: sessionmaker[Session]
+) -> None:
+    """Typed, then Approve, but the draft had changed in Gmail: nothing is sent, the page
+    shows Gmail's version highlighted, and the text box still holds the typed words."""
+    client, csrf = browser
+    page = client.get("/drafts").text
+    digest = page.split('name="digest" value="', 1)[1].split('"', 1)[0]
+    row = draft_row(sessions, pending.draft_id)
+    _edit_in_gmail(
+        pending,
+        to=row.to_addrs[0],
+        subject=row.subject,
+        cc=", ".join(ADDED_CC),
+        body="Changed in Gmail by someone else.",
+    )
+    typed = "My careful answer, typed in the queue."
+    r = client.post(
+        f"/drafts/{pending.draft_id}/approve",
+        data={"csrf_token": csrf, "digest": digest, "body": typed},
+        follow_redirects=False,
+    )
+    assert r.status_code == 409
+    assert typed in r.text  # the text box keeps it
+    assert "Not sent:" in r.text
+    assert "3 Cc added" in r.text
+    assert "<ins>+ Changed in Gmail by someone else.</ins>" in r.text
+    assert draft_row(sessions, pending.draft_id).status == "pending"

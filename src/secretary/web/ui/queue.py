@@ -89,6 +89,7 @@ def _act(
     work: Callable[[Session, Any], Draft],
     *,
     origin: str = "queue",
+    on_changed: Callable[[SecretaryError], Response] | None = None,
 ) -> Response:
     """Run one queue action in its own transaction; a ``SecretaryError`` (e.g. 409, the draft
     changed in Gmail) rolls it back and comes back as a readable flash."""
@@ -111,6 +112,8 @@ def _act(
         return back(_back_to(draft_id, origin), "error", exc.message)
     if refused is not None:
         log.info("ui.draft_action_refused", draft_id=draft_id, code=refused.code)
+        if on_changed is not None:
+            return on_changed(refused)
         return back(
             _back_to(draft_id, origin),
             "error",
@@ -150,7 +153,48 @@ def approve(
             body=shown if shown and shown.strip() else None,
         )
 
-    return _act(state, draft_id, "Reply sent.", work, origin=origin)
+    def keep_typed(refused: SecretaryError) -> Response:
+        # Never drop typed text: show the draft again (Gmail's version, its change
+        # highlighted) with the text box still holding what the user typed.
+        with state.sessions() as session:
+            draft = drafting.get_draft(session, draft_id)
+            card = {**_card(session, draft), "typed": shown}
+            context: dict[str, Any] = {
+                "flash": {
+                    "kind": "error",
+                    "text": f"Not sent: {refused.message} Your text is kept below.",
+                },
+            }
+            if origin == "page":
+                return render(
+                    request,
+                    state,
+                    "draft.html",
+                    {**context, "card": card},
+                    active="drafts",
+                    status_code=409,
+                )
+            cards = [
+                card if d.id == draft_id else _card(session, d)
+                for d in drafting.list_drafts(session, status=DraftStatus.PENDING, limit=200)
+            ]
+            return render(
+                request,
+                state,
+                "drafts.html",
+                {**context, "cards": cards, "pending_count": len(cards)},
+                active="drafts",
+                status_code=409,
+            )
+
+    return _act(
+        state,
+        draft_id,
+        "Reply sent.",
+        work,
+        origin=origin,
+        on_changed=keep_typed if shown and shown.strip() else None,
+    )
 
 
 @router.post("/drafts/{draft_id}/reject")

@@ -80,8 +80,8 @@ def render(
     active: str,
     status_code: int = 200,
 ) -> HTMLResponse:
-    flash = None
-    if raw := request.cookies.get(FLASH_COOKIE):
+    flash = context.get("flash")  # a page rendered in answer to a post brings its own
+    if flash is None and (raw := request.cookies.get(FLASH_COOKIE)):
         kind, _, text = unquote(raw).partition(":")
         flash = {"kind": "error" if kind == "error" else "ok", "text": text}
     # The signed-in session's CSRF token: forms post it, app.js sends it as X-CSRF-Token.
