@@ -154,7 +154,9 @@ def test_edit_then_approve_through_the_form_sends_once(
     assert "Attached is the report." in page
     assert draft_row(sessions, did).body == "Attached is the report.\n\nAlex"
 
-    sent = client.post(f"/drafts/{did}/approve", data={"csrf_token": token})
+    # Approve names the version on the page (issue 7: what you see is what is sent).
+    digest = page.split('name="digest" value="', 1)[1].split('"', 1)[0]
+    sent = client.post(f"/drafts/{did}/approve", data={"csrf_token": token, "digest": digest})
     assert sent.status_code == 200  # followed the redirect back to the queue
     assert "Reply sent." in sent.text
     assert draft_row(sessions, did).status == DraftStatus.SENT
