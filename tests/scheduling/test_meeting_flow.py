@@ -60,12 +60,14 @@ def _send_first_draft(world: World, thread_id: str) -> Draft:
     return draft
 
 
-def _reply(world: World, thread_id: str, in_reply_to: str, body: str) -> None:
+def _reply(
+    world: World, thread_id: str, in_reply_to: str, body: str, *, subject: str = "Re: Q3 plan"
+) -> None:
     mailbox = world.emulator.state.users[world.owner.email].mailbox
     raw, _ = raw_message(
         to=f"Alex Owner <{world.owner.email}>",
         sender="Jamie Doe <jamie@partner.example>",
-        subject="Re: Q3 plan",
+        subject=subject,
         body=body,
         headers={"In-Reply-To": in_reply_to, "References": in_reply_to},
     )
@@ -255,3 +257,31 @@ def test_rejected_booking_books_nothing(world: World) -> None:
     event_id = calendar_api.event_id_for(world.owner.account_id, thread_id)
     assert world.events_with_id(event_id) == []
     assert _offer(world, thread_id).status == "closed"
+
+
+def test_a_free_proposed_time_is_confirmed_and_booked_on_yes(world: World) -> None:
+    mailbox = world.emulator.state.users[world.owner.email].mailbox
+    raw, mid = raw_message(
+        to=f"Alex Owner <{world.owner.email}>",
+        sender="Jamie Doe <jamie@partner.example>",
+        subject="Quick sync",
+        body="Hi Alex,\n\nCould we meet on Tuesday 9 March at 10am ET?\n\nJamie\n",
+    )
+    added = mailbox.add_message(raw, label_ids={"INBOX", "UNREAD"})
+    world.sync()
+    thread_id = added.thread_id
+    with world.sessions() as session:
+        draft = session.scalars(select(Draft).where(Draft.gmail_thread_id == thread_id)).one()
+        assert draft.intent == "confirm"
+        assert "Tuesday 9 March, 10:00–10:30" in draft.body
+    offer = _offer(world, thread_id)
+    wanted = datetime(2027, 3, 9, 10, tzinfo=NEW_YORK)
+    assert [slots.parse_rfc3339(s["start"]) for s in offer.slots] == [wanted]
+    _send_first_draft(world, thread_id)
+    _reply(world, thread_id, mid, "Great, see you then!\n", subject="Re: Quick sync")
+    (proposal,) = _pending(world)
+    assert world.api.post(f"/api/v1/approvals/{proposal['id']}/approve").json()["status"] == (
+        "applied"
+    )
+    (booked,) = world.events_with_id(calendar_api.event_id_for(world.owner.account_id, thread_id))
+    assert slots.parse_rfc3339(booked["start"]["dateTime"]) == wanted

@@ -143,3 +143,17 @@ def test_describe_slot_in_two_zones() -> None:
     assert describe_slot(start, end, [PARIS, NY]) == (
         "Thursday 11 March, 20:30–21:00 Europe/Paris (14:30–15:00 America/New_York)"
     )
+
+
+@pytest.mark.parametrize(
+    ("reply", "index"),
+    [
+        ("Great, see you then!", 0),
+        ("Perfect, thanks.", 0),
+        ("Monday at 10 works", 0),
+        ("Friday would work better", None),  # names another day
+        ("Sorry, that no longer works for me.", None),
+    ],
+)
+def test_a_single_confirmed_slot_is_accepted_by_a_plain_yes(reply: str, index: int | None) -> None:
+    assert match_acceptance(reply, OFFERED[:1], ZONES) == index

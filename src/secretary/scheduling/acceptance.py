@@ -19,7 +19,7 @@ _QUOTE_MARKERS = re.compile(
 _NEGATIVE = re.compile(
     r"\b(?:none of (?:these|those|them|the)|neither|(?:doesn'?t|does not|don'?t|do not|won'?t|"
     r"will not|can'?t|cannot|can not|couldn'?t)\s+(?:work|make|do|attend)|not available|"
-    r"unavailable|no good|another time|other times?|reschedule)\b",
+    r"unavailable|no good|another time|other times?|reschedule|no longer|not possible)\b",
     re.IGNORECASE,
 )
 _POSITIVE = re.compile(
@@ -132,6 +132,9 @@ def match_acceptance(
     day_numbers = {int(m.group("d")) for m in _DAY_ORD.finditer(reply)}
     times = _times(reply)
     if not (weekdays or dates or day_numbers or times):
+        # We confirmed the one time they proposed: "Great, see you then!" books it.
+        if len(offered) == 1 and _POSITIVE.search(reply) and len(reply.split()) <= 40:
+            return 0
         return None
     short = len(reply.split()) <= 25
     if not _POSITIVE.search(reply) and not short:

@@ -36,7 +36,7 @@ from secretary.db.models import (
 )
 from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
-from secretary.llm.schemas import IntelligenceTier, TimeSlot
+from secretary.llm.schemas import Extraction, IntelligenceTier, TimeSlot
 from secretary.scheduling import repository, service, slots
 from secretary.scheduling.acceptance import match_acceptance
 from secretary.scheduling.calendar_api import event_id_for
@@ -46,6 +46,11 @@ from secretary.triage.steps.facts import email_input
 log = get_logger(__name__)
 
 SLOTS_IN_A_DRAFT = 3
+_NAMED_DAY = re.compile(
+    r"\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|"
+    r"nov|dec)[a-z]*\b|\d{1,2}/\d{1,2}|\d{4}-\d{2}-\d{2}|\btomorrow\b",
+    re.IGNORECASE,
+)
 _SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|aw|sv)\s*:\s*)+", re.IGNORECASE)
 
 
@@ -131,13 +136,20 @@ def draft_context(
         now=now,
         text=f"{email.subject}\n{email.body_text}",
     )
-    picked = pick_slots(
-        session,
-        message.user_id,
-        request,
-        prefs=prefs,
-        attendee_busy=attendee_busy,
-        now=now,
+    requested = free_requested_slot(
+        session, message.user_id, extraction, request, prefs=prefs, now=now
+    )
+    picked = (
+        [requested]
+        if requested is not None
+        else pick_slots(
+            session,
+            message.user_id,
+            request,
+            prefs=prefs,
+            attendee_busy=attendee_busy,
+            now=now,
+        )
     )
     return DraftContext(
         slots=[TimeSlot(start=s.start, end=s.end) for s in picked],
@@ -145,6 +157,49 @@ def draft_context(
         owner_time_zone=prefs.time_zone,
         request=request,
     )
+
+
+def free_requested_slot(
+    session: Session,
+    user_id: int,
+    extraction: Extraction,
+    request: MeetingRequest,
+    *,
+    prefs: Any,
+    now: datetime,
+) -> slots.Slot | None:
+    """The first time the sender proposed that is a valid free slot, if any: then the
+    draft confirms it ("Tuesday 9 March, 10:00 works for me") instead of offering others."""
+    # Only a named day and time is a proposal ("Tuesday 9 March at 10am"); a bare "after
+    # 3pm" is a preference the extractors resolve to some default day.
+    proposed = sorted(
+        {
+            t.start
+            for t in extraction.proposed_times
+            if t.start
+            and t.start > now
+            and _NAMED_DAY.search(t.text)
+            and request.window.start <= t.start < request.window.end
+        }
+    )
+    if not proposed:
+        return None
+    span = slots.Interval(proposed[0], proposed[-1] + timedelta(minutes=request.duration_minutes))
+    valid = {
+        s.start: s
+        for s in service.compute_slots(
+            session,
+            user_id,
+            window=span,
+            duration=timedelta(minutes=request.duration_minutes),
+            now=now,
+            prefs=prefs,
+        )
+    }
+    for start in proposed:
+        if start in valid:
+            return valid[start]
+    return None
 
 
 def pick_slots(
@@ -181,7 +236,7 @@ def record_offer(
     """Remember the slots a draft offered in this thread (replacing an older offer)."""
     if draft is None or not context.slots or context.request is None:
         return None
-    if draft.intent != "propose_times":
+    if draft.intent not in ("propose_times", "confirm"):
         return None
     offer = repository.get_offer(session, message.account_id, message.gmail_thread_id)
     if offer is None:
