@@ -95,7 +95,8 @@ class _ApiServer:
     """The real API (with background services) on a real port, in a thread."""
 
     def __init__(self, app: Any, sock: socket.socket) -> None:
-        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        # log_config=None: uvicorn's records reach the root logger and so the redactor.
+        config = uvicorn.Config(app, log_level="warning", access_log=False, log_config=None)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [sock]}, name="secretary-api", daemon=True
