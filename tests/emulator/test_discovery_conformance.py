@@ -141,3 +141,20 @@ def test_packaged_gmail_document_equals_the_shared_copy() -> None:
     assert {k: (v["httpMethod"], v["path"]) for k, v in ours.items()} == {
         k: (v["httpMethod"], v["path"]) for k, v in theirs.items()
     }
+
+
+def test_the_method_table_is_the_discovery_documents() -> None:
+    """``workspace_emulator/discovery_methods.json`` (scopes and paths for the 403 and 501
+    rules) is exactly what the discovery documents say."""
+    from workspace_emulator.methods import method_table
+
+    expected: dict[str, dict[str, Any]] = {}
+    for file_name, _module in SERVICES.values():
+        doc = json.loads((DOCS / file_name).read_text())
+        for method_id, method in discovery_methods(doc).items():
+            expected[method_id] = {
+                "httpMethod": method["httpMethod"],
+                "path": "/" + doc["servicePath"] + method["path"],
+                "scopes": sorted(method.get("scopes", [])),
+            }
+    assert method_table() == expected

@@ -165,4 +165,4 @@ def test_search_over_http(gmail: Any) -> None:
     found = gmail.users().messages().list(userId="me", q="subject:café OR from:eve").execute()
     assert {m["id"] for m in found["messages"]} == {html_id, plain_id}
     got = gmail.users().messages().get(userId="me", id=html_id, format="minimal").execute()
-    assert got["snippet"] == "Lunch at the café & more"
+    assert got["snippet"] == "Lunch at the café &amp; more"  # Gmail HTML-escapes snippets

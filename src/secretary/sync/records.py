@@ -8,6 +8,7 @@ leaf bodies re-encoded as base64) and both go through the one parser.
 from __future__ import annotations
 
 import base64
+import html
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,7 +99,8 @@ def record_from_resource(
         "internal_date": from_epoch_ms(internal) if internal else parsed.date,
         "label_ids": list(resource.get("labelIds") or []),
         "size_estimate": resource.get("sizeEstimate") or parsed.size,
-        "snippet": clean(resource.get("snippet")),
+        # Gmail sends snippets HTML-escaped (&#39;, &amp;, ...); the store keeps text.
+        "snippet": clean(html.unescape(resource["snippet"]) if resource.get("snippet") else None),
         "message_id_header": clean(parsed.message_id),
         "in_reply_to": clean(parsed.in_reply_to),
         "references": [clean(r) or "" for r in parsed.references],

@@ -38,6 +38,7 @@ _REASONS = {
     409: "Conflict",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    501: "Not Implemented",
     503: "Service Unavailable",
 }
 
@@ -172,7 +173,8 @@ async def _fast_get(
     authorization = next((v for k, v in headers if k == "authorization"), "")
     method_id = f"gmail.users.{kind}.get"
     try:
-        async with guarded_call(state, method_id, authorization, user_id) as user:
+        flat = {k: v[-1] for k, v in params.items()}
+        async with guarded_call(state, method_id, authorization, user_id, flat) as user:
             render = gmail.render_message if kind == "messages" else gmail.render_thread
             response = render(user, item_id, fmt, metadata_headers)
     except GoogleApiError as exc:

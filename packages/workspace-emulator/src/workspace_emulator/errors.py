@@ -26,6 +26,7 @@ STATUS_NAMES = {
     412: "FAILED_PRECONDITION",
     429: "RESOURCE_EXHAUSTED",
     500: "INTERNAL",
+    501: "UNIMPLEMENTED",
     503: "UNAVAILABLE",
 }
 DEFAULT_REASONS = {
@@ -116,10 +117,18 @@ def install_error_handlers(app: FastAPI) -> None:
         message = f"Invalid value at '{where}': {first.get('msg', 'invalid')}"
         return error_response(GoogleApiError(400, message, reason="invalidArgument"))
 
-    async def on_http(_request: Request, exc: Exception) -> Response:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if isinstance(exc.detail, dict):  # a route chose its own body (OAuth endpoints)
             return json_response(exc.detail, exc.status_code, dict(exc.headers or {}))
+        if exc.status_code in (404, 405):
+            # No route: a documented method the emulator lacks must not look like a real
+            # "not found" (Google answers 404 only for missing entities).
+            from workspace_emulator.methods import method_for, not_implemented
+
+            method_id = method_for(request.method, request.url.path)
+            if method_id is not None:
+                return error_response(not_implemented(method_id))
         message = "Requested entity was not found." if exc.status_code == 404 else str(exc.detail)
         return error_response(GoogleApiError(exc.status_code, message))
 

@@ -292,9 +292,12 @@ def _insert(
     mailbox: Mailbox, meta: dict[str, Any], raw: bytes, *, import_: bool, source: str | None
 ) -> Response:
     use_header = (source or ("dateHeader" if import_ else "receivedTime")) == "dateHeader"
+    labels = _label_list(meta.get("labelIds"))
+    if not import_ and mailbox.from_me(raw) and "SENT" not in labels:
+        labels.append("SENT")  # Gmail labels inserted mail from the user's address SENT
     msg = mailbox.add_message(
         raw,
-        label_ids=_label_list(meta.get("labelIds")),
+        label_ids=labels,
         thread_id=meta.get("threadId"),
         use_date_header=use_header,
     )

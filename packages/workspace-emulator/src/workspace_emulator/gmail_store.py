@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import hashlib
 import html
 import quopri
 import re
@@ -348,18 +349,24 @@ def _plain_snippet(raw: bytes) -> str | None:
     return " ".join(text.split())[:SNIPPET_CHARS]
 
 
+_SNIPPET_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
+)
+
+
 def snippet_of(raw: bytes) -> str:
-    """Gmail-like snippet: the first ~200 characters of the text, entities decoded.
+    """Gmail's snippet: the first ~200 characters of the text, HTML-escaped as Gmail sends
+    it (``&#39;``, ``&quot;``, ``&amp;``, ``&lt;``, ``&gt;``); clients unescape it.
 
     Only the first 64 KB are parsed: the first text part sits there in practice, and big
     attachments would otherwise dominate the cost of every ``get``.
     """
     fast = _plain_snippet(raw)
-    if fast is not None:
-        return fast
-    msg = message_from_bytes(raw[:SNIPPET_SCAN_BYTES], policy=compat32)
-    body, _files = _body_text(msg, 4 * SNIPPET_CHARS)
-    return body[:SNIPPET_CHARS]
+    if fast is None:
+        msg = message_from_bytes(raw[:SNIPPET_SCAN_BYTES], policy=compat32)
+        body, _files = _body_text(msg, 4 * SNIPPET_CHARS)
+        fast = body[:SNIPPET_CHARS]
+    return fast.translate(_SNIPPET_ESCAPES)
 
 
 def _parse(raw: bytes) -> _Parsed:
@@ -507,6 +514,7 @@ class Mailbox:
     _seq: int = 0
     _label_seq: int = 0
     _draft_seq: int = 0
+    _sent_seq: int = 0
 
     def __post_init__(self) -> None:
         for name in SYSTEM_LABELS:
@@ -684,13 +692,23 @@ class Mailbox:
             if label not in self.labels:
                 raise GoogleApiError(400, f"Invalid label: {label}", reason="invalidArgument")
 
+    def _check_modifiable(self, add: set[str], remove: set[str]) -> None:
+        """SENT, DRAFT and CHAT are applied by Gmail itself, never through modify."""
+        self._check_labels(add | remove)
+        for label in sorted((add | remove) & NOT_MODIFIABLE):
+            raise GoogleApiError(400, f"Invalid label: {label}", reason="invalidArgument")
+
     def modify(
         self, message_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()
     ) -> StoredMessage:
         with self.lock:
             msg = self.get(message_id)
             add_set, remove_set = set(add), set(remove)
-            self._check_labels(add_set | remove_set)
+            self._check_modifiable(add_set, remove_set)
+            if "DRAFT" in msg.label_ids and (add_set or remove_set):
+                raise GoogleApiError(
+                    400, "Label modification on drafts is not allowed.", reason="invalidArgument"
+                )
             self._apply(msg, add_set, remove_set)
             return msg
 
@@ -708,10 +726,10 @@ class Mailbox:
     ) -> None:
         with self.lock:
             add_set, remove_set = set(add), set(remove)
-            self._check_labels(add_set | remove_set)
+            self._check_modifiable(add_set, remove_set)
             for message_id in message_ids:
                 msg = self.messages.get(message_id)
-                if msg is not None:
+                if msg is not None and "DRAFT" not in msg.label_ids:
                     self._apply(msg, add_set, remove_set)
 
     def trash(self, message_id: str) -> StoredMessage:
@@ -1023,11 +1041,21 @@ class Mailbox:
             return self.send(content, thread_id=thread_id)
 
     def send(self, raw: bytes, thread_id: str | None = None) -> StoredMessage:
+        """Send: Gmail assigns the Message-ID (whatever the client wrote) and labels SENT."""
         with self.lock:
             labels = {"SENT"}
             if self.email.lower() in _recipients(raw):
                 labels |= {"INBOX", "UNREAD"}
+            self._sent_seq += 1
+            digest = hashlib.sha256(raw + str(self._sent_seq).encode()).hexdigest()[:40]
+            raw = _set_message_id(raw, f"<CAEMU{digest}@mail.gmail.com>")
             return self.add_message(raw, label_ids=labels, thread_id=thread_id, auto_thread=False)
+
+    def from_me(self, raw: bytes) -> bool:
+        """Whether the message's From is the mailbox owner (insert labels it SENT)."""
+        msg = BytesHeaderParser(policy=compat32).parsebytes(raw)
+        senders = getaddresses([_clean(str(v)) for v in msg.get_all("From", [])])
+        return any(addr.lower() == self.email.lower() for _name, addr in senders)
 
     def render_draft(self, draft_id: str, fmt: str | None = None) -> dict[str, Any]:
         with self.lock:
@@ -1044,6 +1072,23 @@ class Mailbox:
                 "threadsTotal": len(self.threads),
                 "historyId": str(self.history_id),
             }
+
+
+def _set_message_id(raw: bytes, message_id: str) -> bytes:
+    """``raw`` with its Message-ID header replaced (or added) in the top header block."""
+    eol = b"\r\n" if b"\r\n" in raw[: raw.find(b"\n") + 1] else b"\n"
+    head, sep, body = raw.partition(eol + eol)
+    lines = head.split(eol)
+    kept: list[bytes] = []
+    skipping = False
+    for line in lines:
+        if skipping and line[:1] in (b" ", b"\t"):
+            continue
+        skipping = line.lower().startswith(b"message-id:")
+        if not skipping:
+            kept.append(line)
+    kept.append(b"Message-ID: " + message_id.encode("ascii"))
+    return eol.join(kept) + (sep or eol + eol) + body
 
 
 def _recipients(raw: bytes) -> set[str]:

@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from fastapi import Request
 
 from workspace_emulator.errors import GoogleApiError
 from workspace_emulator.faults import fault_injector
+from workspace_emulator.methods import check_scopes
 from workspace_emulator.state import EmulatorState, EmulatorUser
 from workspace_emulator.units import (
     CALENDAR_UNITS_DEFAULT,
@@ -37,11 +38,6 @@ from workspace_emulator.units import (
 
 WINDOW_S = 60.0
 QUOTA_MODES = ("off", "default", "custom")
-_SCOPE_HINTS = {
-    "gmail": ("mail.google.com", "gmail"),
-    "calendar": ("calendar",),
-    "drive": ("drive",),
-}
 
 
 def method_units(method_id: str) -> int:
@@ -204,7 +200,11 @@ def authenticate(state: EmulatorState, request: Request, method_id: str = "") ->
 
 
 def authenticate_header(
-    state: EmulatorState, header: str, user_id: str | None, method_id: str = ""
+    state: EmulatorState,
+    header: str,
+    user_id: str | None,
+    method_id: str = "",
+    params: Mapping[str, str] | None = None,
 ) -> EmulatorUser:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -223,19 +223,8 @@ def authenticate_header(
             reason="authError",
         )
     rec = state.access_tokens.get(token.strip())
-    service = method_id.split(".", 1)[0]
-    hints = _SCOPE_HINTS.get(service)
-    if (
-        rec is not None
-        and rec.scopes
-        and hints is not None
-        and not any(h in scope for scope in rec.scopes for h in hints)
-    ):
-        raise GoogleApiError(
-            403,
-            "Request had insufficient authentication scopes.",
-            reason="insufficientPermissions",
-        )
+    if rec is not None and method_id:
+        check_scopes(method_id, rec.scopes, params)
     if user_id is not None and user_id != "me" and user_id.lower() != user.email.lower():
         raise GoogleApiError(403, f"Delegation denied for {user.email}", reason="forbidden")
     return user
@@ -251,6 +240,7 @@ def api_call(method_id: str) -> Callable[[Request], AsyncIterator[EmulatorUser]]
             method_id,
             request.headers.get("authorization", ""),
             request.path_params.get("userId"),
+            request.query_params,
         ) as user:
             yield user
 
@@ -260,10 +250,15 @@ def api_call(method_id: str) -> Callable[[Request], AsyncIterator[EmulatorUser]]
 
 @contextlib.asynccontextmanager
 async def guarded_call(
-    state: EmulatorState, method_id: str, authorization: str, user_id: str | None
+    state: EmulatorState,
+    method_id: str,
+    authorization: str,
+    user_id: str | None,
+    params: Mapping[str, str] | None = None,
 ) -> AsyncIterator[EmulatorUser]:
-    """Auth, quota charge, injected faults; the concurrency slot is held for the block."""
-    user = authenticate_header(state, authorization, user_id, method_id)
+    """Auth (scopes as discovery lists them), quota charge, injected faults; the concurrency
+    slot is held for the block."""
+    user = authenticate_header(state, authorization, user_id, method_id, params)
     book = quota_book(state)
     book.acquire(user.email, method_id)
     try:

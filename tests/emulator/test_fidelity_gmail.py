@@ -1,0 +1,211 @@
+"""Gmail behaviours written from Google's documentation (each test cites its page), run
+with the official client against the emulator."""
+
+from __future__ import annotations
+
+import base64
+import json
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import pytest
+from googleapiclient.errors import HttpError
+from workspace_emulator.server import RunningEmulator
+from workspace_emulator.state import EmulatorUser
+
+from tests.emulator.conftest import USER_EMAIL, gmail_client, mint_token
+
+SCOPE = "https://www.googleapis.com/auth/gmail."
+
+
+def raw(
+    subject: str,
+    *,
+    sender: str = "Bo <bo@example.org>",
+    to: str = USER_EMAIL,
+    message_id: str | None = None,
+    in_reply_to: str | None = None,
+    body: str = "Hello there.",
+) -> str:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    if message_id:
+        msg["Message-ID"] = message_id
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = in_reply_to
+    msg.set_content(body)
+    return base64.urlsafe_b64encode(bytes(msg)).decode()
+
+
+def reason(exc: HttpError) -> str:
+    return str(json.loads(exc.content)["error"]["errors"][0]["reason"])
+
+
+def insert(gmail: Any, body: str, **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = (
+        gmail.users()
+        .messages()
+        .insert(userId="me", body={"raw": body, "labelIds": ["INBOX"], **extra})
+        .execute()
+    )
+    return out
+
+
+def scoped(emulator: RunningEmulator, *scopes: str) -> Any:
+    token = mint_token(emulator.state, USER_EMAIL, scopes=[SCOPE + s for s in scopes])
+    return gmail_client(emulator.base_url, token)
+
+
+def test_a_message_joins_a_thread_only_by_the_three_documented_rules(gmail: Any) -> None:
+    """https://developers.google.com/workspace/gmail/api/guides/threads ("Add drafts and
+    messages to threads"): the threadId must be given, References/In-Reply-To must follow
+    RFC 2822 and the Subject must match; otherwise the message starts its own thread."""
+    first = insert(gmail, raw("Budget", message_id="<b1@x>"))
+    thread = first["threadId"]
+    joined = insert(gmail, raw("Re: Budget", in_reply_to="<b1@x>"), threadId=thread)
+    no_headers = insert(gmail, raw("Re: Budget"), threadId=thread)
+    other_subject = insert(gmail, raw("Lunch", in_reply_to="<b1@x>"), threadId=thread)
+    drafts = gmail.users().drafts()
+    draft = drafts.create(
+        userId="me", body={"message": {"raw": raw("Re: Budget"), "threadId": thread}}
+    ).execute()
+    assert joined["threadId"] == thread
+    assert no_headers["threadId"] != thread
+    assert other_subject["threadId"] != thread
+    assert draft["message"]["threadId"] != thread  # the returned threadId is the truth
+
+
+def test_an_unknown_thread_id_is_an_error(gmail: Any) -> None:
+    """``Message.threadId`` names an existing thread
+    (https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.messages)."""
+    with pytest.raises(HttpError) as caught:
+        insert(gmail, raw("Hello"), threadId="18cffffffffffff0")
+    assert caught.value.resp.status == 400
+
+
+def test_scopes_limit_methods_as_the_reference_lists_them(
+    emulator: RunningEmulator, gmail_user: EmulatorUser, gmail: Any
+) -> None:
+    """Each method's "Authorization scopes" section
+    (https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.messages/send,
+    .../modify, .../delete) and https://developers.google.com/workspace/gmail/api/auth/scopes:
+    readonly cannot send or modify, modify cannot delete permanently; Google answers 403
+    insufficientPermissions."""
+    target = insert(gmail, raw("Keep"))["id"]
+    readonly = scoped(emulator, "readonly")
+    assert readonly.users().messages().get(userId="me", id=target).execute()["id"] == target
+    for call in (
+        readonly.users().messages().send(userId="me", body={"raw": raw("x", to="a@b.example")}),
+        readonly.users()
+        .messages()
+        .modify(userId="me", id=target, body={"removeLabelIds": ["INBOX"]}),
+    ):
+        with pytest.raises(HttpError) as caught:
+            call.execute()
+        assert caught.value.resp.status == 403
+        assert reason(caught.value) == "insufficientPermissions"
+    modify = scoped(emulator, "modify")
+    modify.users().messages().trash(userId="me", id=target).execute()
+    with pytest.raises(HttpError) as caught:
+        modify.users().messages().delete(userId="me", id=target).execute()
+    assert reason(caught.value) == "insufficientPermissions"
+    assert target in gmail_user.mailbox.messages
+
+
+def test_the_metadata_scope_reads_no_bodies_and_cannot_search(
+    emulator: RunningEmulator, gmail: Any
+) -> None:
+    """https://developers.google.com/workspace/gmail/api/auth/scopes: gmail.metadata reads
+    "metadata such as labels and headers, but not the email body"; messages.list documents
+    that ``q`` "cannot be used when accessing the api using the gmail.metadata scope"."""
+    target = insert(gmail, raw("Secret plans"))["id"]
+    meta = scoped(emulator, "metadata")
+    got = meta.users().messages().get(userId="me", id=target, format="metadata").execute()
+    assert got["payload"]["headers"]
+    for call in (
+        meta.users().messages().get(userId="me", id=target),  # format=full by default
+        meta.users().messages().get(userId="me", id=target, format="raw"),
+        meta.users().messages().list(userId="me", q="plans"),
+    ):
+        with pytest.raises(HttpError) as caught:
+            call.execute()
+        assert caught.value.resp.status == 403
+        assert reason(caught.value) == "insufficientPermissions"
+    assert meta.users().messages().list(userId="me").execute()["messages"]
+
+
+def test_system_labels_gmail_applies_itself(gmail: Any) -> None:
+    """https://developers.google.com/workspace/gmail/api/guides/labels: SENT and DRAFT are
+    applied automatically and cannot be applied manually; SENT goes on messages inserted
+    with the user's address in From."""
+    target = insert(gmail, raw("Hi"))["id"]
+    for label in ("SENT", "DRAFT"):
+        with pytest.raises(HttpError) as caught:
+            gmail.users().messages().modify(
+                userId="me", id=target, body={"addLabelIds": [label]}
+            ).execute()
+        assert caught.value.resp.status == 400
+    mine = insert(gmail, raw("Note to self", sender=f"Alex <{USER_EMAIL}>", to="a@b.example"))
+    assert "SENT" in mine["labelIds"]
+
+
+def test_drafts_cannot_be_labelled(gmail: Any) -> None:
+    """https://developers.google.com/workspace/gmail/api/guides/labels ("Messages and
+    threads can have labels"; drafts carry only DRAFT, which Gmail manages)."""
+    draft = (
+        gmail.users()
+        .drafts()
+        .create(userId="me", body={"message": {"raw": raw("Draft")}})
+        .execute()
+    )
+    with pytest.raises(HttpError) as caught:
+        gmail.users().messages().modify(
+            userId="me", id=draft["message"]["id"], body={"addLabelIds": ["STARRED"]}
+        ).execute()
+    assert caught.value.resp.status == 400
+
+
+def test_snippets_are_html_escaped(gmail: Any) -> None:
+    """``Message.snippet`` is "a short part of the message text"; Gmail sends it
+    HTML-escaped (``&#39;``, ``&quot;``, ``&amp;``, ``&lt;``)
+    (https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.messages)."""
+    target = insert(gmail, raw("Q", body='It\'s "5 < 6" & true'))["id"]
+    got = gmail.users().messages().get(userId="me", id=target, format="minimal").execute()
+    assert got["snippet"] == "It&#39;s &quot;5 &lt; 6&quot; &amp; true"
+
+
+def test_send_assigns_its_own_message_id(gmail: Any) -> None:
+    """Gmail stamps a sent message with a Message-ID of its own, whatever the client wrote
+    (https://developers.google.com/workspace/gmail/api/guides/sending: the API sends the
+    RFC 2822 message; the server assigns the identifiers)."""
+    sent = (
+        gmail.users()
+        .messages()
+        .send(userId="me", body={"raw": raw("Out", to="a@b.example", message_id="<mine@x>")})
+        .execute()
+    )
+    got = gmail.users().messages().get(userId="me", id=sent["id"], format="metadata").execute()
+    ids = [h["value"] for h in got["payload"]["headers"] if h["name"].lower() == "message-id"]
+    assert len(ids) == 1
+    assert ids[0] != "<mine@x>"
+    assert ids[0].endswith("@mail.gmail.com>")
+
+
+def test_unimplemented_methods_answer_501_naming_them(
+    emulator: RunningEmulator, token: str
+) -> None:
+    """A documented method the emulator lacks must not answer 404 "Requested entity was not
+    found", which a client reads as a real missing entity (Google's 404 is for entities:
+    https://developers.google.com/workspace/gmail/api/guides/handle-errors)."""
+    response = httpx.get(
+        f"{emulator.base_url}/gmail/v1/users/me/settings/vacation",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 501
+    assert "gmail.users.settings.getVacation" in response.json()["error"]["message"]
+    unknown = httpx.get(f"{emulator.base_url}/gmail/v1/users/me/nothing-here")
+    assert unknown.status_code == 404
