@@ -33,40 +33,83 @@ from secretary.config import Settings
 from secretary.google.quota import QuotaGovernor
 
 LEASE_SECONDS = 120.0  # > HTTP_TIMEOUT_SECONDS (60): a live request never loses its slot
-SLOT_POLL_SECONDS = 0.02
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
 def _engine_for(settings: Settings, pool_size: int) -> Engine:
-    from secretary.db.engine import make_engine, resolve_database_url
+    from sqlalchemy import create_engine
+
+    from secretary.db.engine import resolve_database_url
 
     url = resolve_database_url(settings)
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = _engines[url] = make_engine(settings, url=url, pool_size=pool_size)
+            # No pre-ping: a charge is one round trip and should stay one (connections are
+            # recycled instead, and a dead one fails that charge, which the caller retries).
+            engine = _engines[url] = create_engine(
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_recycle=300,
+                hide_parameters=True,
+            )
         return engine
 
 
-_TAKE_SQL = text(
-    """
-with now_ as (select extract(epoch from clock_timestamp()) as t),
-bucket as (
+# One round trip per charge: the function takes the user's advisory lock (transaction
+# scope: held only while it runs), refills the bucket, counts live leases and either takes
+# units and a lease or says how long to wait. Created (or replaced) on first use, so it
+# needs no migration of its own.
+_FUNCTION_SQL = """
+create or replace function secretary_quota_take(
+  p_key text, p_units double precision, p_capacity double precision,
+  p_rate double precision, p_max integer, p_lease double precision, p_take_lease boolean
+) returns table (lease_id bigint, wait_seconds double precision)
+language plpgsql as $fn$
+declare
+  v_now double precision := extract(epoch from clock_timestamp());
+  v_tokens double precision;
+  v_live integer;
+  v_id bigint;
+begin
+  perform pg_advisory_xact_lock(hashtextextended(p_key, 0));
   insert into quota_buckets as b (user_key, tokens, updated_at)
-  select :key, :capacity, now_.t from now_
+  values (p_key, p_capacity, v_now)
   on conflict (user_key) do update
-    set tokens = least(:capacity, b.tokens + greatest(0, excluded.updated_at - b.updated_at) * :rate),
-        updated_at = excluded.updated_at
-  returning b.tokens, b.updated_at
-)
-select bucket.tokens, bucket.updated_at,
-       (select count(*) from quota_leases l
-         where l.user_key = :key and l.expires_at > bucket.updated_at) as live
-from bucket
+    set tokens = least(p_capacity, b.tokens + greatest(0, v_now - b.updated_at) * p_rate),
+        updated_at = v_now
+  returning b.tokens into v_tokens;
+  if v_tokens < p_units then
+    return query select null::bigint, greatest((p_units - v_tokens) / p_rate, 0.001);
+    return;
+  end if;
+  if p_take_lease then
+    select count(*) into v_live from quota_leases
+     where user_key = p_key and expires_at > v_now;
+    if v_live >= p_max then
+      return query select null::bigint, 0.02::double precision;
+      return;
+    end if;
+    if v_live = 0 then  -- tidy leases a killed process left behind
+      delete from quota_leases where user_key = p_key and expires_at <= v_now;
+    end if;
+    insert into quota_leases (user_key, expires_at) values (p_key, v_now + p_lease)
+    returning id into v_id;
+  else
+    v_id := 0;
+  end if;
+  update quota_buckets set tokens = tokens - p_units where user_key = p_key;
+  return query select v_id, 0::double precision;
+end
+$fn$;
 """
+_TAKE = text(
+    "select lease_id, wait_seconds from secretary_quota_take(:k, :u, :c, :r, :m, :l, :take_lease)"
 )
+_ready: set[str] = set()
 
 
 class SharedQuotaGovernor(QuotaGovernor):
@@ -81,43 +124,43 @@ class SharedQuotaGovernor(QuotaGovernor):
         self.rate = max(units_per_minute - self.capacity, 1.0) / 61.0
         self.bucket = None  # the database holds it
         self._engine = _engine_for(settings, pool_size=max(2, self.max_concurrent))
+        # Each charge and release is one statement in its own transaction: one round trip.
+        self._auto = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._ensure_function()
 
     @property
     def max_batch_cost(self) -> int:
         return int(self.capacity)
 
+    def _ensure_function(self) -> None:
+        url = str(self._engine.url)
+        with _engines_lock:
+            if url in _ready:
+                return
+        with self._engine.begin() as conn:
+            conn.execute(text("select pg_advisory_xact_lock(hashtextextended('quota_fn', 0))"))
+            conn.execute(text(_FUNCTION_SQL))
+        with _engines_lock:
+            _ready.add(url)
+
     def _try_take(self, units: int, *, lease: bool) -> tuple[int | None, float]:
         """(lease id or 0 when taken, else None; seconds to wait before trying again)."""
-        with self._engine.begin() as conn:
-            conn.execute(
-                text("select pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": self.user_key}
-            )
+        with self._auto.connect() as conn:
             row = conn.execute(
-                _TAKE_SQL, {"key": self.user_key, "capacity": self.capacity, "rate": self.rate}
+                _TAKE,
+                {
+                    "k": self.user_key,
+                    "u": float(units),
+                    "c": self.capacity,
+                    "r": self.rate,
+                    "m": self.max_concurrent,
+                    "l": LEASE_SECONDS,
+                    "take_lease": lease,
+                },
             ).one()
-            tokens, now, live = float(row[0]), float(row[1]), int(row[2])
-            if tokens < units:
-                return None, max((units - tokens) / self.rate, 0.001)
-            if lease and live >= self.max_concurrent:
-                return None, SLOT_POLL_SECONDS
-            conn.execute(
-                text("update quota_buckets set tokens = tokens - :u where user_key = :k"),
-                {"u": units, "k": self.user_key},
-            )
-            if not lease:
-                return 0, 0.0
-            lease_id = conn.execute(
-                text(
-                    "insert into quota_leases (user_key, expires_at) values (:k, :e) returning id"
-                ),
-                {"k": self.user_key, "e": now + LEASE_SECONDS},
-            ).scalar_one()
-            if live == 0:  # tidy expired leases now and then (a killed process's)
-                conn.execute(
-                    text("delete from quota_leases where user_key = :k and expires_at <= :t"),
-                    {"k": self.user_key, "t": now},
-                )
-            return int(lease_id), 0.0
+        if row[0] is None:
+            return None, float(row[1])
+        return int(row[0]), 0.0
 
     def _take(self, units: int, *, lease: bool) -> tuple[int, float]:
         if units > self.capacity:
@@ -152,7 +195,7 @@ class SharedQuotaGovernor(QuotaGovernor):
 
     def _release(self, lease_id: int) -> None:
         try:
-            with self._engine.begin() as conn:
+            with self._auto.connect() as conn:
                 conn.execute(text("delete from quota_leases where id = :i"), {"i": lease_id})
         except Exception:
             from secretary.kit.logging import get_logger

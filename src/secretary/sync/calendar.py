@@ -399,7 +399,17 @@ class CalendarSync:
                 )
             )
         if keep:
-            stmt = insert(CalendarEvent).values(
+            # executemany: one cached statement, pipelined by the driver (a many-row VALUES
+            # list would be compiled afresh for every page size).
+            stmt = insert(CalendarEvent)
+            session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["calendar_id", "google_id"],
+                    set_={
+                        **{c: getattr(stmt.excluded, c) for c in _EVENT_COLUMNS},
+                        "updated_at": func.now(),
+                    },
+                ),
                 [
                     {
                         "user_id": cal.user_id,
@@ -408,16 +418,7 @@ class CalendarSync:
                         **r,
                     }
                     for r in keep
-                ]
-            )
-            session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["calendar_id", "google_id"],
-                    set_={
-                        **{c: getattr(stmt.excluded, c) for c in _EVENT_COLUMNS},
-                        "updated_at": func.now(),
-                    },
-                )
+                ],
             )
         series = {r["recurring_event_id"] for r in keep if r["recurring_event_id"]}
         series |= {r["google_id"] for r in keep if r["recurrence"]}
@@ -446,11 +447,13 @@ class CalendarSync:
             return
         pks = self._event_ids(session, cal, (r["google_id"] for r in singles))
         session.execute(
+            delete(CalendarInstance).where(CalendarInstance.event_id.in_(list(pks.values())))
+        )
+        # A former series (its rule removed) leaves no stale occurrences behind.
+        session.execute(
             delete(CalendarInstance).where(
                 CalendarInstance.calendar_id == cal.id,
-                CalendarInstance.event_id.in_(list(pks.values()))
-                # a former series (its rule removed) leaves no stale occurrences behind
-                | CalendarInstance.recurring_event_id.in_(list(pks)),
+                CalendarInstance.recurring_event_id.in_(list(pks)),
             )
         )
         occurrences = [(o, r) for r in singles if (o := single_occurrence(r)) is not None]
@@ -524,8 +527,8 @@ class CalendarSync:
             for occ, src in occurrences
             if occ.source_google_id in pks
         ]
-        for start in range(0, len(values), 1000):
-            stmt = insert(CalendarInstance).values(values[start : start + 1000])
+        if values:
+            stmt = insert(CalendarInstance)
             session.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["calendar_id", "google_id"],
@@ -545,7 +548,8 @@ class CalendarSync:
                             "self_response_status",
                         )
                     },
-                )
+                ),
+                values,
             )
 
     def _maybe_move_horizon(self, cal: _CalendarRef) -> None:

@@ -372,7 +372,7 @@ class DriveSync:
         ):
             if not values:
                 continue
-            stmt = insert(DriveFile).values(values)
+            stmt = insert(DriveFile)
             session.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["account_id", "google_id"],
@@ -380,7 +380,8 @@ class DriveSync:
                         **{c: getattr(stmt.excluded, c) for c in columns},
                         "updated_at": func.now(),
                     },
-                )
+                ),
+                values,
             )
 
     # -- content --------------------------------------------------------------------------------

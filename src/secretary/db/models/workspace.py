@@ -149,6 +149,7 @@ class CalendarInstance(IdMixin, Base):
         UniqueConstraint("calendar_id", "google_id"),
         Index("ix_calendar_instances_user_start", "user_id", "start_at"),
         Index("ix_calendar_instances_calendar_start", "calendar_id", "start_at"),
+        Index("ix_calendar_instances_series", "calendar_id", "recurring_event_id"),
     )
 
     user_id: Mapped[int] = mapped_column(

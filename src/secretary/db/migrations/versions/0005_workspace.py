@@ -167,6 +167,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_calendar_instances_calendar_start", "calendar_instances", ["calendar_id", "start_at"]
     )
+    op.create_index(
+        "ix_calendar_instances_series",
+        "calendar_instances",
+        ["calendar_id", "recurring_event_id"],
+    )
 
     op.create_table(
         "drive_files",
