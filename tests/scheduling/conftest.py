@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session, sessionmaker
 from workspace_emulator import oauth
 
@@ -213,15 +213,24 @@ class World:
     calendar_google_id: str
 
     def sync(self) -> None:
+        """Gmail and Calendar, as the sync scheduler would run them, then the pipeline."""
+        self.sync_calendar()
         sync_now(self.sessions, self.owner.account_id, self.settings)
         self.inline.wait_idle()
+
+    def sync_calendar(self) -> None:
+        """The workspace sync stream's Calendar sync writes the store scheduling reads."""
+        from secretary.sync.calendar import sync_calendar
+
+        sync_calendar(self.sessions, self.owner.account_id, self.settings)
 
     @property
     def calendar_store(self) -> Any:
         return self.emulator.state.users[self.owner.email].calendar
 
-    def busy(self, start: datetime, end: datetime, summary: str, *, store: bool = True) -> None:
-        """An event in Google and (as sync would write it) in the store."""
+    def busy(self, start: datetime, end: datetime, summary: str, *, store: bool = True) -> str:
+        """An event in Google, and in the store after a Calendar sync unless ``store=False``
+        (then Google knows it and the store does not yet)."""
         body = {
             "summary": summary,
             "start": {"dateTime": start.isoformat(), "timeZone": "America/New_York"},
@@ -229,18 +238,8 @@ class World:
         }
         made = self.calendar_store.insert_event(self.owner.email, body)
         if store:
-            with self.sessions.begin() as session:
-                from secretary.db.models import Calendar
-
-                calendar = session.scalars(
-                    select(Calendar).where(
-                        Calendar.user_id == self.owner.user_id,
-                        Calendar.google_id == self.calendar_google_id,
-                    )
-                ).one()
-                add_event(
-                    session, self.owner, calendar, start, end, google_id=made["id"], summary=summary
-                )
+            self.sync_calendar()
+        return str(made["id"])
 
     def events_with_id(self, event_id: str) -> list[dict[str, Any]]:
         listed = self.calendar_store.list_events(self.owner.email, {"singleEvents": "true"})
@@ -299,8 +298,7 @@ def world(
     settings: Settings = request.getfixturevalue("pipeline_settings")
     email = f"alex.{uuid.uuid4().hex[:8]}@acme.example"
     owner = _connect(sessions, running, settings, email)
-    with sessions.begin() as session:
-        add_calendar(session, owner, email, time_zone="America/New_York", primary=True)
+    running.state.users[email].calendar.calendars[email]["timeZone"] = "America/New_York"
     tier = LocalRulesTier()
     runtime: Runtime = compose(settings, sessions=sessions, tier=tier).runtime
     inline = InlineThread(runtime)
@@ -309,7 +307,7 @@ def world(
         with TestClient(create_app(settings, state=state), raise_server_exceptions=False) as api:
             api.headers["Authorization"] = f"Bearer {owner.token}"
             made = World(owner, running, settings, sessions, api, inline, email)
-            sync_now(sessions, owner.account_id, settings)  # empty mailbox: the baseline
+            made.sync()  # empty mailbox and calendar: the baseline
             yield made
     finally:
         inline.stop()

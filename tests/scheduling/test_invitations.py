@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from secretary.cli import context
 from secretary.cli.main import app
-from secretary.db.models import Calendar, ProposedAction
+from secretary.db.models import ProposedAction
 from secretary.kit.clock import utcnow
-from tests.scheduling.conftest import NEW_YORK, World, add_event
+from tests.scheduling.conftest import NEW_YORK, World
 
 runner = CliRunner()
 
@@ -38,7 +38,7 @@ END:VCALENDAR
 
 def _invite(world: World, summary: str, start: datetime, end: datetime) -> str:
     """An invitation from a colleague: on the owner's calendar with needsAction (as
-    Google puts it there), in Google and in the synced store."""
+    Google puts it there), synced into the store."""
     body = {
         "summary": summary,
         "start": {"dateTime": start.isoformat(), "timeZone": "America/New_York"},
@@ -50,21 +50,7 @@ def _invite(world: World, summary: str, start: datetime, end: datetime) -> str:
         ],
     }
     made = world.calendar_store.insert_event(world.owner.email, body)
-    with world.sessions.begin() as session:
-        calendar = session.scalars(
-            select(Calendar).where(Calendar.user_id == world.owner.user_id)
-        ).one()
-        add_event(
-            session,
-            world.owner,
-            calendar,
-            start,
-            end,
-            google_id=made["id"],
-            summary=summary,
-            organizer_email="boss@acme.example",
-            self_response_status="needsAction",
-        )
+    world.sync_calendar()
     return str(made["id"])
 
 

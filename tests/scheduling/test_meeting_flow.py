@@ -201,6 +201,13 @@ def test_meeting_request_to_booked_event_exactly_once(world: World) -> None:
     assert len(world.events_with_id(event_id)) == 1
     assert len(confirmations()) == 1
     assert _offer(world, thread_id).status == "booked"
+    # What the user accepted now weighs in the next scores (learned from bookings).
+    from secretary.scheduling import service
+
+    with world.sessions() as session:
+        learned = service.learned_scoring(session, world.owner.user_id, NEW_YORK).learned
+    local = chosen.astimezone(NEW_YORK)
+    assert learned == {(local.weekday(), local.hour): 1}
 
 
 def test_slot_taken_meanwhile_offers_new_slots_instead(world: World) -> None:

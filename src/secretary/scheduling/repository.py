@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -50,11 +50,18 @@ def primary_account(session: Session, user_id: int) -> GoogleAccount | None:
 
 
 def _parse_original(value: str | None) -> datetime | date | None:
+    """The sync's ``original_start`` key: ``YYYYMMDD`` (all-day) or ``YYYYMMDDTHHMMSSZ``
+    (``sync.calendar_records.original_key``); ISO forms are read too."""
     if not value:
         return None
-    if len(value) == 10:
-        return date.fromisoformat(value)
-    return slots.parse_rfc3339(value)
+    text = value.strip()
+    if len(text) == 8 and text.isdigit():
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    if len(text) == 16 and text.endswith("Z") and text[8] == "T":
+        return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    return slots.parse_rfc3339(text)
 
 
 def engine_events(
