@@ -197,3 +197,53 @@ def test_all_day_event_in_store_blocks_the_local_day(
     mondays = sorted(s["start"] for s in r.json()["slots"] if s["start"][:10] == "2027-03-08")
     assert mondays[0] == "2027-03-08T12:30:00+05:30"  # weekly 09-12 plus the buffer
     assert datetime.fromisoformat(mondays[0]).astimezone(UTC).hour == 7
+
+
+def test_moved_and_cancelled_instances_keyed_as_the_sync_keys_them(
+    api: TestClient, sessions: sessionmaker[Session], owner: Owner
+) -> None:
+    ny = ZoneInfo("America/New_York")
+    with sessions.begin() as session:
+        primary = add_calendar(
+            session, owner, owner.email, time_zone="America/New_York", primary=True
+        )
+        add_event(
+            session,
+            owner,
+            primary,
+            datetime(2027, 3, 1, 10, tzinfo=ny),
+            datetime(2027, 3, 1, 11, tzinfo=ny),
+            google_id="daily",
+            recurrence=["RRULE:FREQ=DAILY;COUNT=5"],
+            start_time_zone="America/New_York",
+        )
+        add_event(  # Tuesday's 10:00 moved to 14:00
+            session,
+            owner,
+            primary,
+            datetime(2027, 3, 2, 14, tzinfo=ny),
+            datetime(2027, 3, 2, 15, tzinfo=ny),
+            google_id="daily_20270302T150000Z",
+            recurring_event_id="daily",
+            original_start="20270302T150000Z",
+        )
+        add_event(  # Wednesday's cancelled
+            session,
+            owner,
+            primary,
+            datetime(2027, 3, 3, 10, tzinfo=ny),
+            datetime(2027, 3, 3, 11, tzinfo=ny),
+            google_id="daily_20270303T150000Z",
+            recurring_event_id="daily",
+            original_start="20270303T150000Z",
+            status="cancelled",
+        )
+    r = api.post(
+        "/api/v1/availability",
+        json={"duration_minutes": 60, "start": "2027-03-01", "end": "2027-03-03", "max_slots": 500},
+    )
+    starts = {s["start"] for s in r.json()["slots"]}
+    assert "2027-03-01T10:30:00-05:00" not in starts  # the series (with its buffer)
+    assert "2027-03-02T10:00:00-05:00" in starts  # moved away ...
+    assert "2027-03-02T14:00:00-05:00" not in starts  # ... to here
+    assert "2027-03-03T10:00:00-05:00" in starts  # cancelled
