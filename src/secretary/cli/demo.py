@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from secretary.cli.context import console, emit_json, get_ctx
+from secretary.cli.context import console, err_console, get_ctx
 from secretary.kit.logging import configure_logging
 
 
@@ -28,6 +30,10 @@ def _print_summary(summary: Any) -> None:
         f"{summary.messages} messages in {summary.threads} threads, {summary.labels} labels "
         f"({summary.sync_seconds:.1f} s)",
     )
+    table.add_row(
+        "Calendar and Drive",
+        f"{summary.calendars} calendars with {summary.events} events, {summary.files} files",
+    )
     triaged = ", ".join(f"{k}: {v}" for k, v in summary.triaged.items()) or "none"
     table.add_row("Triaged (recent mail)", triaged)
     table.add_row("Reply drafts in Gmail", str(summary.drafts))
@@ -42,6 +48,12 @@ def _print_summary(summary: Any) -> None:
     table.add_row("Open / dead tasks", f"{summary.tasks_open} / {summary.tasks_dead}")
     table.add_row("Web UI", f"{summary.api_url}/  (approve drafts at {summary.api_url}/drafts)")
     table.add_row("API", f"{summary.api_url}/docs")
+    table.add_row(
+        "API token",
+        f"{summary.api_token}  (curl -H 'Authorization: Bearer <token>' "
+        f"{summary.api_url}/api/v1/drafts)",
+    )
+    table.add_row("CLI", "secretary drafts list, secretary triage ... use this demo while it runs")
     table.add_row("Google emulator", summary.emulator_url)
     console.print(table)
 
@@ -50,9 +62,26 @@ def demo(
     once: bool = typer.Option(False, "--once", help="Exit after printing the summary."),
     port: int = typer.Option(8000, help="API port (a free one is used if taken)."),
     emulator_port: int = typer.Option(0, help="Emulator port (0 = any free port)."),
-    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    json_out: bool = typer.Option(
+        False,
+        "--json",
+        help="Print one line of compact JSON (api_url, api_token, emulator_url, "
+        "emulator_token, counts) once every service has synced, then keep serving.",
+    ),
+    workspace: Path | None = typer.Option(
+        None,
+        help="A workspace folder (workspace.toml, mail/, calendar/*.ics, drive/) instead of "
+        "the shipped demo workspace.",
+        exists=True,
+        file_okay=False,
+    ),
+    quota: str = typer.Option(
+        "default", help="The emulator's quota mode: default (Google's limits) or off."
+    ),
 ) -> None:
     """Run Secretary end to end on embedded defaults against the Google Workspace emulator."""
+    if quota not in ("default", "off"):
+        raise typer.BadParameter("expected default or off", param_hint="--quota")
     from secretary.demo.runner import run_demo
 
     ctx = get_ctx()
@@ -64,15 +93,35 @@ def demo(
     def keep_serving() -> None:
         if once:
             return
-        console.print("[green]Serving.[/] Press Ctrl-C to stop.")
+        # stdout carries only the --json line; the notice goes to stderr then.
+        (err_console if json_out else console).print("[green]Serving.[/] Press Ctrl-C to stop.")
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         stop.wait()
 
     def on_ready(summary: Any) -> None:
         bar.stop()
+        if not once:
+            # While this demo serves, the CLI in another terminal works on its data.
+            from secretary.db.engine import embedded_database_url
+            from secretary.demo.profile import write_profile
+            from secretary.demo.runner import DEMO_DATABASE
+
+            settings = ctx.settings
+            write_profile(
+                settings,
+                database_url=settings.database_url
+                or embedded_database_url(settings.home_path, database=DEMO_DATABASE),
+                emulator_url=summary.emulator_url,
+                api_url=summary.api_url,
+                api_token=getattr(summary, "api_token", None),
+            )
         if json_out:
-            emit_json(summary.as_dict())
+            # Exactly one compact line, flushed at once: scripts wait for it (issue 7).
+            from secretary.demo.runner import json_line
+
+            sys.stdout.write(json_line(summary) + "\n")
+            sys.stdout.flush()
         else:
             _print_summary(summary)
 
@@ -92,11 +141,18 @@ def demo(
                 tasks[stage] = bar.add_task(stage, total=total or None)
             bar.update(tasks[stage], completed=done, total=total or None)
 
-        run_demo(
-            ctx.settings,
-            port=port,
-            emulator_port=emulator_port,
-            progress=progress,
-            on_ready=on_ready,
-            keep_serving=keep_serving,
-        )
+        try:
+            run_demo(
+                ctx.settings,
+                port=port,
+                emulator_port=emulator_port,
+                progress=progress,
+                on_ready=on_ready,
+                keep_serving=keep_serving,
+                workspace=workspace,
+                quota=quota,
+            )
+        finally:
+            from secretary.demo.profile import remove_profile
+
+            remove_profile(ctx.settings)

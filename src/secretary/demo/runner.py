@@ -7,6 +7,8 @@ old store would compare two different mailboxes.
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import threading
 import time
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -24,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from secretary.config import Settings
 from secretary.db import migrate
 from secretary.db.engine import embedded_database_url, make_engine
-from secretary.db.models import Label, Message, Thread
+from secretary.db.models import Calendar, CalendarEvent, DriveFile, Label, Message, Thread
 from secretary.db.models.draft import Draft
 from secretary.db.models.task_record import TaskRecord, TaskStatus
 from secretary.db.models.triage_result import TriageResult
@@ -55,9 +58,56 @@ class DemoSummary:
     live_message_seconds: float | None
     live_message_drafted: bool
     timings: dict[str, float] = field(default_factory=dict)
+    # Calendar and Drive as synced into the store (the first sync of each service).
+    calendars: int = 0
+    events: int = 0
+    files: int = 0
+    # An access token of the workspace user for the emulated Google APIs (for scripts).
+    emulator_token: str = ""
+    # A personal API token of the signed-in demo user, for ``Authorization: Bearer``.
+    api_token: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def json_line(summary: DemoSummary) -> str:
+    """The one line ``secretary demo --json`` prints once ready (scripts wait for it): compact
+    JSON of ``as_dict()``, so a new summary field reaches it without another edit."""
+    return json.dumps(summary.as_dict(), separators=(",", ":"), default=str)
+
+
+def sign_in_demo_user(api_url: str, sessions: sessionmaker[Session]) -> str:
+    """Sign the demo user in the way a browser does (OpenID Connect against the emulator,
+    which approves on its own), then give them a personal API token. Returns the token."""
+    import httpx
+
+    from secretary.identity import service as identity
+    from secretary.identity.oidc import COOKIE_NAME
+    from secretary.identity.schemas import ALL_SCOPES
+    from secretary.web.auth import SESSION_COOKIE
+
+    with httpx.Client(base_url=api_url, follow_redirects=False, timeout=30) as http:
+        start = http.get("/auth/google/start")
+        consent = httpx.get(start.headers["location"], follow_redirects=False, timeout=30)
+        callback = consent.headers.get("location", "")
+        done = http.get(callback, cookies={COOKIE_NAME: start.cookies.get(COOKIE_NAME, "")})
+        session_cookie = done.cookies.get(SESSION_COOKIE)
+        if done.status_code != 303 or not session_cookie:
+            raise SecretaryError(f"the demo user could not sign in (HTTP {done.status_code})")
+        me = http.get("/api/v1/me", cookies={SESSION_COOKIE: session_cookie})
+        me.raise_for_status()
+        user_id = int(me.json()["id"])
+    with unit_of_work(sessions) as session:
+        secret, _row = identity.create_token(session, user_id, name="demo", scopes=ALL_SCOPES)
+    return secret
+
+
+def shipped_workspace() -> Path:
+    """The demo workspace folder shipped inside the emulator package."""
+    from workspace_emulator.demo import DEMO_WORKSPACE
+
+    return DEMO_WORKSPACE
 
 
 def _listen(preferred: int) -> socket.socket:
@@ -165,16 +215,26 @@ def run_demo(
     progress: Progress | None = None,
     on_ready: Callable[[DemoSummary], None] | None = None,
     keep_serving: Callable[[], None] | None = None,
+    workspace: Path | None = None,
+    quota: str = "default",
 ) -> DemoSummary:
-    """Run the demo. ``keep_serving`` blocks while the API should stay up (None = stop)."""
+    """Run the demo. ``keep_serving`` blocks while the API should stay up (None = stop).
+
+    ``workspace`` is a workspace folder (see ``workspace_emulator.workspace``); without one
+    the shipped demo workspace is used. A folder's ``[clock] now`` pins ``SECRETARY_NOW``
+    unless it is already set. ``quota`` is the emulator's quota mode (``off``/``default``).
+    """
     from workspace_emulator import oauth as emulator_oauth
-    from workspace_emulator.control import EmulatorControl
-    from workspace_emulator.demo import seed_demo_workspace
+    from workspace_emulator.control import EmulatorControl, mint_access_token
+    from workspace_emulator.quota import QuotaConfig, quota_book
     from workspace_emulator.server import run_in_thread
     from workspace_emulator.state import EmulatorState
+    from workspace_emulator.workspace import load_workspace, read_config
 
     from secretary.accounts.service import connect_via_loopback
     from secretary.bootstrap import compose
+    from secretary.sync.calendar import sync_calendar
+    from secretary.sync.drive import sync_drive
     from secretary.sync.service import run_sync
     from secretary.sync.tasks import renew_watch_if_due
     from secretary.web.app import create_app
@@ -186,10 +246,17 @@ def run_demo(
     def mark(name: str) -> None:
         timings[name] = round(time.perf_counter() - started, 2)
 
-    # 1. The outside world: Google, emulated, seeded with the shipped demo workspace.
-    emulator = run_in_thread(EmulatorState(), port=emulator_port)
-    user = seed_demo_workspace(emulator.state)
+    # 1. The outside world: Google, emulated, loaded from a workspace folder.
+    folder = workspace if workspace is not None else shipped_workspace()
+    pinned = read_config(folder).now
+    if pinned is not None and not os.environ.get("SECRETARY_NOW"):
+        os.environ["SECRETARY_NOW"] = pinned.isoformat().replace("+00:00", "Z")
+    emulator_state = EmulatorState()
+    quota_book(emulator_state).configure(QuotaConfig(mode=quota))
+    user, _counts = load_workspace(emulator_state, folder)
+    emulator = run_in_thread(emulator_state, port=emulator_port)
     emulator_oauth.configure(emulator.state, auto_approve=True, login_hint=user.email)
+    emulator_token = mint_access_token(emulator.state, user.email, ttl=24 * 3600)
     mark("emulator")
 
     api_socket = _listen(port)
@@ -209,6 +276,11 @@ def run_demo(
 
     # 2. Our store: PostgreSQL 18 + pgvector, embedded.
     engine = _demo_engine(settings)
+    # Everything that opens its own connection (the shared quota bucket, the CLI profile)
+    # must reach the demo database, not the default one.
+    settings = settings.model_copy(
+        update={"database_url": engine.url.render_as_string(hide_password=False)}
+    )
     root = compose(settings, engine=engine)
     sessions = root.sessions
     mark("database")
@@ -224,7 +296,17 @@ def run_demo(
         mark("connected")
 
         # 4. Initial sync (metadata first, then bodies newest first).
-        report = run_sync(sessions, account_id, settings, progress=progress)
+        report = run_sync(
+            sessions,
+            account_id,
+            settings,
+            progress=progress,
+            on_stored=root.components.on_messages_stored,
+        )
+        # The first sync of Calendar and Drive, so the summary (and the --json line)
+        # comes only after every service holds the workspace.
+        sync_calendar(sessions, account_id, settings, progress=progress)
+        sync_drive(sessions, account_id, settings, progress=progress)
         mark("synced")
 
         # 5. The API with its background services: task workers, sync scheduler, webhooks.
@@ -259,6 +341,8 @@ def run_demo(
             live_drafted=live_drafted,
             timings=timings,
         )
+        summary.emulator_token = emulator_token
+        summary.api_token = sign_in_demo_user(api_url, sessions)
         if on_ready is not None:
             on_ready(summary)
         if keep_serving is not None:
@@ -334,6 +418,9 @@ def _summarize(
             )
             or 0
         )
+        calendars = session.scalar(select(func.count()).select_from(Calendar)) or 0
+        events = session.scalar(select(func.count()).select_from(CalendarEvent)) or 0
+        files = session.scalar(select(func.count()).select_from(DriveFile)) or 0
     open_, dead = _open_tasks(sessions)
     return DemoSummary(
         emulator_url=emulator_url,
@@ -350,4 +437,7 @@ def _summarize(
         live_message_seconds=round(live_seconds, 2) if live_seconds is not None else None,
         live_message_drafted=live_drafted,
         timings=timings,
+        calendars=calendars,
+        events=events,
+        files=files,
     )
