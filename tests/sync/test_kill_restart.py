@@ -33,7 +33,7 @@ def _child_env(connected: Connected, tmp_path: Path) -> dict[str, str]:
     env.update(
         {
             "SECRETARY_ENV": "test",
-            "SECRETARY_HOME": str(tmp_path),
+            "SECRETARY_HOME": str(settings.home),  # the same home: the same dev encryption key
             "SECRETARY_DATABASE_URL": str(settings.database_url),
             "SECRETARY_GOOGLE__API_BASE_URL": str(settings.google.api_base_url),
             "SECRETARY_GOOGLE__OAUTH_BASE_URL": str(settings.google.oauth_base_url),

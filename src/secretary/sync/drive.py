@@ -138,7 +138,7 @@ class DriveSync:
         *,
         client: DriveClient | None = None,
         progress: ProgressFn | None = None,
-        workers: int = 4,
+        workers: int = 6,
     ) -> None:
         self.sessions = sessions
         self.account_id = account_id
