@@ -28,6 +28,7 @@ from tests.drafting.queue import (  # noqa: F401 (pending_fixture registers the 
     Pending,
     RephrasingTier,
     draft_row,
+    gmail_body,
     pending_fixture,
 )
 from tests.sync.conftest import Connected
@@ -224,3 +225,34 @@ def test_typed_text_is_kept_when_gmail_changed_meanwhile(
     assert "3 Cc added" in r.text
     assert "<ins>+ Changed in Gmail by someone else.</ins>" in r.text
     assert draft_row(sessions, pending.draft_id).status == "pending"
+
+
+def test_save_edit_over_a_gmail_edit_keeps_both(
+    browser: tuple[TestClient, str],
+    api: TestClient,
+    pending: Pending,
+    sessions: sessionmaker[Session],
+) -> None:
+    """ "Save edit" when the draft was edited in Gmail meanwhile: neither edit is lost. Gmail's
+    stays in Gmail and is shown; the typed text stays in the box (and the API says 409)."""
+    client, csrf = browser
+    row = draft_row(sessions, pending.draft_id)
+    _edit_in_gmail(pending, to=row.to_addrs[0], subject=row.subject, body="Gmail words.")
+    typed = "Queue words, typed before seeing the Gmail edit."
+    r = client.post(
+        f"/drafts/{pending.draft_id}/edit",
+        data={"csrf_token": csrf, "body": typed},
+        follow_redirects=False,
+    )
+    assert r.status_code == 409
+    assert typed in r.text
+    assert "Not saved:" in r.text
+    assert "<ins>+ Gmail words.</ins>" in r.text
+    assert body_hash(_gmail_text(pending)) == body_hash("Gmail words.")
+    refused = api.patch(f"/api/v1/drafts/{pending.draft_id}", json={"body": "API words"})
+    assert refused.status_code == 200  # the Gmail version is the shown one now: editable
+    assert body_hash(_gmail_text(pending)) == body_hash("API words")
+
+
+def _gmail_text(p: Pending) -> str:
+    return gmail_body(p.api, p.gmail_draft_id)

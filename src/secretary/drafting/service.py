@@ -314,9 +314,17 @@ def edit_draft(session: Session, draft_id: int, body: str, *, gmail: GmailPort) 
         # would silently undo it.
         current = _gmail_version(gmail, draft)
         if draft.body_hash and current.digest() != draft_digest(draft):
-            raise Conflict(
-                "the draft was edited in Gmail since we last wrote it; edit it there",
-                code="draft_edited_in_gmail",
+            # Show Gmail's version from now on (edges commit this before the 409), so the
+            # user edits what Gmail holds instead of losing either edit.
+            diff = _adopt_version(draft, current)
+            session.flush()
+            raise DraftEditedInGmail(
+                "the draft was edited in Gmail since we last wrote it; review that version "
+                "and edit it again",
+                details={
+                    "digest": current.digest(),
+                    "changes": diff.to_json() if diff else None,
+                },
             )
         account = session.get(GoogleAccount, draft.account_id)
         draft.body = body
@@ -398,6 +406,13 @@ class DraftChanged(Conflict):
     """
 
     code = "draft_changed"
+
+
+class DraftEditedInGmail(DraftChanged):
+    """An edit through our API or queue met a newer human edit in Gmail: nothing was written,
+    and the draft now shows Gmail's version (committed by the edge, like ``DraftChanged``)."""
+
+    code = "draft_edited_in_gmail"
 
 
 def draft_version(draft: Draft) -> DraftVersion:

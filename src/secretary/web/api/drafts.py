@@ -95,11 +95,27 @@ def reject_draft(draft_id: int, session: SessionDep, state: StateDep) -> DraftOu
     return service.describe(session, service.reject_draft(session, draft_id, gmail=gmail))
 
 
-@router.patch("/{draft_id}")
-def edit_draft(draft_id: int, edit: DraftEdit, session: SessionDep, state: StateDep) -> DraftOut:
+@router.patch(
+    "/{draft_id}",
+    response_model=DraftOut,
+    responses={
+        409: {
+            "description": "Edited in Gmail meanwhile (``draft_edited_in_gmail``, "
+            "with the new ``digest`` and the ``changes``): nothing was written."
+        }
+    },
+)
+def edit_draft(
+    draft_id: int, edit: DraftEdit, request: Request, session: SessionDep, state: StateDep
+) -> Response | DraftOut:
     """Replace the body, here and in the Gmail draft; it is then never regenerated over."""
     gmail = _gmail(state, session, draft_id)
-    return service.describe(session, service.edit_draft(session, draft_id, edit.body, gmail=gmail))
+    try:
+        edited = service.edit_draft(session, draft_id, edit.body, gmail=gmail)
+    except service.DraftChanged as exc:
+        # Answer 409 but commit: the draft now shows Gmail's version.
+        return secretary_error_response(request, exc)
+    return service.describe(session, edited)
 
 
 @router.post("/{draft_id}/regenerate")

@@ -101,9 +101,7 @@ def _act(
             gmail = _gmail_factory(state)(session, draft.account_id)
             try:
                 new_id = work(session, gmail).id
-            except SecretaryError as exc:
-                if exc.code != "draft_changed":
-                    raise
+            except drafting.DraftChanged as exc:
                 # Nothing was sent; the row now holds Gmail's version and remembers the one
                 # the user saw. Commit that refresh so the page shows what changed.
                 refused = exc
@@ -117,7 +115,7 @@ def _act(
         return back(
             _back_to(draft_id, origin),
             "error",
-            f"Not sent: the draft changed in Gmail ({refused.message}). Review it and approve again.",
+            refused.message,
         )
     return back(_back_to(new_id, origin), "ok", done)
 
@@ -125,6 +123,56 @@ def _act(
 def _shown(body: str | None) -> str | None:
     # Browsers submit textareas with CRLF line ends; store what the user sees.
     return body.replace("\r\n", "\n") if body is not None else None
+
+
+def _keep_typed(
+    state: AppState,
+    request: Request,
+    draft_id: int,
+    origin: str,
+    shown: str | None,
+    *,
+    verb: str = "sent",
+) -> Callable[[SecretaryError], Response] | None:
+    """When the draft changed in Gmail under an approve or an edit: never drop typed text.
+    Show the draft again (Gmail's version, its change highlighted) with the text box still
+    holding what the user typed, and answer 409."""
+    if not shown or not shown.strip():
+        return None
+
+    def keep(refused: SecretaryError) -> Response:
+        with state.sessions() as session:
+            draft = drafting.get_draft(session, draft_id)
+            card = {**_card(session, draft), "typed": shown}
+            context: dict[str, Any] = {
+                "flash": {
+                    "kind": "error",
+                    "text": f"Not {verb}: {refused.message} Your text is kept below.",
+                },
+            }
+            if origin == "page":
+                return render(
+                    request,
+                    state,
+                    "draft.html",
+                    {**context, "card": card},
+                    active="drafts",
+                    status_code=409,
+                )
+            cards = [
+                card if d.id == draft_id else _card(session, d)
+                for d in drafting.list_drafts(session, status=DraftStatus.PENDING, limit=200)
+            ]
+            return render(
+                request,
+                state,
+                "drafts.html",
+                {**context, "cards": cards, "pending_count": len(cards)},
+                active="drafts",
+                status_code=409,
+            )
+
+    return keep
 
 
 @router.post("/drafts/{draft_id}/approve")
@@ -153,47 +201,13 @@ def approve(
             body=shown if shown and shown.strip() else None,
         )
 
-    def keep_typed(refused: SecretaryError) -> Response:
-        # Never drop typed text: show the draft again (Gmail's version, its change
-        # highlighted) with the text box still holding what the user typed.
-        with state.sessions() as session:
-            draft = drafting.get_draft(session, draft_id)
-            card = {**_card(session, draft), "typed": shown}
-            context: dict[str, Any] = {
-                "flash": {
-                    "kind": "error",
-                    "text": f"Not sent: {refused.message} Your text is kept below.",
-                },
-            }
-            if origin == "page":
-                return render(
-                    request,
-                    state,
-                    "draft.html",
-                    {**context, "card": card},
-                    active="drafts",
-                    status_code=409,
-                )
-            cards = [
-                card if d.id == draft_id else _card(session, d)
-                for d in drafting.list_drafts(session, status=DraftStatus.PENDING, limit=200)
-            ]
-            return render(
-                request,
-                state,
-                "drafts.html",
-                {**context, "cards": cards, "pending_count": len(cards)},
-                active="drafts",
-                status_code=409,
-            )
-
     return _act(
         state,
         draft_id,
         "Reply sent.",
         work,
         origin=origin,
-        on_changed=keep_typed if shown and shown.strip() else None,
+        on_changed=_keep_typed(state, request, draft_id, origin, shown),
     )
 
 
@@ -235,6 +249,7 @@ def edit(
         "Edit saved to the Gmail draft.",
         lambda s, g: drafting.edit_draft(s, draft_id, text, gmail=g),
         origin=origin,
+        on_changed=_keep_typed(state, request, draft_id, origin, text, verb="saved"),
     )
 
 
