@@ -209,3 +209,71 @@ def test_unimplemented_methods_answer_501_naming_them(
     assert "gmail.users.settings.getVacation" in response.json()["error"]["message"]
     unknown = httpx.get(f"{emulator.base_url}/gmail/v1/users/me/nothing-here")
     assert unknown.status_code == 404
+
+
+def _ids(gmail: Any, q: str) -> set[str]:
+    found = gmail.users().messages().list(userId="me", q=q, maxResults=500).execute()
+    return {m["id"] for m in found.get("messages", [])}
+
+
+def test_search_operators_from_the_gmail_reference(gmail: Any) -> None:
+    """Gmail's search operators (https://support.google.com/mail/answer/7190, used by
+    ``q`` as https://developers.google.com/workspace/gmail/api/guides/filtering says):
+    larger:/smaller:/size:, has:userlabels/has:nouserlabels, category:, rfc822msgid:, list:,
+    AROUND and +word."""
+    small = insert(gmail, raw("Small", message_id="<small@x>", body="hi"))["id"]
+    big = insert(gmail, raw("Big", body="holiday " + "word " * 3000 + "vacation"))["id"]
+    near = insert(gmail, raw("Plans", body="our holiday and summer vacation plans"))["id"]
+    listed = EmailMessage()
+    listed["From"] = "news@list.example"
+    listed["To"] = USER_EMAIL
+    listed["Subject"] = "Digest"
+    listed["List-Id"] = "Weekly digest <digest.list.example>"
+    listed.set_content("news")
+    news = insert(gmail, base64.urlsafe_b64encode(bytes(listed)).decode())["id"]
+    label = gmail.users().labels().create(userId="me", body={"name": "Kept"}).execute()
+    gmail.users().messages().modify(
+        userId="me", id=near, body={"addLabelIds": [label["id"], "CATEGORY_SOCIAL"]}
+    ).execute()
+
+    assert _ids(gmail, "larger:10k") == {big}
+    assert _ids(gmail, "size:10000") == {big}  # size: means larger than, in bytes
+    assert small in _ids(gmail, "smaller:1k")
+    assert big not in _ids(gmail, "smaller:10k")
+    assert _ids(gmail, "has:userlabels") == {near}
+    assert near not in _ids(gmail, "has:nouserlabels")
+    assert _ids(gmail, "category:social") == {near}
+    assert _ids(gmail, "rfc822msgid:small@x") == {small}
+    assert _ids(gmail, "list:digest.list.example") == {news}
+    assert _ids(gmail, "holiday AROUND 3 vacation") == {near}  # big has 3000 words between
+    assert _ids(gmail, "+vacation") == {big, near}
+
+
+def test_dates_are_midnight_pacific_and_older_newer_are_aliases(
+    gmail: Any, gmail_user: EmulatorUser
+) -> None:
+    """https://developers.google.com/workspace/gmail/api/guides/filtering: "dates are
+    interpreted as midnight PST"; epoch seconds are exact. older:/newer: are before:/after:
+    (https://support.google.com/mail/answer/7190)."""
+    # 2026-11-17 05:00 UTC is 21:00 on the 16th in California.
+    evening = (
+        gmail.users()
+        .messages()
+        .import_(
+            userId="me",
+            body={"raw": raw("Late", body="x")},
+            internalDateSource="receivedTime",
+        )
+    )
+    first = evening.execute()["id"]
+    with gmail_user.mailbox.lock:
+        msg = gmail_user.mailbox.messages[first]
+        gmail_user.mailbox._order.remove((msg.internal_date, msg.id))
+        msg.internal_date = 1_794_891_600_000  # 2026-11-17T05:00:00Z
+        gmail_user.mailbox._order.append((msg.internal_date, msg.id))
+        gmail_user.mailbox._order.sort()
+    assert first in _ids(gmail, "before:2026/11/17")  # not yet the 17th in Pacific time
+    assert first not in _ids(gmail, "after:2026/11/17")
+    assert first in _ids(gmail, "older:2026/11/17")
+    assert first in _ids(gmail, "newer:2026/11/16")
+    assert first in _ids(gmail, "after:1794891599 before:1794891601")

@@ -1140,3 +1140,15 @@ class _SearchView:
     @property
     def filenames(self) -> list[str]:
         return self._msg.parsed.filenames
+
+    @property
+    def size(self) -> int:
+        return len(self._msg.raw)
+
+    @property
+    def has_user_labels(self) -> bool:
+        labels = self._mailbox.labels
+        return any(
+            (label := labels.get(label_id)) is not None and label.type == "user"
+            for label_id in self._msg.label_ids
+        )

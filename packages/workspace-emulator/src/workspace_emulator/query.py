@@ -1,19 +1,23 @@
 """Gmail search (`q`) parsing and evaluation: pure code, no mailbox or HTTP here.
 
-Supported: ``from: to: cc: bcc: subject: label: in: is: has:attachment filename: after:
-before: newer_than: older_than:``, quoted phrases, ``-`` negation, ``OR``, ``{a b}`` (any of),
-``( )`` grouping and plain words (case-insensitive whole words over headers and body text).
+Supported: ``from: to: cc: bcc: subject: label: in: is: has:attachment has:userlabels
+has:nouserlabels filename: after: before: older: newer: newer_than: older_than: larger:
+smaller: size: category: rfc822msgid: list:``, quoted phrases, ``-`` negation, ``OR``,
+``{a b}`` (any of), ``( )`` grouping, ``a AROUND n b`` (words at most n apart), ``+word``
+(exact word) and plain words (case-insensitive whole words over headers and body text).
 Like Gmail, spam and trash are excluded unless the query names them (``in:spam``,
-``in:trash``, ``in:anywhere``) or the caller passes ``includeSpamTrash``. Dates are UTC
-(Gmail uses the account's zone; the emulator has none).
+``in:trash``, ``in:anywhere``) or the caller passes ``includeSpamTrash``. Dates
+(``after:2026/11/17``) are midnight Pacific time, as the Gmail API documents; epoch seconds
+are exact.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from workspace_emulator.errors import GoogleApiError
 
@@ -32,7 +36,19 @@ _IN_LABELS = {
     "unread": "UNREAD",
 }
 _IS_LABELS = {"unread": "UNREAD", "starred": "STARRED", "important": "IMPORTANT"}
-_TOKEN = re.compile(r'\s*(-?)(?:([A-Za-z_]+):)?("([^"]*)"|\(|\)|\{|\}|[^\s(){}"]+)')
+_CATEGORIES = {
+    "primary": "CATEGORY_PERSONAL",
+    "personal": "CATEGORY_PERSONAL",
+    "social": "CATEGORY_SOCIAL",
+    "promotions": "CATEGORY_PROMOTIONS",
+    "updates": "CATEGORY_UPDATES",
+    "forums": "CATEGORY_FORUMS",
+}
+# "Dates are interpreted as midnight PST" (Gmail API guide, "Searching for messages").
+PACIFIC = ZoneInfo("America/Los_Angeles")
+_SIZE = re.compile(r"(\d+)([km]?)")
+_SIZE_UNIT = {"": 1, "k": 1024, "m": 1024 * 1024}
+_TOKEN = re.compile(r'\s*(-?)(?:([A-Za-z_][A-Za-z0-9_]*):)?("([^"]*)"|\(|\)|\{|\}|[^\s(){}"]+)')
 
 
 class Searchable(Protocol):
@@ -57,6 +73,12 @@ class Searchable(Protocol):
     @property
     def filenames(self) -> list[str]: ...
 
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def has_user_labels(self) -> bool: ...
+
 
 @dataclass(frozen=True)
 class Term:
@@ -80,7 +102,14 @@ class Or:
     nodes: tuple[Node, ...]
 
 
-Node = Term | Not | And | Or
+@dataclass(frozen=True)
+class Around:
+    left: str
+    distance: int
+    right: str
+
+
+Node = Term | Not | And | Or | Around
 
 
 def _bad(message: str) -> GoogleApiError:
@@ -126,6 +155,18 @@ class _Parser:
             neg, key, val, phrase = tok
             if not phrase and not key and val == closer:
                 return items
+            if not phrase and not key and not neg and val == "AROUND":
+                self.i += 1
+                distance = self.peek()
+                if not items or distance is None or not distance[2].isdigit():
+                    raise _bad("AROUND needs a word on each side and a distance")
+                self.i += 1
+                right = self.parse_atom()
+                left = items.pop()
+                if not (isinstance(left, Term) and isinstance(right, Term)):
+                    raise _bad("AROUND joins two words")
+                items.append(Around(left.value, int(distance[2]), right.value))
+                continue
             if not phrase and not key and not neg and val == "OR":
                 self.i += 1
                 if not items:
@@ -159,7 +200,10 @@ class _Parser:
         elif not phrase and val in (")", "}"):
             raise _bad(f"unbalanced '{val}'")
         else:
-            node = Term(key, val.lower(), phrase)
+            value = val.lower()
+            if not phrase and not key and value.startswith("+") and len(value) > 1:
+                value = value[1:]  # +word: this exact word (the emulator never stems)
+            node = Term(key, value, phrase)
         return Not(node) if neg else node
 
 
@@ -176,6 +220,8 @@ def _mentions_spam_trash(node: Node) -> bool:
         )
     if isinstance(node, Not):
         return _mentions_spam_trash(node.node)
+    if isinstance(node, Around):
+        return False
     return any(_mentions_spam_trash(n) for n in node.nodes)
 
 
@@ -195,23 +241,37 @@ def _terms(node: Node) -> list[Term]:
         return [node]
     if isinstance(node, Not):
         return _terms(node.node)
+    if isinstance(node, Around):
+        return []
     return [t for n in node.nodes for t in _terms(n)]
 
 
 def _validate(term: Term) -> None:
-    if term.key in ("after", "before"):
+    if term.key in ("after", "before", "older", "newer"):
         parse_date_ms(term.value)
     elif term.key in ("newer_than", "older_than"):
         parse_age_ms(term.value)
+    elif term.key in ("larger", "smaller", "size"):
+        parse_size(term.value)
+
+
+def parse_size(value: str) -> int:
+    """``larger:10M``, ``smaller:500k``, ``size:1000`` (bytes)."""
+    m = _SIZE.fullmatch(value.lower())
+    if m is None:
+        raise _bad(f"bad size {value!r}")
+    return int(m.group(1)) * _SIZE_UNIT[m.group(2)]
 
 
 def parse_date_ms(value: str) -> int:
-    """``YYYY/MM/DD`` (also ``-`` separated, or ``MM/DD/YYYY``) or epoch seconds, in UTC."""
+    """``YYYY/MM/DD`` (also ``-`` separated, or ``MM/DD/YYYY``) at midnight Pacific time,
+    or epoch seconds (exact)."""
     if value.isdigit() and len(value) > 8:
         return int(value) * 1000
     for fmt in ("%Y/%m/%d", "%Y-%m-%d", "%m/%d/%Y", "%Y.%m.%d"):
         try:
-            return int(datetime.strptime(value, fmt).replace(tzinfo=UTC).timestamp() * 1000)
+            day = datetime.strptime(value, fmt).replace(tzinfo=PACIFIC)
+            return int(day.timestamp() * 1000)
         except ValueError:
             continue
     raise _bad(f"bad date {value!r}")
@@ -246,7 +306,16 @@ def matches(node: Node, msg: Searchable, *, now_ms: int) -> bool:
         return any(matches(n, msg, now_ms=now_ms) for n in node.nodes)
     if isinstance(node, Not):
         return not matches(node.node, msg, now_ms=now_ms)
+    if isinstance(node, Around):
+        return _around(msg.text, node)
     return _match_term(node, msg, now_ms)
+
+
+def _around(text: str, node: Around) -> bool:
+    words = re.findall(r"\w+", text)
+    left = [i for i, w in enumerate(words) if w == node.left]
+    right = [i for i, w in enumerate(words) if w == node.right]
+    return any(abs(i - j) <= node.distance + 1 for i in left for j in right)
 
 
 def _match_term(term: Term, msg: Searchable, now_ms: int) -> bool:  # one branch per operator
@@ -270,12 +339,27 @@ def _match_term(term: Term, msg: Searchable, now_ms: int) -> bool:  # one branch
     if key == "has":
         if value == "attachment":
             return msg.has_attachment
+        if value == "userlabels":
+            return msg.has_user_labels
+        if value == "nouserlabels":
+            return not msg.has_user_labels
         return False
+    if key == "category":
+        category = _CATEGORIES.get(value)
+        return category in msg.label_ids if category else False
+    if key in ("larger", "size"):
+        return msg.size > parse_size(value)
+    if key == "smaller":
+        return msg.size < parse_size(value)
+    if key == "rfc822msgid":
+        return msg.header("message-id").strip().strip("<>") == value.strip().strip("<>")
+    if key == "list":
+        return value in msg.header("list-id") or value in msg.header("list-post")
     if key == "filename":
         return any(value in name.lower() for name in msg.filenames)
-    if key == "after":
+    if key in ("after", "newer"):
         return msg.internal_date_ms >= parse_date_ms(value)
-    if key == "before":
+    if key in ("before", "older"):
         return msg.internal_date_ms < parse_date_ms(value)
     if key == "newer_than":
         return msg.internal_date_ms >= now_ms - parse_age_ms(value)
