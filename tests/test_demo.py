@@ -29,7 +29,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     try:
         assert proc.returncode == 0, proc.stderr[-4000:]
-        summary = json.loads(proc.stdout[proc.stdout.index("{") :])
+        # --json: exactly one line of compact JSON on stdout (scripts rely on it).
+        lines = proc.stdout.splitlines()
+        assert len(lines) == 1, proc.stdout[:2000]
+        summary = json.loads(lines[0])
+        assert summary["api_token"].startswith("sec_")
         # The shipped workspace has 367 messages; the live one arrives during the demo, and
         # the reply drafts Secretary creates are Gmail messages too (label DRAFT).
         assert summary["account_email"] == "alex@demo.secretary.test"
