@@ -42,14 +42,10 @@ class DraftCreateFailed(SecretaryError):
 
     @classmethod
     def from_http_error(cls, exc: HttpError) -> DraftCreateFailed:
+        from secretary.kit.retry_after import retry_after_seconds
+
         status = int(getattr(exc.resp, "status", 0) or 0)
-        retry_after: float | None = None
-        raw = exc.resp.get("retry-after") if exc.resp is not None else None
-        if raw:
-            try:
-                retry_after = float(raw)
-            except ValueError:
-                retry_after = None
+        retry_after = retry_after_seconds(exc.resp)
         return cls(
             f"drafts.create failed with HTTP {status}: {exc.reason}",
             http_status=status,

@@ -11,6 +11,7 @@ retry with backoff can help (429, 5xx, network) or not (400, 401, 403, 404)::
         ├── GoogleForbidden              403 google_forbidden      (scope or permission missing)
         ├── GoogleRateLimited            429 google_rate_limited   (retryable; .retry_after seconds)
         ├── GoogleUnavailable            503 google_unavailable    (retryable; 5xx and network errors)
+        │   └── CircuitOpen              503 google_circuit_open   (our breaker refuses calls for now)
         ├── GoogleAuthError              401 google_unauthorized   (access token rejected)
         │   └── AccountNeedsReauth       409 account_needs_reauth  (refresh token revoked/expired,
         │                                                           or required scopes missing)
@@ -21,8 +22,12 @@ retry with backoff can help (429, 5xx, network) or not (400, 401, 403, 404)::
             ├── OAuthWrongAccount        409 oauth_wrong_account   (re-auth signed in as someone else)
             └── OAuthUserinfoFailed      502 oauth_userinfo_failed
 
-Translators: ``from_http_error`` (googleapiclient ``HttpError``), ``from_refresh_error``
-(google-auth ``RefreshError``) and ``from_transport_error`` (network). Every OAuth flow error
+This module is the one translation: ``translate`` maps anything a Google call raises
+(``HttpError``, network errors, our own ``GoogleError``) into the tree above, and
+``google.resilience.classify`` (retry, refresh, or give up) reads its answer. Translators:
+``from_http_error`` (googleapiclient ``HttpError``), ``from_refresh_error`` (google-auth
+``RefreshError``) and ``from_transport_error`` (network). ``Retry-After`` is parsed by
+``kit.retry_after``, the one parser. Every OAuth flow error
 carries ``recovery_url``, the link the web page and the CLI show to start again.
 Messages never contain addresses or tokens: they are logged and shown in the UI.
 """
@@ -33,6 +38,7 @@ import json
 from typing import Any
 
 from secretary.errors import SecretaryError
+from secretary.kit.retry_after import parse_retry_after
 
 
 class GoogleError(SecretaryError):
@@ -96,6 +102,12 @@ class GoogleUnavailable(GoogleError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class CircuitOpen(GoogleUnavailable):
+    """Our per-account breaker refuses calls to a failing Google service for a while."""
+
+    code = "google_circuit_open"
 
 
 class GoogleAuthError(GoogleError):
@@ -164,16 +176,6 @@ _RATE_LIMIT_REASONS = frozenset(
 )
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        # An HTTP-date Retry-After; Google sends seconds, so fall back to our own backoff.
-        return None
-
-
 def _error_reason(content: bytes | str | None) -> tuple[str | None, str | None]:
     """``(reason, message)`` from Google's JSON error body, tolerant of anything else."""
     if not content:
@@ -222,13 +224,13 @@ def from_status(
     if status == 429 or (status == 403 and reason in _RATE_LIMIT_REASONS):
         return GoogleRateLimited(
             f"Google rate limit reached{where}",
-            retry_after=_parse_retry_after(retry_after),
+            retry_after=parse_retry_after(retry_after),
             **kw,
         )
     if status >= 500:
         return GoogleUnavailable(
             f"Google is unavailable (HTTP {status}){where}",
-            retry_after=_parse_retry_after(retry_after),
+            retry_after=parse_retry_after(retry_after),
             **kw,
         )
     if status == 401:
@@ -313,6 +315,23 @@ def from_transport_error(exc: BaseException, *, method: str | None = None) -> Go
     err = GoogleUnavailable(f"Could not reach Google{where}: {type(exc).__name__}")
     err.__cause__ = exc
     return err
+
+
+def translate(exc: BaseException, *, method: str | None = None) -> GoogleError | None:
+    """What a Google call's exception means in our hierarchy; None for non-Google bugs.
+
+    ``HttpError`` by status and reason, network failures as ``GoogleUnavailable``; a
+    ``GoogleError`` is already translated.
+    """
+    if isinstance(exc, GoogleError):
+        return exc
+    if hasattr(exc, "resp") and hasattr(exc, "content"):  # googleapiclient HttpError
+        return from_http_error(exc, method=method)
+    from secretary.google.resilience import NETWORK_ERRORS
+
+    if isinstance(exc, NETWORK_ERRORS):
+        return from_transport_error(exc, method=method)
+    return None
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -19,9 +19,8 @@ from typing import Any, Literal, TypeVar
 from googleapiclient.errors import HttpError
 
 from secretary.config import Settings
-from secretary.errors import SecretaryError
 from secretary.google.client import ManagedCredentials, build_service, new_batch, new_http
-from secretary.google.errors import HistoryExpired
+from secretary.google.errors import GoogleUnavailable, HistoryExpired, from_http_error
 from secretary.google.quota import QuotaGovernor, governor_for
 from secretary.google.resilience import (
     BackoffWait,
@@ -44,11 +43,6 @@ T = TypeVar("T")
 
 LIST_PAGE_SIZE = 500  # messages.list maximum; one page costs 5 units whatever its size
 BATCH_PATH = "batch/gmail/v1"
-
-
-class GmailRequestFailed(SecretaryError):
-    status_code = 502
-    code = "gmail_request_failed"
 
 
 @dataclass(frozen=True)
@@ -274,8 +268,8 @@ class GmailClient:
             if not failed:
                 return result
             if attempt == attempts:
-                raise GmailRequestFailed(
-                    f"{len(failed)} batch parts still failing after {attempts} attempts"
+                raise GoogleUnavailable(
+                    f"{len(failed)} Gmail batch parts still failing after {attempts} attempts"
                 )
             ceiling = min(wait.maximum, wait.initial * 2 ** (attempt - 1))
             delay = hint if hint is not None else random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter
@@ -333,12 +327,10 @@ class GmailClient:
             lambda: call_with_retry(send_guarded, on_retry=self._count_error, sleep=self._sleep)
         )
         if fatal:
+            # One translation for every Google failure: a 401 after the refresh is a
+            # GoogleAuthError (the sync marks the account), anything else by its status.
             exc = fatal[0]
-            if classify(exc) is Verdict.UNAUTHORIZED:
-                raise GmailRequestFailed(
-                    "Gmail rejected the credentials after a refresh",
-                    code="gmail_unauthorized",
-                    status_code=401,
-                ) from exc
-            raise GmailRequestFailed(f"a batch part failed with HTTP {http_status(exc)}") from exc
+            if isinstance(exc, HttpError):
+                raise from_http_error(exc, method="gmail.batch") from exc
+            raise exc
         return failed, (max(hints) if hints else None)

@@ -1,9 +1,9 @@
 """Retry and circuit breaking for Google calls.
 
-- ``classify`` decides what an exception means: retry (429, 5xx, network errors and the
-  403 ``rateLimitExceeded``/``userRateLimitExceeded`` that Google documents as retryable),
-  unauthorized (401: the credentials refresh once, inside the transport), or fatal
-  (400/403/404 and everything else: retrying cannot help).
+- ``classify`` decides what an exception means from its one translation
+  (``google.errors.translate``): retry (a retryable ``GoogleError``: 429, 5xx, network
+  errors and the 403 rate-limit reasons Google documents as retryable), unauthorized
+  (401: the credentials refresh once, inside the transport), or fatal (everything else).
 - ``call_with_retry`` runs a call under tenacity: exponential backoff with full jitter,
   honouring ``Retry-After`` when the server sends one.
 - ``CircuitBreaker`` stops hammering a failing service per account: it opens after
@@ -21,25 +21,36 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httplib2
 from googleapiclient.errors import HttpError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from secretary.errors import SecretaryError
+from secretary.google.errors import AccountNeedsReauth, CircuitOpen, GoogleAuthError, translate
 from secretary.kit.breaker import BreakerState
 from secretary.kit.breaker import CircuitBreaker as _WindowBreaker
-from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
+from secretary.kit.retry_after import retry_after_seconds
+
+__all__ = [
+    "BackoffWait",
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitOpen",
+    "Verdict",
+    "breaker_for",
+    "call_with_retry",
+    "classify",
+    "error_reason",
+    "http_status",
+    "retry_after_seconds",
+]
 
 log = get_logger(__name__)
 
 T = TypeVar("T")
 
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
@@ -52,11 +63,6 @@ class Verdict(enum.Enum):
     RETRY = "retry"
     UNAUTHORIZED = "unauthorized"
     FATAL = "fatal"
-
-
-class CircuitOpen(SecretaryError):
-    status_code = 503
-    code = "google_circuit_open"
 
 
 def error_reason(exc: HttpError) -> str | None:
@@ -77,35 +83,13 @@ def http_status(exc: BaseException) -> int | None:
 
 
 def classify(exc: BaseException) -> Verdict:
-    status = http_status(exc)
-    if status is not None:
-        if status in RETRYABLE_STATUS:
-            return Verdict.RETRY
-        if status == 403 and error_reason(exc) in RATE_LIMIT_REASONS:
-            return Verdict.RETRY
-        if status == 401:
-            return Verdict.UNAUTHORIZED
+    """Retry, refresh or give up, as the one translation (``google.errors``) says."""
+    translated = translate(exc)
+    if translated is None:
         return Verdict.FATAL
-    if isinstance(exc, NETWORK_ERRORS):
-        return Verdict.RETRY
-    return Verdict.FATAL
-
-
-def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), else None."""
-    if headers is None:
-        return None
-    value = headers.get("retry-after") or headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - utcnow()).total_seconds())
-    except (TypeError, ValueError):
-        return None
+    if isinstance(translated, GoogleAuthError) and not isinstance(translated, AccountNeedsReauth):
+        return Verdict.UNAUTHORIZED
+    return Verdict.RETRY if translated.retryable else Verdict.FATAL
 
 
 class BackoffWait:

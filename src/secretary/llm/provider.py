@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, ValidationError
 
-from secretary.kit.clock import utcnow
 from secretary.llm.pricing import cost_usd
 from secretary.llm.schemas import Usage
 
@@ -147,17 +144,6 @@ def retry_after_from(headers: Mapping[str, str] | None) -> float | None:
             return max(0.0, float(millis) / 1000)
         except ValueError:
             pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # HTTP dates are GMT by definition
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - utcnow()).total_seconds())
+    from secretary.kit.retry_after import parse_retry_after
+
+    return parse_retry_after(headers.get("retry-after"))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from secretary.errors import Conflict, NotFound, SecretaryError
+from secretary.accounts.errors import AccountNotFound
+from secretary.errors import Conflict, SecretaryError
 
-
-class AccountNotFound(NotFound):
-    code = "account_not_found"
+__all__ = ["AccountNotFound", "AccountNotSyncable", "SyncAlreadyRunning", "SyncFailed"]
 
 
 class AccountNotSyncable(Conflict):

@@ -25,15 +25,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from googleapiclient.errors import HttpError
 from sqlalchemy.orm import Session, sessionmaker
 
 from secretary.config import Settings
 from secretary.db.models import AccountStatus, GoogleAccount, SyncState
 from secretary.db.session import unit_of_work
-from secretary.google.errors import HistoryExpired
-from secretary.google.gmail import FetchItem, GmailClient, GmailRequestFailed
-from secretary.google.resilience import http_status
+from secretary.google.errors import GoogleAuthError, HistoryExpired, translate
+from secretary.google.gmail import FetchItem, GmailClient
 from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
 from secretary.sync import repository as repo
@@ -495,6 +493,6 @@ class GmailSync:
 
 
 def _is_unauthorized(exc: BaseException) -> bool:
-    if isinstance(exc, GmailRequestFailed) and exc.code == "gmail_unauthorized":
-        return True
-    return isinstance(exc, HttpError) and http_status(exc) == 401
+    """A 401 after the refresh (``AccountNeedsReauth`` is recorded by the accounts service)."""
+    translated = translate(exc)
+    return isinstance(translated, GoogleAuthError) and translated.code == "google_unauthorized"
