@@ -100,3 +100,22 @@ def wait_for(predicate, timeout: float, interval: float = 0.1) -> bool:  # type:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def wait_for_progress(state, done, *, stall_seconds: float, interval: float = 0.25):  # type: ignore[no-untyped-def]
+    """Wait until ``done(state())``; give up only when ``state()`` stops changing.
+
+    A fixed deadline fails a slow but healthy run on a loaded machine and waits for
+    nothing on a dead one; this fails after ``stall_seconds`` without any change and keeps
+    waiting as long as work moves. Returns ``(finished, last_state)``.
+    """
+    last = state()
+    changed_at = time.monotonic()
+    while not done(last):
+        if time.monotonic() - changed_at > stall_seconds:
+            return False, last
+        time.sleep(interval)
+        now = state()
+        if now != last:
+            last, changed_at = now, time.monotonic()
+    return True, last

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -137,22 +138,49 @@ def create_celery_app(settings: Settings, *, composer: ProcessComposer | None = 
     def _init_process(**_kwargs: Any) -> None:
         # Follow-up stages enqueued by a task are sent through this app after commit.
         set_backend(backend)
-        # Compose the runtime now, not on the first task: loading the intelligence tier
-        # takes seconds, and a backlog formed while the first tasks wait never drains at a
-        # steady arrival rate close to capacity.
-        try:
-            runtime = process_runtime.get()
-            tier = runtime.deps.tier.get()
-            if tier is not None:
-                # The first inference initialises the ONNX session and the tokenizer.
-                from secretary.llm.schemas import EmailInput
-
-                tier.classify(EmailInput(subject="warm-up", body_text="Warm-up."))
-        except Exception:
-            log.warning("celery_runtime_warmup_failed", exc_info=True)
+        # Celery waits for this handler before it counts the process as up, and kills and
+        # respawns a process that takes longer than ``worker_proc_alive_timeout``. Loading
+        # the tier (an ONNX model) on a loaded machine can take longer than that: the pool
+        # then respawned forever and the queue stalled (issue #8, the kill -9 flake). So
+        # only the cheap part happens here; the warm-up runs beside the first tasks.
+        threading.Thread(
+            target=_warm_up, args=(process_runtime,), name="secretary-warm-up", daemon=True
+        ).start()
 
     app.conf.secretary_backend = backend
     return app
+
+
+def _warm_up(process_runtime: _ProcessRuntime) -> None:
+    """Compose this pool process and warm its tier; then sweep once after a lease.
+
+    Composing before the first task matters: a backlog formed while the first tasks wait
+    for the tier never drains at an arrival rate close to capacity. A task that needs the
+    tier meanwhile waits for it (``Lazy``); the rest run at once.
+
+    The one-shot sweep: a new pool process usually replaces one that died (``kill -9``,
+    OOM). Its record is ``running`` with a lease nobody renews; once the lease is over, this
+    sweep re-dispatches it even if beat (a separate process) died with it.
+    """
+    try:
+        runtime = process_runtime.get()
+        tier = runtime.deps.tier.get()
+        if tier is not None:
+            # The first inference initialises the ONNX session and the tokenizer.
+            from secretary.llm.schemas import EmailInput
+
+            tier.classify(EmailInput(subject="warm-up", body_text="Warm-up."))
+    except Exception:
+        log.warning("celery_runtime_warmup_failed", exc_info=True)
+        return
+    worker = runtime.settings.worker
+    time.sleep(worker.lease_seconds + worker.stuck_after_seconds)
+    try:
+        from secretary.worker.schedule import sweep
+
+        sweep(runtime)
+    except Exception:
+        log.warning("celery_startup_sweep_failed", exc_info=True)
 
 
 def _register_task(app: Celery, name: str, process_runtime: _ProcessRuntime) -> None:
