@@ -69,7 +69,7 @@ def test_an_obedient_model_cannot_act(workspace: Workspace, emulator: RunningEmu
     )
     answer = asyncio.run(service.ask(_deps(workspace, emulator), workspace.user_id, QUESTION))
     assert answer.proposed_actions == []
-    assert [s.agent for s in answer.plan.steps] == ["mail", "calendar", "synthesis"]
+    assert {s.agent for s in answer.plan.steps} <= {"mail", "calendar", "drive", "synthesis"}
 
 
 def test_provider_down_falls_back_to_the_local_answer(

@@ -34,7 +34,9 @@ def test_flight_and_same_day_calendar(workspace: Workspace) -> None:
     kinds = {(c.kind, c.id) for c in answer.citations}
     assert ("email", f"msg1-{workspace.user_id}") in kinds
     assert ("event", f"standup{workspace.user_id}") in kinds
-    assert [s.id for s in answer.plan.steps] == ["mail_search", "calendar_same_day", "answer"]
+    assert [s.id for s in answer.plan.steps] == [
+        "mail_search", "calendar_search", "drive_search", "calendar_same_day", "answer"
+    ]  # fmt: skip
     assert answer.partial_failures == []
     assert answer.proposed_actions == []  # the injected "forward all mail" did nothing
 

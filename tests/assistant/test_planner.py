@@ -17,14 +17,15 @@ def _edges(plan: Plan) -> dict[str, list[str]]:
     return {step.id: step.depends_on for step in plan.steps}
 
 
-def test_mail_then_calendar_that_day() -> None:
+def test_searches_in_parallel_then_the_day_of_the_best_match() -> None:
     plan = plan_for(
         parse_intent("When is my flight and is anything on my calendar that day?", now=NOW)
     )
+    searches = ["mail_search", "calendar_search", "drive_search"]
     assert _edges(plan) == {
-        "mail_search": [],
-        "calendar_same_day": ["mail_search"],
-        "answer": ["mail_search", "calendar_same_day"],
+        **{step: [] for step in searches},
+        "calendar_same_day": searches,
+        "answer": [*searches, "calendar_same_day"],
     }
 
 

@@ -8,7 +8,6 @@ and the allowlist below refuses anything else.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,6 +23,12 @@ from secretary.llm.schemas import IntelligenceTier
 ALLOWED = frozenset(
     {"draft_email", "send_email", "create_event", "update_event", "respond_to_invite", "share_file"}
 )
+_RESPONSES = {
+    "accept": "accepted",
+    "rsvp": "accepted",
+    "decline": "declined",
+    "tentative": "tentative",
+}
 TierFactory = Callable[[], IntelligenceTier | None]
 
 
@@ -124,61 +129,62 @@ def _propose_generic(
     inputs: Mapping[str, StepResult],
     intent: Intent,
 ) -> StepResult:
-    """Events, RSVPs and shares go to the generic proposals queue when it is installed."""
+    """RSVPs, event changes and shares: proposals in the approval queue."""
     target = next((item for r in inputs.values() for item in r.items), None)
     if target is None:
         return StepResult(step_id=step.id, ok=False, error="nothing to act on was found")
     payload: dict[str, Any] = {
-        "target": {"kind": target.kind, "id": target.id, "title": target.title}
+        "target": {"kind": target.kind, "id": target.id, "title": target.title},
+        "instruction": intent.question,
     }
+    account_id: int | None = None
+    if target.kind == "event":
+        located = tools.event_location(session, user_id, target.id)
+        if located is not None:
+            account_id, payload["calendar_id"], payload["event_id"] = located
+    elif target.kind == "file":
+        account_id = tools.file_account(session, user_id, target.id)
+        payload["file_id"] = target.id
+        payload["emails"] = list(step.args.get("people") or intent.entities.emails)
+        payload["role"] = "reader"
     if "response" in step.args:
-        payload["response"] = step.args["response"]
-    if step.args.get("people"):
-        payload["people"] = list(step.args["people"])
-    payload["instruction"] = intent.question
-    try:
-        # The generic approval queue (scheduling's proposals); looked up at run time so ask
-        # works, minus these actions, where it is not installed.
-        approvals: Any = importlib.import_module("secretary.approvals.service")
-    except ImportError:
-        return StepResult(
-            step_id=step.id, ok=False, error=f"{step.action} proposals are not available"
-        )
+        verb = str(step.args["response"])
+        payload["response"] = _RESPONSES.get(verb, "accepted")
     summary = f"{step.action.replace('_', ' ')}: {target.title}"
-    proposal = approvals.propose(
-        session, user_id, kind=step.action, summary=summary, payload=payload
-    )
-    action = ProposedActionOut.model_validate(
-        {"id": str(proposal.id), "kind": step.action, "summary": summary, "payload": payload}
-    )
+    action = propose(session, user_id, step.action, summary, payload, account_id=account_id)
     return StepResult(
         step_id=step.id,
         ok=True,
         items=[target],
-        value={"action": action.model_dump(), "summary": summary},
+        value={"action": action, "summary": summary},
     )
 
 
-def _approvals() -> Any:
-    """The generic approval queue (scheduling's proposals), looked up at run time."""
-    try:
-        return importlib.import_module("secretary.approvals.service")
-    except ImportError:
-        return None
-
-
 def propose(
-    session: Session, user_id: int, kind: str, summary: str, payload: dict[str, Any]
+    session: Session,
+    user_id: int,
+    kind: str,
+    summary: str,
+    payload: dict[str, Any],
+    *,
+    account_id: int | None = None,
 ) -> dict[str, Any]:
     """Put a proposal (an event, an RSVP, a share) in the approval queue."""
+    from secretary.approvals import service as approvals
+
     if kind not in ALLOWED or kind in ("draft_email", "send_email"):
         raise BadRequest(f"{kind} cannot be proposed here", code="action_not_allowed")
-    approvals = _approvals()
-    if approvals is None:
-        raise ConfigurationError("the approval queue for events is not installed")
-    proposal = approvals.propose(session, user_id, kind=kind, summary=summary, payload=payload)
+    row = approvals.propose(
+        session,
+        user_id=user_id,
+        kind=kind,
+        summary=summary,
+        payload=payload,
+        account_id=account_id,
+        source="assistant",
+    )
     return ProposedActionOut.model_validate(
-        {"id": str(proposal.id), "kind": kind, "summary": summary, "payload": payload}
+        {"id": str(row.id), "kind": kind, "summary": summary, "payload": payload}
     ).model_dump(mode="json")
 
 
@@ -287,7 +293,16 @@ def pending(session: Session, user_id: int) -> list[dict[str, Any]]:
         }
         for draft in drafting.list_drafts(session, user_id=user_id, limit=100)
     ]
-    approvals = _approvals()
-    if approvals is not None and hasattr(approvals, "list_pending"):
-        out.extend(approvals.list_pending(session, user_id))
+    from secretary.approvals import service as approvals
+
+    out.extend(
+        {
+            "id": str(row.id),
+            "kind": row.kind,
+            "status": "pending_approval",
+            "summary": row.summary,
+            "payload": row.payload,
+        }
+        for row in approvals.list_actions(session, user_id)
+    )
     return out

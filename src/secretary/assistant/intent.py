@@ -189,6 +189,7 @@ _STOP = frozenset(
         "accept",
         "decline",
         "declining",
+        "else",
         "send",
     ]
 )
@@ -218,7 +219,11 @@ _OPERATIONS: tuple[tuple[Operation, re.Pattern[str]], ...] = (
     (
         Operation.COUNT,
         re.compile(
-            r"\b(?:how many|count|number of|sum of|add up|in total|total (?:of|spent))\b", re.I
+            r"\bhow many (?:e-?mails|messages|meetings|events|calls|files|docs|documents|"
+            r"invites|invitations|threads|replies)\b|\b(?:count|sum of|add up|in total|"
+            r"total (?:of|spent))\b|"
+            r"\bnumber of (?:e-?mails|messages|events|meetings|calls|files|docs|documents)\b",
+            re.I,
         ),
     ),
     (Operation.COMPARE, re.compile(r"\b(?:compare|comparison|difference|versus|vs\.?)\b", re.I)),
@@ -237,7 +242,8 @@ _SERVICE_WORDS: dict[Service, re.Pattern[str]] = {
     Service.CALENDAR: re.compile(
         r"\b(?:calendar|meetings?|events?|appointments?|schedule[ds]?|busy|free|1:1s?|"
         r"one-on-ones?|call|agenda|invites?|invitation|standup|stand-up|book|slots?|"
-        r"on my calendar|that day|same day|offsite|lunch|dinner|conference)\b",
+        r"on my calendar|that day|same day|offsite|lunch|dinner|conference)\b|"
+        r"\b(?:do i have|am i (?:doing|busy|free)|what'?s on)\b",
         re.I,
     ),
     Service.DRIVE: re.compile(
@@ -246,7 +252,9 @@ _SERVICE_WORDS: dict[Service, re.Pattern[str]] = {
         re.I,
     ),
 }
-_SAME_DAY = re.compile(r"\b(?:that|the same|same) (?:day|date|morning|afternoon|evening)\b", re.I)
+_SAME_DAY = re.compile(
+    r"\b(?:(?:that|the same|same) (?:day|date|morning|afternoon|evening)|the day of)\b", re.I
+)
 _LATEST = re.compile(r"\b(?:latest|current|final|newest|most recent|last agreed|updated)\b", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _AMOUNT = re.compile(
@@ -350,6 +358,15 @@ _NOT_NAMES = frozenset(
         "Thanks",
     ]
 )
+# Capitalised for emphasis or as a title ("the Events budget", "Partnerships"), not names.
+_COMMON_NOUN = re.compile(
+    r"(?:ships?|ments?|tions?|ness|ity|ings?)$|^(?:Events?|Meetings?|Files?|Docs?|Calendar|"
+    r"Drive|Budget|Sheet|Team|Agenda|Roadmap|Release|Beta)$"
+)
+# "the latest budget": how to pick among matches, not something to search for.
+_OPERATOR_WORDS = frozenset(
+    {"latest", "current", "currently", "final", "finally", "newest", "updated", "recent", "most"}
+)
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 _WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
@@ -378,6 +395,7 @@ def parse_intent(
     same_day = bool(_SAME_DAY.search(text))
     if same_day and Service.CALENDAR not in services:
         services.append(Service.CALENDAR)
+    new_keywords = list(keywords)
     follow_up = previous is not None and bool(_PRONOUN_FOLLOW_UP.search(text))
     if follow_up and previous is not None:
         # "and the one before that?" keeps the subject of the previous turn.
@@ -394,6 +412,7 @@ def parse_intent(
     if operation is Operation.DRAFT and Service.MAIL not in services:
         services.insert(0, Service.MAIL)
     confidence = 0.8 if services else 0.5
+    services_named = bool(services)
     if not services:
         services = [Service.MAIL, Service.CALENDAR, Service.DRIVE]
     return Intent(
@@ -405,6 +424,8 @@ def parse_intent(
         keywords=keywords,
         target=_target(text, operation),
         same_day=same_day,
+        services_named=services_named,
+        new_keywords=new_keywords,
         wants_latest=bool(_LATEST.search(text)),
         follow_up=follow_up,
         confidence=confidence,
@@ -451,7 +472,11 @@ def _entities(text: str) -> Entities:
         tail = text[match.end() : match.end() + 24]
         if _ORG_SUFFIX.search(cleaned) or re.match(r"\s+(?:Airlines|Bank|Inc|Ltd)\b", tail):
             organizations.append(cleaned)
-        elif cleaned.lower() not in _MONTHS and cleaned.lower() not in _WEEKDAYS:
+        elif (
+            cleaned.lower() not in _MONTHS
+            and cleaned.lower() not in _WEEKDAYS
+            and not _COMMON_NOUN.search(cleaned)
+        ):
             people.append(cleaned)
     return Entities(
         people=_unique(people),
@@ -466,11 +491,17 @@ def _keywords(text: str, entities: Entities) -> list[str]:
     words = []
     for match in _WORD.finditer(text):
         word = match.group(0).strip("'.-")
-        lowered = word.lower()
-        if len(lowered) < 2 or lowered in _STOP or lowered in _MONTHS or lowered in _WEEKDAYS:
+        lowered = word.lower().removesuffix("'s")
+        if (
+            len(lowered) < 2
+            or lowered in _STOP
+            or lowered in _OPERATOR_WORDS
+            or lowered in _MONTHS
+            or lowered in _WEEKDAYS
+        ):
             continue
-        if lowered.isdigit() and len(lowered) != 4:
-            continue
+        if lowered.isdigit() and len(lowered) < 3:
+            continue  # "at 10" is a time; flight numbers and amounts are kept
         words.append(lowered)
     words.extend(locator.lower() for locator in entities.locators)
     return _unique(words)

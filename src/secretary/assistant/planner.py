@@ -23,6 +23,7 @@ _FALLBACK = {
 _RESPOND = re.compile(r"\b(?P<verb>accept|decline|tentative|rsvp)\b", re.I)
 _MOVE = re.compile(r"\b(?:move|reschedule|postpone)\b", re.I)
 _SHARE = re.compile(r"\bshare\b", re.I)
+_WHEN = re.compile(r"\b(?:when|what time|which day)\b", re.I)
 
 
 def plan_for(intent: Intent) -> Plan:
@@ -31,6 +32,14 @@ def plan_for(intent: Intent) -> Plan:
     query = _query(intent)
     time_range = intent.time_range.model_dump(mode="json") if intent.time_range else None
     services = list(intent.services)
+    if intent.operation in (Operation.FIND, Operation.SUMMARIZE) and intent.keywords:
+        # Facts live in mail and documents as often as in the service the question names
+        # ("the agenda of the on-site, and when is it on my calendar?"): look there too,
+        # and in the calendar when the question asks when something is.
+        extra = [Service.MAIL, Service.DRIVE]
+        if _WHEN.search(intent.question):
+            extra.append(Service.CALENDAR)
+        services += [s for s in extra if s not in services]
 
     if intent.target == "next_event":
         steps.append(
@@ -46,8 +55,6 @@ def plan_for(intent: Intent) -> Plan:
         services = [s for s in services if s is not Service.CALENDAR]
 
     for service in services:
-        if intent.same_day and service is Service.CALENDAR and Service.MAIL in services:
-            continue  # added below, after the mail step it depends on
         action = "count" if intent.operation is Operation.COUNT else "search"
         if action == "count" and intent.target == "amount":
             action = "search"
@@ -67,14 +74,17 @@ def plan_for(intent: Intent) -> Plan:
             )
         )
 
-    if intent.same_day and Service.MAIL in services:
+    searches = [step.id for step in steps if step.action == "search"]
+    if intent.same_day and searches:
+        # The day comes from the best match among every search (a flight in mail, the
+        # renewal call on the calendar), so this step waits for all of them.
         steps.append(
             Step(
                 id="calendar_same_day",
                 agent="calendar",
                 action="on_dates_of",
-                args={"of": "mail_search"},
-                depends_on=["mail_search"],
+                args={"of": searches},
+                depends_on=searches,
                 max_rows=20,
                 fallback=_FALLBACK[Service.CALENDAR],
             )

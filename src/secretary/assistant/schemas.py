@@ -55,8 +55,10 @@ class Intent(BaseModel):
     entities: Entities = Field(default_factory=Entities)
     time_range: TimeRange | None = None
     keywords: list[str] = Field(default_factory=list)  # content words for retrieval
+    new_keywords: list[str] = Field(default_factory=list)  # this turn's own (not inherited)
     target: str | None = None  # what to count/find: "emails", "events", "files", "next event"
     same_day: bool = False  # "is anything on my calendar that day?"
+    services_named: bool = True  # False when no service word was found and all are searched
     wants_latest: bool = False  # "the latest/current/final value"
     follow_up: bool = False  # resolved against the previous turn
     confidence: float = Field(default=0.5, ge=0, le=1)

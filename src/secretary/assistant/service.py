@@ -11,6 +11,7 @@ responds or shares. The conversation turn is stored at the end.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
@@ -43,7 +44,7 @@ from secretary.assistant.schemas import (
 from secretary.assistant.synthesis import Answer, collect_sources, synthesize
 from secretary.config import Settings
 from secretary.db import tenancy
-from secretary.db.models import Conversation, ConversationTurn, User
+from secretary.db.models import Conversation, ConversationTurn
 from secretary.errors import NotFound
 from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
@@ -150,8 +151,10 @@ def ask_deps(
 
 
 def _user_zone(session: Session, user_id: int) -> str:
-    user = session.get(User, user_id)
-    zone = (user.timezone if user is not None else None) or "UTC"
+    """The owner's zone: the primary calendar's (as Google reports it), else the user's."""
+    from secretary.scheduling.service import default_time_zone
+
+    zone = default_time_zone(session, user_id) or "UTC"
     try:
         ZoneInfo(zone)
     except (KeyError, ValueError):
@@ -450,7 +453,7 @@ def _read_step(
                 session, user_id, people=people, time_range=time_range
             )
         elif step.agent == "calendar":
-            total, sample = tools.count_events(session, user_id, time_range=time_range)
+            total, sample = tools.count_events(session, user_id, time_range=time_range, zone=zone)
         else:
             total, sample = tools.count_files(session, user_id, time_range=time_range)
         return StepResult(step_id=step.id, ok=True, value=total, items=sample)
@@ -458,17 +461,62 @@ def _read_step(
         item = tools.next_event(session, user_id, now, query=str(step.args.get("query", "")))
         return StepResult(step_id=step.id, ok=True, items=[item] if item else [])
     if step.action == "on_dates_of":
-        return _events_on_dates_of(session, user_id, step, inputs, zone)
+        return _events_on_dates_of(session, user_id, step, inputs, intent, zone)
     if step.action == "search":
         kind = step.args.get("kind")
-        query = str(step.args.get("query", "")) or intent.question
+        query = str(step.args.get("query", ""))
+        if (
+            kind == "event"
+            and intent.services_named
+            and time_range is not None
+            and time_range.start
+            and time_range.end
+        ):
+            # "What do I have on Friday?": the day's events themselves, not a text match;
+            # "the dentist in December": only the events that match, maybe none.
+            listed = tools.events_between(
+                session, user_id, time_range.start, time_range.end, zone=zone
+            )
+            words = [w for w in query.split() if w not in _GENERIC_EVENT_WORDS]
+            if words:
+                listed = [i for i in listed if any(w in i.title.lower() for w in words)]
+                return StepResult(step_id=step.id, ok=True, items=listed)
+            return StepResult(step_id=step.id, ok=True, items=listed, value={"listing": True})
+        query = query or intent.question
+        # Files are content: "the roadmap for January" is about January, not a file edited
+        # then. Mail is filtered by date, and searched again unfiltered when that is empty.
+        window = None if kind == "file" else time_range
         items = deps.retriever.search(
-            session, user_id, query, kind=kind, limit=step.max_rows, time_range=time_range
+            session, user_id, query, kind=kind, limit=step.max_rows, time_range=window
         )
+        if not items and window is not None and kind == "email" and not _is_received_window(intent):
+            items = deps.retriever.search(
+                session, user_id, query, kind=kind, limit=step.max_rows, time_range=None
+            )
+        if kind in ("event", "file"):
+            extra = (tools.match_events if kind == "event" else tools.match_files)(
+                session, user_id, query, limit=step.max_rows
+            )
+            known = {item.id for item in items}
+            items = items + [item for item in extra if item.id not in known]
         return StepResult(step_id=step.id, ok=True, items=items)
     if step.action == "slots":
         return StepResult(step_id=step.id, ok=False, error="free-slot search is not available")
     return StepResult(step_id=step.id, ok=False, error=f"unknown action {step.action}")
+
+
+_GENERIC_EVENT_WORDS = frozenset(
+    {"calendar", "meeting", "meetings", "event", "events", "have", "on"}
+)
+_RECEIVED = re.compile(
+    r"\b(?:e-?mail(?:ed|s)?|mails?|messages?|sent|send|wrote|write|received|got|inbox)\b", re.I
+)
+
+
+def _is_received_window(intent: Intent) -> bool:
+    """Whether the question's time range is about when mail arrived ("emailed me last
+    week"), so an empty filtered search is the answer rather than a reason to look wider."""
+    return bool(_RECEIVED.search(intent.question))
 
 
 def _events_on_dates_of(
@@ -476,28 +524,35 @@ def _events_on_dates_of(
     user_id: int,
     step: Step,
     inputs: Mapping[str, StepResult],
+    intent: Intent,
     zone: str,
 ) -> StepResult:
     """The user's events on the local days that the input items talk about."""
+    from secretary.assistant.synthesis import relevant_items
     from secretary.llm.local.extract import find_times
 
     tz = ZoneInfo(zone)
     days: list[datetime] = []
-    for result in inputs.values():
-        for item in result.items[:3]:
-            for found in find_times(item.text, sent_at=item.at):
-                if found.start is None:
-                    continue
-                local = found.start.astimezone(tz)
-                day = datetime(local.year, local.month, local.day, tzinfo=tz)
-                if day not in days:
-                    days.append(day)
-            if days:
-                break  # the best item's dates, not every date in every hit
-        if days:
-            break
+    ranked = relevant_items(intent, inputs)
+    for item in ranked[:1]:
+        if item.kind == "event" and item.at is not None:
+            local = item.at.astimezone(tz)
+            days.append(datetime(local.year, local.month, local.day, tzinfo=tz))
+            continue
+        for found in find_times(item.text, sent_at=item.at):
+            if found.start is None:
+                continue
+            local = found.start.astimezone(tz)
+            day = datetime(local.year, local.month, local.day, tzinfo=tz)
+            if day not in days:
+                days.append(day)
+    sources = {item.id.split("_", 1)[0] for item in ranked[:1]}
     items: list[Item] = []
-    for day in days[:3]:
-        items.extend(tools.events_between(session, user_id, day, day + timedelta(days=1)))
-    labels = [day.strftime("%A %-d %B %Y") for day in days[:3]]
+    days = days[:1]  # "that day": the first date the best match names
+    for day in days:
+        items.extend(
+            tools.events_between(session, user_id, day, day + timedelta(days=1), zone=zone)
+        )
+    items = [item for item in items if item.id.split("_", 1)[0] not in sources]
+    labels = [day.strftime("%A %-d %B %Y") for day in days]
     return StepResult(step_id=step.id, ok=True, items=items, value=labels)

@@ -8,6 +8,7 @@ supports an answer the answer says so. Retrieved text is quoted, never obeyed.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,20 +21,55 @@ from secretary.assistant.schemas import (
     Item,
     Operation,
     Plan,
+    Step,
     StepResult,
 )
 
 NOT_FOUND = "I couldn't find that in your mail, calendar or Drive."
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _DATE_CUE = re.compile(
-    r"\b(?:\d{1,2}:\d{2}|\d{1,2}\s?(?:am|pm)|mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|"
-    r"jun|jul|aug|sep|oct|nov|dec|today|tomorrow|\d{4}-\d{2}-\d{2}|departs?|arrives?)\w*",
+    r"\b(?:\d{1,2}:\d{2}|\d{1,2}\s?(?:am|pm)|(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|"
+    r"sun)(?:day)?|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|today|tomorrow|noon|"
+    r"\d{4}-\d{2}-\d{2}|departs?|arrives?)\b",
     re.I,
 )
-_AMOUNT_CUE = re.compile(r"[$€£¥]\s?\d|\b\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP|k)\b", re.I)
+_AMOUNT_CUE = re.compile(
+    r"[$€£¥]\s?\d|\b\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP|k)\b|\b(?:USD|EUR|GBP)\s?\d|\b\d+\s?%",
+    re.I,
+)
 _WHEN_Q = re.compile(r"\b(?:when|what time|which day|what date|date)\b", re.I)
-_AMOUNT_Q = re.compile(r"\b(?:how much|cost|price|total|budget|amount|spend|spent|owe)\b", re.I)
-_WHERE_Q = re.compile(r"\bwhere\b", re.I)
+_AMOUNT_Q = re.compile(
+    r"\b(?:how much|cost|price|total|budget|amount|spend|spent|owe|fee|fare|rate|limit|left|"
+    r"cap|share|position)\b",
+    re.I,
+)
+_PLACE_CUE = re.compile(
+    r"\b(?:\d+ [A-Z]?[a-z]* ?(?:st|street|ave|avenue|dr|drive|rd|road)\b|room|floor|suite|hq|"
+    r"terminal)|\([A-Z]{3}\)",
+    re.I,
+)
+_WHERE_Q = re.compile(
+    r"\b(?:where|address|located|which (?:airport|hotel|room|office|venue|city|terminal))\b",
+    re.I,
+)
+_NUMBER_WORDS = frozenset({"number", "code", "id", "no"})
+_NUMBER_CUE = re.compile(r"#?\b[A-Za-z0-9]*\d{3,}[A-Za-z0-9]*\b")
+_DURATION_Q = re.compile(
+    r"\b(?:how long|how many (?:days|weeks|months|years)|period|duration|term)\b", re.I
+)
+_DURATION_CUE = re.compile(r"\b\d+\s?(?:months?|years?|weeks?|days?|hours?|minutes?)\b", re.I)
+_TYPE_WORDS = frozenset(
+    {
+        "price", "cost", "time", "date", "day", "number", "code", "address", "amount", "total",
+        "fee", "rate", "limit", "period", "duration", "place", "location", "id", "much", "many",
+        "position", "airport", "city", "room", "venue", "terminal", "office",
+    }
+)  # fmt: skip
+_GENERIC_EVENT_NOUNS = frozenset(
+    {"appointment", "meeting", "call", "event", "session", "time", "calendar", "my"}
+)
+_WHEN_WHERE_Q = re.compile(r"\b(?:when|where|what time|which day|what date)\b", re.I)
 _AGENT_NAMES = {
     "mail": "Mail search",
     "calendar": "The calendar",
@@ -89,9 +125,30 @@ def synthesize(
             else:
                 lines.append("There is no upcoming event on your calendar.")
 
-    found = _relevant(intent, results, by_step)
+    listed: set[tuple[str, str]] = set()
+    for result in results.values():
+        if result.ok and isinstance(result.value, dict) and result.value.get("listing"):
+            span = intent.time_range.text if intent.time_range else ""
+            if result.items:
+                events = "; ".join(
+                    f"{_event_line(item, zone)} {citer.cite(item)}" for item in result.items[:12]
+                )
+                lines.append(f"Your calendar{' ' + span if span else ''}: {events}.")
+                listed.update((item.kind, item.id) for item in result.items)
+            else:
+                lines.append(f"Nothing is on your calendar{' ' + span if span else ''}.")
+    ranked = _relevant(intent, results, by_step, now)
+    clauses = _clauses(intent)
+    if len(clauses) > 1:
+        # Each part of a two-part question brings its best item ("when is it" → the event).
+        for clause in clauses:
+            options = _relevant(clause, results, by_step, now)
+            kinds = [k for k, pattern in _CLAUSE_KINDS.items() if pattern.search(clause.question)]
+            preferred = [i for i in options if i.kind in kinds] or options
+            ranked += [i for i in preferred[:1] if i not in ranked]
+    found = [i for i in ranked if (i.kind, i.id) not in listed]
     if intent.operation is not Operation.COUNT or intent.target == "amount":
-        for item in found[:3]:
+        for item in found[: 3 if intent.wants_latest is False else 1]:
             line = _item_line(intent, item, zone)
             if line:
                 lines.append(f"{line} {citer.cite(item)}")
@@ -149,18 +206,159 @@ def _count_line(intent: Intent, result: StepResult, citer: _Citer) -> str:
     return f"{head}." + (f" {cites}" if cites else "")
 
 
+_UPDATE_CUE = re.compile(r"\b(?:now|updated|changed|new|revised|instead|moved)\b", re.I)
+_OPERATOR_WORDS = frozenset(
+    {"latest", "current", "currently", "final", "finally", "newest", "updated", "recent"}
+)
+_MONTH_OR_DAY = re.compile(
+    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+)
+
+
 def _terms(intent: Intent) -> list[str]:
-    terms = list(intent.keywords)
+    terms = [k for k in intent.keywords if k not in _OPERATOR_WORDS]
+    terms += [
+        m.group(0).lower()
+        for m in re.finditer(
+            r"(?<=\s)(?:Events?|Meetings?|Files?|Docs?|Calendar|Drive)\b", intent.question
+        )
+    ]
+    if intent.time_range is not None:
+        # "the roadmap for January": the month is content as well as a filter.
+        terms += _MONTH_OR_DAY.findall(intent.time_range.text.lower())
     for entity in intent.entities.people + intent.entities.organizations:
         terms.extend(word.lower() for word in entity.split())
     terms.extend(locator.lower() for locator in intent.entities.locators)
     return list(dict.fromkeys(t for t in terms if len(t) > 1))
 
 
+def _has(term: str, text: str) -> bool:
+    """``term`` starts a word of ``text`` ("depart" finds "departs"); ``text`` is lowered."""
+    # A word, or the word with a short ending ("depart" finds "departs", "limit" does not
+    # find "limitless").
+    if len(term) > 5 and term.endswith("ly"):
+        term = term[:-2]  # "nightly" finds "night"
+    pattern = rf"(?<![a-z0-9]){re.escape(term)}(?:s|es|ed|d|ing|al|als|er|ers|'s)?(?![a-z0-9])"
+    return re.search(pattern, text) is not None
+
+
+def _hits(terms: list[str], text: str) -> int:
+    lowered = text.lower()
+    return sum(1 for term in terms if _has(term, lowered))
+
+
+_WH_LEAD = re.compile(
+    r"^\s*(?P<wh>how (?:much|many|long|often)|what time|what|which|who|whom|whose|where|when|how)"
+    r"(?:'s)?\b(?:\s+(?P<aux>is|are|was|were|do|does|did|will|would|should|can|could|has|have|"
+    r"had))?",
+    re.I,
+)
+_TYPE_LEADS = frozenset({"when", "where", "what time", "how much", "how many", "how long"})
+_FOCUS_STOP = re.compile(
+    r"\b(?:at|for|in|on|of|from|with|to|by|about|during|before|after|do|does|did|is|was|will|"
+    r"would|should|can|have|has|had|i|we|me)\b",
+    re.I,
+)
+_FOCUS_SKIP = frozenset({"the", "my", "our", "a", "an", "on", "this", "that", "its", "their"})
+
+
+def focus_terms(intent: Intent) -> list[str]:
+    """The words naming what a wh-question asks for ("the wifi password at ..." → wifi,
+    password). An answer must mention them, or carry the kind of value asked for."""
+    lead = _WH_LEAD.match(intent.question)
+    if lead is None:
+        return []
+    words: list[str] = []
+    for raw in intent.question[lead.end() :].split():
+        word = raw.strip('?,.!:;"()').lower().removesuffix("'s")
+        if not words and word in _FOCUS_SKIP:
+            continue
+        if _FOCUS_STOP.fullmatch(word):
+            break
+        words.append(word)
+    keywords = set(_terms(intent))
+    return [w for w in words if w in keywords]
+
+
+def _answers_type(question: str, sentence: str) -> bool:
+    """Whether ``sentence`` holds the kind of value the question asks for."""
+    if _WHEN_Q.search(question) and _DATE_CUE.search(sentence):
+        return True
+    if _DURATION_Q.search(question) and _DURATION_CUE.search(sentence):
+        return True
+    if _AMOUNT_Q.search(question) and _AMOUNT_CUE.search(sentence):
+        return True
+    return bool(_WHERE_Q.search(question) and _PLACE_CUE.search(sentence))
+
+
+def _named(intent: Intent) -> list[str]:
+    """Entities an answer must mention: all of them, except a person who is only the
+    source of the request ("Priya asked for the agreement: is it in my Drive?")."""
+    source = re.compile(r"\s+(?:asked|said|wrote|mentioned|told|wants)\b")
+    people = [
+        p
+        for p in intent.entities.people
+        if not re.search(re.escape(p) + source.pattern, intent.question)
+    ]
+    return intent.entities.organizations + intent.entities.locators + people
+
+
+def _supports(intent: Intent, item: Item) -> bool:
+    """Whether ``item`` can answer at all: it names every entity the question names, and
+    it mentions what a wh-question asks for (or holds that kind of value)."""
+    haystack = f"{item.title} {item.text} {item.location or ''} {' '.join(item.people)}".lower()
+    for entity in _named(intent):
+        if not any(_has(word.lower(), haystack) for word in entity.split()):
+            return False
+    focus = focus_terms(intent)
+    if not focus:
+        return True
+    if item.kind == "event":
+        # An event answers "when" and "where" by what it is, if it is the event named.
+        named = [t for t in focus if t not in _GENERIC_EVENT_NOUNS]
+        text = f"{item.title} {item.location or ''} {item.text}".lower()
+        if not named:
+            return bool(_WHEN_WHERE_Q.search(intent.question))
+        return _enough(named, text)
+    sentence = best_sentence(intent, item.text) or item.title
+    lowered = f"{item.title} {sentence} {' '.join(item.people)}".lower()
+    # What the question is about must be there; what kind of value it wants ("price",
+    # "time", "number") may be there as a word or as a value of that kind.
+    names = {w.lower() for p in intent.entities.people for w in p.split()}
+    lead = _WH_LEAD.match(intent.question)
+    if (
+        lead is not None
+        and (lead.group("aux") or "").lower() not in ("", "is", "are", "was", "were")
+        and lead.group("wh").lower() in _TYPE_LEADS
+        and _answers_type(intent.question, sentence)
+    ):
+        return True  # "What time did Jordan confirm?": a time from the right sender answers
+    content = [t for t in focus if t not in _TYPE_WORDS and t not in names]
+    if content and sum(1 for t in content if _has(t, lowered)) * 2 < len(content):
+        return False
+    wanted = [t for t in focus if t in _TYPE_WORDS]
+    if not wanted or _enough(wanted, lowered):
+        return True
+    return _answers_type(intent.question, sentence)
+
+
+def _enough(focus: list[str], text: str) -> bool:
+    """All of one or two focus words, or two thirds of more. "number", "code" and the like
+    are found when the text holds an identifier ("order #48213")."""
+    has_number = bool(_NUMBER_CUE.search(text))
+    found = sum(1 for term in focus if _has(term, text) or (term in _NUMBER_WORDS and has_number))
+    return found == len(focus) if len(focus) <= 2 else found * 3 >= len(focus) * 2
+
+
 def _relevant(
-    intent: Intent, results: Mapping[str, StepResult], by_step: Mapping[str, object]
+    intent: Intent,
+    results: Mapping[str, StepResult],
+    by_step: Mapping[str, object],
+    now: datetime | None = None,
 ) -> list[Item]:
-    """Items from search steps that share at least one query term, best first."""
+    """Items from search steps that can answer the question, best first: the leading
+    cluster only, so a weak match never trails a strong one into the answer."""
     terms = _terms(intent)
     scored: list[tuple[float, Item]] = []
     seen: set[tuple[str, str]] = set()
@@ -173,27 +371,93 @@ def _relevant(
             if key in seen:
                 continue
             seen.add(key)
-            haystack = f"{item.title} {item.text} {' '.join(item.people)}".lower()
-            hits = sum(1 for term in terms if term in haystack)
+            body = f"{item.text} {item.location or ''} {' '.join(item.people)}"
+            title_hits = _hits(terms, item.title)
+            hits = _hits(terms, f"{item.title} {body}")
             if terms and hits == 0:
                 continue
             coverage = hits / len(terms) if terms else 0.5
             if terms and coverage < 0.34 and hits < 2:
                 continue
-            scored.append((coverage + 1.0 / (rank + 2), item))
+            if not _supports(intent, item):
+                continue
+            bonus = 0.3 * title_hits / len(terms) if terms else 0.0
+            scored.append((coverage + bonus + 0.05 / (rank + 1), item))
+    if not scored:
+        return []
     scored.sort(key=lambda pair: pair[0], reverse=True)
-    items = [item for _, item in scored]
+    top = scored[0][0]
     if intent.wants_latest:
-        items.sort(
-            key=lambda item: item.at or datetime.min.replace(tzinfo=ZoneInfo("UTC")), reverse=True
+        # The newest of the items that answer well; a future event is not "the latest".
+        cluster = [(score, item) for score, item in scored if score >= top * 0.6]
+        moment = now or datetime.now(ZoneInfo("UTC"))
+        floor = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
+        # An answer that says it changed ("the limit is now $75") beats one that does not,
+        # then the newest.
+        cluster.sort(
+            key=lambda pair: (
+                bool(_UPDATE_CUE.search(best_sentence(intent, pair[1].text))),
+                round(pair[0], 1),
+                pair[1].at if pair[1].at and pair[1].at <= moment else floor,
+            ),
+            reverse=True,
         )
-    return items
+        return [item for _, item in cluster]
+    chosen = [item for score, item in scored if score >= top * 0.8]
+    # A service the question names ("... and when is it on my calendar?", "is it in my
+    # Drive?") contributes its best supported item even when another kind leads.
+    if intent.services_named:
+        kinds = {"mail": "email", "calendar": "event", "drive": "file"}
+        for service in intent.services:
+            kind = kinds[service.value]
+            if any(item.kind == kind for item in chosen):
+                continue
+            best = next(((sc, it) for sc, it in scored if it.kind == kind), None)
+            if best is not None and best[0] >= top * 0.5:
+                chosen.append(best[1])
+    return chosen
+
+
+_CLAUSE_SPLIT = re.compile(
+    r",?\s+and\s+(?=(?:what|when|where|who|which|how|is|are|does|do)\b)", re.I
+)
+
+
+_CLAUSE_KINDS = {
+    "event": re.compile(r"\b(?:calendar|meeting|event|scheduled)\b|^\s*(?:when|what time)\b", re.I),
+    "file": re.compile(r"\b(?:drive|docs?|document|file|notes|sheet)\b", re.I),
+    "email": re.compile(r"\b(?:e-?mail|mail|message|wrote|sent)\b", re.I),
+}
+
+
+def _clauses(intent: Intent) -> list[Intent]:
+    """One intent per part of a two-part question ("When is X, and what should I bring?"),
+    each keeping only its own words, so each part gets its own sentence."""
+    parts = _CLAUSE_SPLIT.split(intent.question)
+    if len(parts) < 2:
+        return [intent]
+    out = []
+    for part in parts:
+        lowered = part.lower()
+        own = [k for k in intent.keywords if k in lowered]
+        out.append(intent.model_copy(update={"question": part, "keywords": own or intent.keywords}))
+    return out
+
+
+def relevant_items(intent: Intent, inputs: Mapping[str, StepResult]) -> list[Item]:
+    """The items of search results that answer the question, best first."""
+    searches = {step_id: Step(id=step_id, agent="search", action="search") for step_id in inputs}
+    return _relevant(intent, inputs, searches)
 
 
 def _item_line(intent: Intent, item: Item, zone: ZoneInfo) -> str:
     if item.kind == "event":
-        return f"{item.title}: {_event_line(item, zone)}."
-    sentence = best_sentence(intent, item.text) or item.title
+        line = f"{_event_line(item, zone)}."
+        detail = best_sentence(intent, item.text)
+        return f"{line} {detail}" if detail else line
+    parts = [best_sentence(clause, item.text) for clause in _clauses(intent)]
+    picked = list(dict.fromkeys(p for p in parts if p))
+    sentence = " … ".join(picked[:2]) or _lead(item.text) or item.title
     if item.kind == "email":
         when = item.at.astimezone(zone).strftime("%-d %b %Y") if item.at else ""
         source = f"“{item.title}”" + (f", {when}" if when else "")
@@ -201,27 +465,93 @@ def _item_line(intent: Intent, item: Item, zone: ZoneInfo) -> str:
     return f"{sentence} (“{item.title}”)"
 
 
-def best_sentence(intent: Intent, text: str) -> str:
-    """The sentence of ``text`` that best answers the question (ties: the earlier one)."""
-    terms = _terms(intent)
-    question = intent.question
-    best, best_score = "", 0.0
+_TRIVIAL = re.compile(
+    r"^(?:hi|hello|hey|dear|thanks|thank you|best|cheers|regards|kind regards|sincerely)\b"
+    r"[^.!?]{0,40}$|^[A-Z][a-z]+(?: [A-Z][a-z]+)?[.,!]?$",
+    re.I,
+)
+
+
+_WRAPPED = re.compile(r"(?<=[a-z,;])\n(?=[a-z(])")
+_LIST_ITEM = re.compile(r"^(?:\d+[.)]|[-*•])\s")
+
+
+def _csv_rows(text: str) -> list[str] | None:
+    """A sheet's rows as "Name — Header: value; ..." sentences (None when not CSV)."""
+    import csv
+    import io
+
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) < 2 or lines[0].count(",") < 1:
+        return None
+    rows = list(csv.reader(io.StringIO("\n".join(lines[:400]))))
+    header = rows[0]
+    if not all(len(row) == len(header) for row in rows[1:]):
+        return None
+    out = []
+    for row in rows[1:]:
+        cells = "; ".join(f"{h}: {v}" for h, v in zip(header[1:], row[1:], strict=True) if v)
+        out.append(f"{row[0]} — {cells}" if cells else row[0])
+    return out
+
+
+def _sentences(text: str) -> list[str]:
+    rows = _csv_rows(text)
+    if rows is not None:
+        return rows
+    # A line wrapped mid-sentence ("Company\nproposes 30 days") is one sentence.
+    text = _WRAPPED.sub(" ", text)
+    out: list[str] = []
+    heading = False
     for raw in _SENTENCE.split(text):
         sentence = " ".join(raw.split())
-        if not 3 <= len(sentence) <= 400 or sentence.startswith(">"):
+        if not 3 <= len(sentence) <= 400 or sentence.startswith((">", "#")):
             continue
-        lowered = sentence.lower()
-        score = float(sum(1 for term in terms if term in lowered))
-        if _WHEN_Q.search(question) and _DATE_CUE.search(sentence):
-            score += 1.5
-        if _AMOUNT_Q.search(question) and _AMOUNT_CUE.search(sentence):
-            score += 1.5
-        if _WHERE_Q.search(question) and re.search(
-            r"\b(?:at|in|room|floor|street|st\.)\b", lowered
+        if (
+            out
+            and ((out[-1].endswith(":") and len(out[-1]) < 40) or heading)
+            and (_LIST_ITEM.match(sentence) or out[-1].endswith(":"))
+            and len(out[-1]) + len(sentence) < 320
         ):
-            score += 0.5
-        if score > best_score:
-            best, best_score = sentence, score
+            out[-1] = f"{out[-1]} {sentence}"  # "Agenda:" and its items read as one
+            heading = True
+            continue
+        heading = False
+        out.append(sentence)
+    return out
+
+
+def _lead(text: str, count: int = 2) -> str:
+    """The first substantive sentences (no greeting, sign-off or bare name)."""
+    kept = [s for s in _sentences(text) if not _TRIVIAL.match(s) and len(s) > 15]
+    return " ".join(kept[:count])
+
+
+def best_sentence(intent: Intent, text: str) -> str:
+    """The sentence (or two adjacent short lines) of ``text`` that best answers the
+    question; ties go to the shorter, then the earlier. Empty when nothing matches."""
+    names = {w.lower() for p in intent.entities.people for w in p.split()}
+    terms = [t for t in _terms(intent) if t not in names]
+    name_terms = [t for t in _terms(intent) if t in names]
+    question = intent.question
+    sentences = [s for s in _sentences(text) if not _TRIVIAL.match(s)]
+    candidates = list(sentences)
+    candidates += [f"{a} {b}" for a, b in itertools.pairwise(sentences) if len(a) + len(b) < 220]
+    fresh = [t for t in intent.new_keywords if t in terms] if intent.follow_up else []
+    best, best_key = "", (0.0, 0)
+    for sentence in candidates:
+        score = (
+            float(_hits(terms, sentence))
+            + 0.5 * _hits(name_terms, sentence)
+            + 2.0 * _hits(fresh, sentence)
+        )
+        if score == 0:
+            continue
+        if _answers_type(question, sentence):
+            score += 1.5
+        key = (score, -len(sentence))
+        if key > best_key:
+            best, best_key = sentence, key
     return best
 
 

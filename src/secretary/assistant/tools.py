@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -109,14 +110,25 @@ def count_messages(
 
 
 def count_events(
-    session: Session, user_id: int, *, time_range: TimeRange | None = None, sample: int = 5
+    session: Session,
+    user_id: int,
+    *,
+    time_range: TimeRange | None = None,
+    sample: int = 5,
+    zone: str = "UTC",
 ) -> tuple[int, list[Item]]:
+    if time_range is not None and time_range.start and time_range.end:
+        listed = events_between(
+            session, user_id, time_range.start, time_range.end, limit=1000, zone=zone
+        )
+        return len(listed), listed[:sample]
     query = (
         select(CalendarInstance, CalendarEvent)
         .join(CalendarEvent, CalendarEvent.id == CalendarInstance.event_id)
         .where(
             CalendarInstance.user_id == user_id,
             CalendarInstance.status != "cancelled",
+            _not_declined(),
             *_in_range(CalendarInstance.start_at, time_range),
         )
     )
@@ -139,22 +151,46 @@ def count_files(
     return int(total), [file_item(f) for f in rows]
 
 
+def _not_declined() -> Any:
+    return or_(
+        CalendarInstance.self_response_status.is_(None),
+        CalendarInstance.self_response_status != "declined",
+    )
+
+
 def events_between(
-    session: Session, user_id: int, start: datetime, end: datetime, *, limit: int = 20
+    session: Session,
+    user_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    limit: int = 20,
+    zone: str = "UTC",
 ) -> list[Item]:
-    """Occurrences overlapping ``[start, end)`` that the owner has not declined."""
+    """Occurrences overlapping ``[start, end)`` that the owner has not declined. All-day
+    events count by their local dates (a date is not a UTC midnight)."""
+    tz = ZoneInfo(zone)
+    first_day = start.astimezone(tz).date()
+    last_day = (end - timedelta(microseconds=1)).astimezone(tz).date()
     rows = session.execute(
         select(CalendarInstance, CalendarEvent)
         .join(CalendarEvent, CalendarEvent.id == CalendarInstance.event_id)
         .where(
             CalendarInstance.user_id == user_id,
             CalendarInstance.status != "cancelled",
-            CalendarInstance.start_at < end,
-            CalendarInstance.end_at > start,
             or_(
-                CalendarInstance.self_response_status.is_(None),
-                CalendarInstance.self_response_status != "declined",
+                and_(
+                    CalendarInstance.all_day.is_(False),
+                    CalendarInstance.start_at < end,
+                    CalendarInstance.end_at > start,
+                ),
+                and_(
+                    CalendarInstance.all_day.is_(True),
+                    CalendarInstance.start_date <= last_day,
+                    CalendarInstance.end_date > first_day,
+                ),
             ),
+            _not_declined(),
         )
         .order_by(CalendarInstance.start_at)
         .limit(limit)
@@ -172,10 +208,7 @@ def next_event(session: Session, user_id: int, now: datetime, *, query: str = ""
             CalendarInstance.status != "cancelled",
             CalendarInstance.start_at >= now,
             CalendarInstance.all_day.is_(False),
-            or_(
-                CalendarInstance.self_response_status.is_(None),
-                CalendarInstance.self_response_status != "declined",
-            ),
+            _not_declined(),
         )
     )
     words = [w for w in re.findall(r"[a-z0-9]{3,}", query.lower()) if w not in {"next", "meeting"}]
@@ -257,3 +290,92 @@ def latest_message_from(
     if now is not None:
         query = query.where(Message.internal_date >= now - timedelta(days=within_days))
     return session.scalars(query.order_by(Message.internal_date.desc()).limit(1)).first()
+
+
+def _words(query: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9][a-z0-9'.-]*", query.lower()) if len(w) > 1][:8]
+
+
+def match_events(session: Session, user_id: int, query: str, *, limit: int = 8) -> list[Item]:
+    """Events whose title, place or description contain the query's words, most words first.
+
+    A store-side look-up beside the index: the calendar of one user is small, and a
+    question names an event by its words ("the dentist", "board prep").
+    """
+    words = _words(query)
+    if not words:
+        return []
+    fields = (CalendarEvent.summary, CalendarEvent.location, CalendarEvent.description)
+    rows = session.scalars(
+        select(CalendarEvent)
+        .where(
+            CalendarEvent.user_id == user_id,
+            CalendarEvent.status != "cancelled",
+            or_(*(f.ilike(f"%{w}%") for w in words for f in fields)),
+        )
+        .limit(200)
+    ).all()
+    scored = sorted(
+        ((_coverage(words, f"{e.summary} {e.location} {e.description}"), e) for e in rows),
+        key=lambda pair: pair[0],
+        reverse=True,
+    )
+    return [_with_score(event_item(e), s) for s, e in scored[:limit] if s > 0]
+
+
+def match_files(session: Session, user_id: int, query: str, *, limit: int = 8) -> list[Item]:
+    """Drive files whose name or text contain the query's words (names count double)."""
+    words = _words(query)
+    if not words:
+        return []
+    rows = session.scalars(
+        select(DriveFile)
+        .where(
+            DriveFile.user_id == user_id,
+            DriveFile.trashed.is_(False),
+            or_(*(f.ilike(f"%{w}%") for w in words for f in (DriveFile.name, DriveFile.text))),
+        )
+        .limit(200)
+    ).all()
+    scored = sorted(
+        ((_coverage(words, f.name) * 2 + _coverage(words, f.text or ""), f) for f in rows),
+        key=lambda pair: pair[0],
+        reverse=True,
+    )
+    return [_with_score(file_item(f), s) for s, f in scored[:limit] if s > 0]
+
+
+def _coverage(words: list[str], text: str) -> float:
+    lowered = text.lower()
+    return sum(1 for w in words if re.search(rf"\b{re.escape(w)}", lowered)) / len(words)
+
+
+def _with_score(item: Item, score: float) -> Item:
+    item.score = score
+    return item
+
+
+def event_location(session: Session, user_id: int, event_id: str) -> tuple[int, str, str] | None:
+    """(account id, calendar Google id, event Google id) of an event or an occurrence."""
+    from secretary.db.models import Calendar
+
+    row = session.execute(
+        select(CalendarInstance.account_id, Calendar.google_id, CalendarInstance.google_id)
+        .join(Calendar, Calendar.id == CalendarInstance.calendar_id)
+        .where(CalendarInstance.user_id == user_id, CalendarInstance.google_id == event_id)
+    ).first()
+    if row is None:
+        row = session.execute(
+            select(CalendarEvent.account_id, Calendar.google_id, CalendarEvent.google_id)
+            .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
+            .where(CalendarEvent.user_id == user_id, CalendarEvent.google_id == event_id)
+        ).first()
+    return (int(row[0]), str(row[1]), str(row[2])) if row is not None else None
+
+
+def file_account(session: Session, user_id: int, file_id: str) -> int | None:
+    return session.scalar(
+        select(DriveFile.account_id).where(
+            DriveFile.user_id == user_id, DriveFile.google_id == file_id
+        )
+    )

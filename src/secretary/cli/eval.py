@@ -70,3 +70,43 @@ def classify(
         console.print(
             f"  phishing recall at ham FPR <= 0.5%: {report['recall_at_ham_fpr']['recall']}"
         )
+
+
+@app.command("ask")
+def ask_eval(
+    tier: str = typer.Option("both", "--tier", help="local, llm (scripted) or both."),
+    split: str = typer.Option("test", "--split", help="test (held out), dev (tuned on) or all."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N questions."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """The labelled question set over the shipped demo workspace: accuracy per type,
+    citation precision/recall, unanswerable handled, actions without approval, latency."""
+    from secretary.cli.context import get_ctx
+    from secretary.eval.ask import evaluate_ask
+
+    tiers = ("local", "llm") if tier == "both" else (tier,)
+    if not set(tiers) <= {"local", "llm"}:
+        raise typer.BadParameter("tier must be local, llm or both")
+    if split not in ("holdout", "test", "dev", "all"):
+        raise typer.BadParameter("split must be holdout, test, dev or all")
+    report = evaluate_ask(get_ctx().settings, tiers=tiers, limit=limit, split=split)
+    if json_out:
+        emit_json(report)
+        return
+    for name in tiers:
+        for split_name, part in report[name].items():
+            if not isinstance(part, dict):
+                continue
+            console.print(
+                f"[bold]{name} / {split_name}[/]: accuracy {part['accuracy']:.3f} "
+                f"over {part['n']} questions"
+            )
+            for kind, row in part["accuracy_by_type"].items():
+                console.print(f"  {kind:<14} {row['accuracy']:.3f}  (n={row['n']})")
+            console.print(
+                f"  citations P {part['citation_precision']:.3f} "
+                f"R {part['citation_recall']:.3f}; unanswerable ok "
+                f"{part['unanswerable_without_fabrication']}; actions without approval "
+                f"{part['actions_executed_without_approval']}; "
+                f"p50 {part['p50_ms']} ms, p99 {part['p99_ms']} ms"
+            )
