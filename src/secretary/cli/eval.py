@@ -75,7 +75,9 @@ def classify(
 @app.command("ask")
 def ask_eval(
     tier: str = typer.Option("both", "--tier", help="local, llm (scripted) or both."),
-    split: str = typer.Option("test", "--split", help="test (held out), dev (tuned on) or all."),
+    split: str = typer.Option(
+        "all", "--split", help="holdout (report this), test, dev or all (each reported)."
+    ),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N questions."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
