@@ -86,9 +86,11 @@ def test_eval_search_command_on_a_tiny_labelled_set(tmp_path: Path) -> None:
     assert report["bm25"]["hit_at_1"] == pytest.approx(0.6667)
     assert report["bm25"]["hit_at_10"] == pytest.approx(0.6667)
     assert report["bm25"]["mrr_at_10"] == pytest.approx(0.6667)
-    # Vectors rank all four emails for every query, so each own email is in the top 10.
+    # Vectors rank all four emails for every query, so each own email is in the top 10;
+    # the hybrid keeps a vector-only find only above the similarity floor, and a birthday
+    # note is nothing like "quarterly earnings forecast": 2/3 again.
     assert report["vector"]["hit_at_10"] == 1.0
-    assert report["hybrid"]["hit_at_10"] == 1.0
+    assert report["hybrid"]["hit_at_10"] == pytest.approx(0.6667)
     assert report["hybrid"]["hit_at_1"] >= report["bm25"]["hit_at_1"]
     for key in ("n", "hit_at_1", "hit_at_10", "mrr_at_10", "p50_ms", "p99_ms"):
         assert report[key] == report["hybrid"][key]

@@ -112,3 +112,10 @@ def ask_eval(
                 f"{part['actions_executed_without_approval']}; "
                 f"p50 {part['p50_ms']} ms, p99 {part['p99_ms']} ms"
             )
+
+
+# `secretary eval search` lives with the search commands (cli/search.py); the CLI imports
+# only this module for `secretary eval ...`, so it is attached here.
+from secretary.cli.search import eval_search  # noqa: E402 - attached after the group exists
+
+app.command("search")(eval_search)

@@ -33,9 +33,6 @@ app = typer.Typer(
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="search")
-    from secretary.cli import eval as eval_cli
-
-    eval_cli.app.command("search")(eval_search)
 
 
 def _user_id(user: int | None) -> int:

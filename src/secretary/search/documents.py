@@ -129,3 +129,28 @@ def vector_texts(first: str, body: str, *, max_chunks: int = MAX_CHUNKS) -> list
     if len(" ".join(body.split())) <= covered or len(rest) <= 1:
         return texts
     return texts + rest[1:max_chunks]
+
+
+def attendee_people(attendees: list[dict[str, object]]) -> list[str]:
+    out = []
+    for attendee in attendees or []:
+        name = str(attendee.get("displayName") or "")
+        email = str(attendee.get("email") or "")
+        if name or email:
+            out.append(person(name, email))
+    return out
+
+
+def drive_path(google_id: str, folders: dict[str, tuple[str, list[str]]]) -> str:
+    """``Folder/Sub`` of a file from its parents' names (``folders``: id -> (name, parents))."""
+    names: list[str] = []
+    seen: set[str] = set()
+    current = folders.get(google_id, ("", []))[1]
+    while current and current[0] not in seen and len(names) < 32:
+        seen.add(current[0])
+        name, parents = folders.get(current[0], ("", []))
+        if not name:
+            break
+        names.append(name)
+        current = parents
+    return "/".join(reversed(names))

@@ -34,6 +34,9 @@ class FusionParams:
     recency_weight: float = 0.02
     recency_half_life_days: float = 30.0
     thread_weight: float = 0.1
+    # An item only the vector side found must be at least this similar (cosine) to stay:
+    # nearest neighbours always exist, relevant or not. Checked on the AESLC dev split.
+    vector_only_floor: float = 0.3
 
 
 DEFAULT_PARAMS = FusionParams()
@@ -78,6 +81,17 @@ def rrf(lexical: Mapping[K, float], vector: Mapping[K, float], *, k: int = 60) -
 
 def fuse(
     lexical: Mapping[K, float], vector: Mapping[K, float], params: FusionParams = DEFAULT_PARAMS
+) -> dict[K, float]:
+    fused = _fuse(lexical, vector, params)
+    return {
+        k: v
+        for k, v in fused.items()
+        if k in lexical or vector.get(k, 0.0) >= params.vector_only_floor
+    }
+
+
+def _fuse(
+    lexical: Mapping[K, float], vector: Mapping[K, float], params: FusionParams
 ) -> dict[K, float]:
     if not vector:
         return _normalise_top(lexical)

@@ -24,12 +24,14 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from secretary.db.models import Message
+from secretary.db.models import CalendarEvent, DriveFile, Message
 from secretary.kit.logging import get_logger
 from secretary.llm.local.features import mail_text
 from secretary.search import repository as repo
 from secretary.search.documents import (
     SearchDocument,
+    attendee_people,
+    drive_path,
     item_key,
     label_terms,
     message_flags,
@@ -94,6 +96,59 @@ def message_vector_texts(message: Message) -> list[str]:
     """Chunk 0 is exactly the classifier's text, so its stored vector is the same one."""
     first = mail_text(email_input(message, user_email=None))
     return vector_texts(first, message_body(message))
+
+
+def event_body(event: CalendarEvent) -> str:
+    return "\n".join(x for x in (event.description or "", event.location or "") if x)
+
+
+def event_document(event: CalendarEvent) -> SearchDocument:
+    organizer = person(event.organizer_name, event.organizer_email)
+    attendees = attendee_people(event.attendees or [])
+    return SearchDocument(
+        kind="event",
+        source_id=event.id,
+        external_id=event.google_id,
+        title=event.summary or "",
+        body=event_body(event),
+        people=[p for p in (organizer, *attendees) if p],
+        sender=organizer,
+        recipients=attendees,
+        at=event.start_at,
+        flags=["recurring"] if event.recurrence else [],
+    )
+
+
+def event_vector_texts(event: CalendarEvent) -> list[str]:
+    body = event_body(event)
+    return vector_texts(f"{event.summary or ''}\n{body}".strip(), body)
+
+
+def file_document(file: DriveFile, folders: dict[str, tuple[str, list[str]]]) -> SearchDocument:
+    path = drive_path(file.google_id, folders)
+    text = "\n".join(x for x in (file.description or "", file.text or "") if x)
+    return SearchDocument(
+        kind="file",
+        source_id=file.id,
+        external_id=file.google_id,
+        title=file.name or "",
+        body=text,
+        people=list(file.owners or []),
+        sender=" ".join(file.owners or []),
+        attachments=[p for p in (path, file.name) if p],  # name and path, as with mail
+        at=file.google_modified_at or file.google_created_at,
+        flags=[f for f, on in (("trash", file.trashed), ("starred", file.starred)) if on],
+    )
+
+
+def file_vector_texts(file: DriveFile) -> list[str]:
+    body = file.text or file.description or ""
+    return vector_texts(f"{file.name or ''}\n{body}".strip(), body)
+
+
+def file_version(file: DriveFile) -> Any:
+    fetched = file.text_fetched_at
+    return max(file.updated_at, fetched) if fetched else file.updated_at
 
 
 def _default_embed(texts: list[str]) -> Any:
@@ -162,36 +217,58 @@ class Indexer:
     ) -> None:
         index = self.index_for(user_id)
         with self.sessions() as session:
-            total = repo.count_changed_messages(session, user_id)
+            total = repo.count_changed(session, user_id)
         done = 0
-        while True:
-            with self.sessions() as session:
-                ids = repo.changed_messages(session, user_id, limit=batch)
-                if not ids:
-                    break
-                messages = repo.load_messages(session, ids)
-                names = repo.label_names(session, user_id)
-                attachments = repo.attachment_names(session, ids)
-                docs = [message_document(m, attachments.get(m.id, []), names) for m in messages]
-                versions = [
+        for kind in repo.KINDS:
+            while True:
+                with self.sessions() as session:
+                    ids = repo.changed_rows(session, kind, user_id, limit=batch)
+                    if not ids:
+                        break
+                    docs, versions = self._documents(session, kind, user_id, ids)
+                # tantivy first, then Postgres: a crash in between repeats, never loses, a batch.
+                index.upsert(docs)
+                with self.sessions.begin() as session:
+                    repo.mark_indexed(session, versions)
+                done += len(docs)
+                report.indexed += len(docs)
+                if progress:
+                    progress("lexical", done, max(total, done))
+
+    def _documents(
+        self, session: Session, kind: str, user_id: int, ids: list[int]
+    ) -> tuple[list[SearchDocument], list[repo.SourceVersion]]:
+        if kind == "email":
+            messages = repo.load_messages(session, ids)
+            names = repo.label_names(session, user_id)
+            attachments = repo.attachment_names(session, ids)
+            return (
+                [message_document(m, attachments.get(m.id, []), names) for m in messages],
+                [
                     repo.SourceVersion(
-                        kind="email",
-                        source_id=m.id,
-                        user_id=m.user_id,
-                        external_id=m.gmail_id,
-                        updated_at=m.updated_at,
-                        label_ids=list(m.label_ids or []),
+                        "email", m.id, m.user_id, m.gmail_id, m.updated_at, list(m.label_ids or [])
                     )
                     for m in messages
-                ]
-            # tantivy first, then Postgres: a crash in between repeats, never loses, a batch.
-            index.upsert(docs)
-            with self.sessions.begin() as session:
-                repo.mark_indexed(session, versions)
-            done += len(docs)
-            report.indexed += len(docs)
-            if progress:
-                progress("lexical", done, max(total, done))
+                ],
+            )
+        if kind == "event":
+            events = repo.load_events(session, ids)
+            return (
+                [event_document(e) for e in events],
+                [
+                    repo.SourceVersion("event", e.id, e.user_id, e.google_id, e.updated_at, [])
+                    for e in events
+                ],
+            )
+        files = repo.load_files(session, ids)
+        folders = repo.drive_folders(session, user_id)
+        return (
+            [file_document(f, folders) for f in files],
+            [
+                repo.SourceVersion("file", f.id, f.user_id, f.google_id, file_version(f), [])
+                for f in files
+            ],
+        )
 
     def _deletions(self, user_id: int, report: IndexReport) -> None:
         with self.sessions() as session:
@@ -224,29 +301,45 @@ class Indexer:
     def _embed_batch(
         self, session: Session, user_id: int, keys: Sequence[tuple[str, int]], report: IndexReport
     ) -> None:
-        ids = [s for k, s in keys if k == "email"]
-        messages = repo.load_messages(session, ids)
-        stored = repo.vector_digests(session, "email", ids)
-        wanted: list[tuple[int, int, str, str]] = []  # (source_id, chunk, digest, text)
-        for message in messages:
-            texts = message_vector_texts(message)
-            for chunk, chunk_text in enumerate(texts):
-                digest = text_digest(chunk_text)
-                if stored.get((message.id, chunk)) == digest:
-                    report.vectors_reused += 1
-                else:
-                    wanted.append((message.id, chunk, digest, chunk_text))
-            if any(c >= len(texts) for (sid, c) in stored if sid == message.id):
-                repo.drop_chunks_from(session, "email", message.id, len(texts))
+        texts_of: dict[tuple[str, int], list[str]] = {}
+        for kind in {k for k, _ in keys}:
+            ids = [s for k, s in keys if k == kind]
+            if kind == "email":
+                texts_of.update(
+                    (("email", m.id), message_vector_texts(m))
+                    for m in repo.load_messages(session, ids)
+                )
+            elif kind == "event":
+                texts_of.update(
+                    (("event", e.id), event_vector_texts(e)) for e in repo.load_events(session, ids)
+                )
+            else:
+                texts_of.update(
+                    (("file", f.id), file_vector_texts(f)) for f in repo.load_files(session, ids)
+                )
+        wanted: list[tuple[str, int, int, str, str]] = []  # (kind, id, chunk, digest, text)
+        for kind in {k for k, _ in texts_of}:
+            ids = [s for k, s in texts_of if k == kind]
+            stored = repo.vector_digests(session, kind, ids)
+            for source_id in ids:
+                texts = texts_of[(kind, source_id)]
+                for chunk, chunk_text in enumerate(texts):
+                    digest = text_digest(chunk_text)
+                    if stored.get((source_id, chunk)) == digest:
+                        report.vectors_reused += 1
+                    else:
+                        wanted.append((kind, source_id, chunk, digest, chunk_text))
+                if any(c >= len(texts) for (sid, c) in stored if sid == source_id):
+                    repo.drop_chunks_from(session, kind, source_id, len(texts))
         if not wanted:
             return
-        vectors = np.asarray(self.embed([w[3] for w in wanted]), dtype=np.float32)
+        vectors = np.asarray(self.embed([w[4] for w in wanted]), dtype=np.float32)
         report.vectors_computed += len(wanted)
         repo.store_vectors(
             session,
             [
-                (user_id, "email", sid, chunk, digest, vectors[i])
-                for i, (sid, chunk, digest, _) in enumerate(wanted)
+                (user_id, kind, sid, chunk, digest, vectors[i])
+                for i, (kind, sid, chunk, digest, _) in enumerate(wanted)
             ],
         )
 

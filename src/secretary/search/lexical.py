@@ -194,15 +194,21 @@ class LexicalIndex:
             if query.in_ not in (hidden, "anywhere")
         )
         if query.after or query.before:
+            in_range = tantivy.Query.range_query(
+                schema,
+                "ts",
+                tantivy.FieldType.Integer,
+                int(query.after.timestamp()) if query.after else None,
+                int(query.before.timestamp()) - 1 if query.before else None,
+            )
+            # A recurring event happens on many dates: events are checked against their
+            # instances after retrieval (service.event_matches), not by their first start.
+            is_event = tantivy.Query.term_query(schema, "kind", KIND_CODE["event"])
             must.append(
                 (
-                    tantivy.Occur.Must,
-                    tantivy.Query.range_query(
-                        schema,
-                        "ts",
-                        tantivy.FieldType.Integer,
-                        int(query.after.timestamp()) if query.after else None,
-                        int(query.before.timestamp()) - 1 if query.before else None,
+                    Must,
+                    tantivy.Query.boolean_query(
+                        [(tantivy.Occur.Should, in_range), (tantivy.Occur.Should, is_event)]
                     ),
                 )
             )

@@ -97,11 +97,11 @@ def _parse_date(value: str) -> datetime | None:
     return _dateparse(value, now=None)
 
 
-def _dateparse(value: str, *, now: datetime | None) -> datetime | None:
+def _dateparse(value: str, *, now: datetime | None, prefer: str = "past") -> datetime | None:
     import dateparser  # imported lazily: ~0.3 s, and most queries name no date
 
     settings: dict[str, object] = {
-        "PREFER_DATES_FROM": "past",
+        "PREFER_DATES_FROM": prefer,
         "RETURN_AS_TIMEZONE_AWARE": True,
         "TIMEZONE": "UTC",
         "TO_TIMEZONE": "UTC",
@@ -168,7 +168,8 @@ def time_phrase_range(
         if not re.search(r"\d{4}", text) and (year, parsed.month) > (now.year, now.month):
             year -= 1  # "in March" in February means last March
         return _month_range(year, parsed.month)
-    day = _dateparse(when, now=now)
+    # "on Dec 8" may be ahead (a meeting); "since"/"before"/"after" look back.
+    day = _dateparse(when, now=now, prefer="current_period" if op.lower() == "on" else "past")
     if day is None:
         return None, None
     day = _day(day)

@@ -12,7 +12,16 @@ from sqlalchemy import Connection, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from secretary.db.models import Attachment, Label, Message, SearchItem, SearchVector
+from secretary.db.models import (
+    Attachment,
+    CalendarEvent,
+    CalendarInstance,
+    DriveFile,
+    Label,
+    Message,
+    SearchItem,
+    SearchVector,
+)
 from secretary.kit.clock import utcnow
 
 # 64-bit advisory lock keys: a fixed namespace for search, xor the user id.
@@ -61,54 +70,103 @@ def users_with_items(session: Session) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def changed_messages(session: Session, user_id: int, *, limit: int) -> list[int]:
-    """Messages never indexed, or changed since (text, labels): oldest ids first.
+FOLDER_MIME = "application/vnd.google-apps.folder"
+
+# Per kind: the source table, which rows are indexable, and the version that says "changed".
+# Drive keeps ``updated_at`` when the text arrives (its relisting sweep reads it), so a file's
+# version is the later of that and ``text_fetched_at``. Identifiers are constants.
+_SOURCES: dict[str, tuple[str, str, str]] = {
+    "email": (
+        "messages",
+        "(t.subject is not null or t.body_fetched_at is not null)",
+        "t.updated_at",
+    ),
+    "event": ("calendar_events", "t.status <> 'cancelled'", "t.updated_at"),
+    "file": (
+        "drive_files",
+        f"t.mime_type <> '{FOLDER_MIME}'",
+        "greatest(t.updated_at, coalesce(t.text_fetched_at, t.updated_at))",
+    ),
+}
+KINDS = tuple(_SOURCES)
+
+
+def _changed_sql(kind: str, select_list: str) -> str:
+    table, indexable, version = _SOURCES[kind]
+    labels = "or s.label_ids is distinct from t.label_ids " if kind == "email" else ""
+    return (
+        f"select {select_list} from {table} t left join search_items s "  # noqa: S608
+        f"on s.kind = '{kind}' and s.source_id = t.id "
+        f"where t.user_id = :u and {indexable} "
+        "and (s.id is null or s.lexical_at is null "
+        f"or s.source_updated_at is distinct from {version} {labels})"
+    )
+
+
+def changed_rows(session: Session, kind: str, user_id: int, *, limit: int) -> list[int]:
+    """Rows never indexed, or changed since (text, labels, status): oldest ids first.
 
     Labels are compared by value as well as ``updated_at``, because the listing merge of a
     full resync rewrites ``label_ids`` without touching ``updated_at``.
     """
     rows = session.execute(
-        text(
-            "select m.id from messages m left join search_items s "
-            "on s.kind = 'email' and s.source_id = m.id "
-            "where m.user_id = :u and (m.subject is not null or m.body_fetched_at is not null) "
-            "and (s.id is null or s.lexical_at is null "
-            "or s.source_updated_at is distinct from m.updated_at "
-            "or s.label_ids is distinct from m.label_ids) "
-            "order by m.id limit :n"
-        ),
-        {"u": user_id, "n": limit},
+        text(_changed_sql(kind, "t.id") + " order by t.id limit :n"), {"u": user_id, "n": limit}
     )
     return [int(r[0]) for r in rows]
 
 
-def count_changed_messages(session: Session, user_id: int) -> int:
-    return int(
-        session.execute(
-            text(
-                "select count(*) from messages m left join search_items s "
-                "on s.kind = 'email' and s.source_id = m.id "
-                "where m.user_id = :u and (m.subject is not null or m.body_fetched_at is not null)"
-                " and (s.id is null or s.lexical_at is null "
-                "or s.source_updated_at is distinct from m.updated_at "
-                "or s.label_ids is distinct from m.label_ids)"
-            ),
-            {"u": user_id},
-        ).scalar_one()
+def changed_messages(session: Session, user_id: int, *, limit: int) -> list[int]:
+    return changed_rows(session, "email", user_id, limit=limit)
+
+
+def count_changed(session: Session, user_id: int) -> int:
+    return sum(
+        int(session.execute(text(_changed_sql(k, "count(*)")), {"u": user_id}).scalar_one())
+        for k in KINDS
     )
+
+
+def count_changed_messages(session: Session, user_id: int) -> int:
+    return count_changed(session, user_id)
 
 
 def orphan_items(session: Session, user_id: int) -> list[tuple[str, int]]:
-    """Indexed items whose source row is gone (deleted in Gmail, account removed)."""
+    """Indexed items whose source row is gone or no longer indexable (deleted in Gmail,
+    a cancelled event, a file turned into a folder, a removed account)."""
+    out: list[tuple[str, int]] = []
+    for kind, (table, indexable, _) in _SOURCES.items():
+        rows = session.execute(
+            text(
+                "select s.source_id from search_items s where s.user_id = :u "  # noqa: S608
+                f"and s.kind = '{kind}' and not exists (select 1 from {table} t "
+                f"where t.id = s.source_id and t.user_id = s.user_id and {indexable})"
+            ),
+            {"u": user_id},
+        )
+        out.extend((kind, int(r[0])) for r in rows)
+    return out
+
+
+def load_events(session: Session, ids: Sequence[int]) -> list[CalendarEvent]:
+    if not ids:
+        return []
+    return list(session.scalars(select(CalendarEvent).where(CalendarEvent.id.in_(list(ids)))))
+
+
+def load_files(session: Session, ids: Sequence[int]) -> list[DriveFile]:
+    if not ids:
+        return []
+    return list(session.scalars(select(DriveFile).where(DriveFile.id.in_(list(ids)))))
+
+
+def drive_folders(session: Session, user_id: int) -> dict[str, tuple[str, list[str]]]:
+    """Every folder's ``google_id -> (name, parents)``, to spell a file's path."""
     rows = session.execute(
-        text(
-            "select s.kind, s.source_id from search_items s where s.user_id = :u "
-            "and s.kind = 'email' and not exists "
-            "(select 1 from messages m where m.id = s.source_id and m.user_id = s.user_id)"
-        ),
-        {"u": user_id},
+        select(DriveFile.google_id, DriveFile.name, DriveFile.parents).where(
+            DriveFile.user_id == user_id, DriveFile.mime_type == FOLDER_MIME
+        )
     )
-    return [(str(r[0]), int(r[1])) for r in rows]
+    return {str(g): (str(n or ""), list(p or [])) for g, n, p in rows}
 
 
 def load_messages(session: Session, ids: Sequence[int]) -> list[Message]:
@@ -354,3 +412,41 @@ def messages_of_user(session: Session, user_id: int, ids: Sequence[int]) -> dict
         select(Message).where(Message.user_id == user_id, Message.id.in_(list(ids)))
     )
     return {m.id: m for m in rows}
+
+
+def events_of_user(session: Session, user_id: int, ids: Sequence[int]) -> dict[int, CalendarEvent]:
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(CalendarEvent).where(
+            CalendarEvent.user_id == user_id, CalendarEvent.id.in_(list(ids))
+        )
+    )
+    return {e.id: e for e in rows}
+
+
+def files_of_user(session: Session, user_id: int, ids: Sequence[int]) -> dict[int, DriveFile]:
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(DriveFile).where(DriveFile.user_id == user_id, DriveFile.id.in_(list(ids)))
+    )
+    return {f.id: f for f in rows}
+
+
+def instance_in_range(
+    session: Session, event: CalendarEvent, after: datetime | None, before: datetime | None
+) -> CalendarInstance | None:
+    """The first occurrence of ``event`` (a series or a single event) in ``[after, before)``."""
+    stmt = select(CalendarInstance).where(
+        CalendarInstance.user_id == event.user_id,
+        CalendarInstance.calendar_id == event.calendar_id,
+        (CalendarInstance.event_id == event.id)
+        | (CalendarInstance.recurring_event_id == event.google_id),
+        CalendarInstance.status != "cancelled",
+    )
+    if after is not None:
+        stmt = stmt.where(CalendarInstance.end_at > after)
+    if before is not None:
+        stmt = stmt.where(CalendarInstance.start_at < before)
+    return session.scalars(stmt.order_by(CalendarInstance.start_at).limit(1)).first()

@@ -29,7 +29,7 @@ from secretary.search.fusion import (
     rank,
     recency_prior,
 )
-from secretary.search.indexer import message_body
+from secretary.search.indexer import event_body, message_body
 from secretary.search.lexical import open_index, user_index_path
 from secretary.search.query import Kind, ParsedQuery, parse_query
 from secretary.search.schemas import SearchHit
@@ -147,38 +147,110 @@ def search(
     if not fused:
         return []
     messages = repo.messages_of_user(session, user_id, [s for k, s in fused if k == "email"])
+    events = repo.events_of_user(session, user_id, [s for k, s in fused if k == "event"])
+    files = repo.files_of_user(session, user_id, [s for k, s in fused if k == "file"])
     names = repo.label_names(session, user_id) if vector else {}
     kept: dict[Key, float] = {}
-    for key, score in fused.items():
-        message = messages.get(key[1]) if key[0] == "email" else None
-        if message is None:
-            continue  # deleted since it was indexed, or not this user's
-        if key not in lexical and not message_matches(parsed, message, names):
-            continue
-        kept[key] = score
     ages: dict[Key, float | None] = {}
     threads: dict[Key, str | None] = {}
-    for key in kept:
-        message = messages[key[1]]
-        at = message.internal_date or message.sent_at
+    instance_ids: dict[Key, str] = {}
+    for key, score in fused.items():
+        item_kind, source_id = key
+        at: datetime | None = None
+        if item_kind == "email":
+            message = messages.get(source_id)
+            if message is None:
+                continue  # deleted since it was indexed, or not this user's
+            if key not in lexical and not message_matches(parsed, message, names):
+                continue
+            at = message.internal_date or message.sent_at
+            threads[key] = message.gmail_thread_id
+        elif item_kind == "event":
+            event = events.get(source_id)
+            if event is None or event.status == "cancelled":
+                continue
+            if key not in lexical and not _other_kind_matches(parsed):
+                continue
+            at = event.start_at
+            if parsed.after or parsed.before:
+                # The query names a date: the occurrence on it, or nothing (a series' id
+                # otherwise). A single event's "instance" is itself.
+                instance = repo.instance_in_range(session, event, parsed.after, parsed.before)
+                if instance is None:
+                    continue
+                at = instance.start_at
+                if event.recurrence:
+                    instance_ids[key] = instance.google_id
+        else:
+            file = files.get(source_id)
+            if file is None:
+                continue
+            if file.trashed and parsed.in_ not in ("trash", "anywhere"):
+                continue
+            if key not in lexical and not _other_kind_matches(parsed):
+                continue
+            at = file.google_modified_at or file.google_created_at
+        kept[key] = score
         ages[key] = (moment - at).total_seconds() / 86400 if at else None
-        threads[key] = message.gmail_thread_id
     scored = expand_threads(recency_prior(kept, ages, params), threads, params)
     words = query_words(parsed.text)
     hits = []
     for key, score in rank(scored, limit):
-        message = messages[key[1]]
-        hits.append(
-            SearchHit(
-                kind="email",
-                id=message.gmail_id,
-                title=message.subject or "(no subject)",
-                snippet=snippet(message_body(message), words),
-                score=round(float(score), 6),
-                source_id=message.id,
-                thread_id=message.gmail_thread_id,
-                at=message.internal_date or message.sent_at,
-                sender=message.from_addr,
+        item_kind, source_id = key
+        if item_kind == "email":
+            message = messages[source_id]
+            hits.append(
+                SearchHit(
+                    kind="email",
+                    id=message.gmail_id,
+                    title=message.subject or "(no subject)",
+                    snippet=snippet(message_body(message), words),
+                    score=round(float(score), 6),
+                    source_id=message.id,
+                    thread_id=message.gmail_thread_id,
+                    at=message.internal_date or message.sent_at,
+                    sender=message.from_addr,
+                )
             )
-        )
+        elif item_kind == "event":
+            event = events[source_id]
+            hits.append(
+                SearchHit(
+                    kind="event",
+                    id=instance_ids.get(key, event.google_id),
+                    title=event.summary or "(no title)",
+                    snippet=snippet(event_body(event) or event.summary or "", words),
+                    score=round(float(score), 6),
+                    source_id=event.id,
+                    at=event.start_at,
+                    sender=event.organizer_email,
+                )
+            )
+        else:
+            file = files[source_id]
+            hits.append(
+                SearchHit(
+                    kind="file",
+                    id=file.google_id,
+                    title=file.name or "(untitled)",
+                    snippet=snippet(file.text or file.description or "", words),
+                    score=round(float(score), 6),
+                    source_id=file.id,
+                    at=file.google_modified_at,
+                    sender=file.owners[0] if file.owners else None,
+                )
+            )
     return hits
+
+
+def _other_kind_matches(query: ParsedQuery) -> bool:
+    """A vector-only event or file candidate: mail operators cannot hold for it."""
+    return not (
+        query.from_
+        or query.to
+        or query.labels
+        or query.filenames
+        or query.has_attachment
+        or query.is_unread
+        or query.in_ in ("spam", "inbox", "sent")
+    )
