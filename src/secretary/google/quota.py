@@ -23,6 +23,8 @@ from secretary.config import Settings
 from secretary.google.units import gmail_units
 
 Clock = Callable[[], float]
+# The bucket must hold the dearest single call: Drive's files.list and Gmail's send cost 100.
+MIN_CAPACITY = 100.0
 
 
 class TokenBucket:
@@ -104,7 +106,7 @@ class QuotaGovernor:
         self._semaphore = threading.BoundedSemaphore(self.max_concurrent)
         self.bucket: TokenBucket | None = None
         if units_per_minute > 0:
-            capacity = max(units_per_minute / 24, 50.0)
+            capacity = max(units_per_minute / 24, MIN_CAPACITY)
             rate = max(units_per_minute - capacity, 1.0) / 61.0
             self.bucket = TokenBucket(capacity, rate, clock=clock)
         self.stats = QuotaStats()

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from secretary.config import Settings
-from secretary.google.quota import QuotaGovernor
+from secretary.google.quota import MIN_CAPACITY, QuotaGovernor
 
 LEASE_SECONDS = 120.0  # > HTTP_TIMEOUT_SECONDS (60): a live request never loses its slot
 
@@ -120,7 +120,7 @@ class SharedQuotaGovernor(QuotaGovernor):
     ) -> None:
         super().__init__(units_per_minute, max_concurrent)
         self.user_key = f"google:{user_key}"
-        self.capacity = max(units_per_minute / 24, 50.0)
+        self.capacity = max(units_per_minute / 24, MIN_CAPACITY)
         self.rate = max(units_per_minute - self.capacity, 1.0) / 61.0
         self.bucket = None  # the database holds it
         self._engine = _engine_for(settings, pool_size=max(2, self.max_concurrent))

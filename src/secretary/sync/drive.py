@@ -238,7 +238,7 @@ class DriveSync:
                 save_state(session, state, progress=progress)
         page_token = progress.get("page_token")
         listed = int(progress.get("listed", 0))
-        while True:
+        while not progress.get("listed_all"):
             page = self.client.list_files_page(page_token)
             if page.incomplete:
                 log.warning("drive_listing_incomplete", account_id=self.account_id)
@@ -248,7 +248,12 @@ class DriveSync:
                 self._upsert(session, account, page.files)
                 listed += len(page.files)
                 progress = dict(state.progress)
-                progress.update(page_token=page.next_page_token, listed=listed)
+                progress.update(
+                    page_token=page.next_page_token,
+                    listed=listed,
+                    # the last page: a restart goes straight to the sweep
+                    listed_all=not page.next_page_token,
+                )
                 save_state(session, state, progress=progress)
             self.report.changed += len(page.files)
             self.progress("drive listing", listed, 0)
