@@ -142,3 +142,16 @@ _NOBODY = Tenant(
     token_id=1,
     marker="-",
 )
+
+
+def test_mounted_api_apps_refuse_callers_without_credentials(app: FastAPI) -> None:
+    """Sub-apps mounted under /api (the MCP server) are not in the schema; they too answer
+    401 to a caller without a token."""
+    from starlette.routing import Mount
+
+    mounts = [r.path for r in app.routes if isinstance(r, Mount) and r.path.startswith("/api/")]
+    with TestClient(app) as client:
+        for path in mounts:
+            for method in ("GET", "POST"):
+                r = client.request(method, path + "/", json={})
+                assert r.status_code == 401, (method, path, r.status_code)
