@@ -69,6 +69,17 @@ def _params(request: Request) -> dict[str, str]:
     return dict(request.query_params)
 
 
+def _conference_aware(request: Request, body: dict[str, Any]) -> bool:
+    """``conferenceDataVersion``: "Version 0 assumes no conference data support and ignores
+    conference data in the event's body" (events.insert/patch/update); only 1 writes it."""
+    version = request.query_params.get("conferenceDataVersion", "0")
+    if version not in ("0", "1"):
+        raise GoogleApiError(400, "Invalid conferenceDataVersion.", reason="invalid")
+    if version != "1":
+        body.pop("conferenceData", None)
+    return version == "1"
+
+
 def _routes(prefix: str) -> APIRouter:
     r = APIRouter(prefix=prefix, tags=["calendar"])
 
@@ -103,6 +114,7 @@ def _routes(prefix: str) -> APIRouter:
     async def events_insert(request: Request, calendar_id: str) -> Response:
         state, user = _user(request, WRITE_SCOPES)
         body = await _body(request)
+        _conference_aware(request, body)
         # sendUpdates is accepted and ignored: the emulator delivers no invitation mail.
         with state.lock:
             return json_response(user.calendar.insert_event(calendar_id, body))
@@ -119,6 +131,7 @@ def _routes(prefix: str) -> APIRouter:
     async def events_patch(request: Request, calendar_id: str, event_id: str) -> Response:
         state, user = _user(request, WRITE_SCOPES)
         body = await _body(request)
+        _conference_aware(request, body)
         with state.lock:
             return json_response(user.calendar.patch_event(calendar_id, event_id, body))
 
@@ -128,9 +141,16 @@ def _routes(prefix: str) -> APIRouter:
     async def events_update(request: Request, calendar_id: str, event_id: str) -> Response:
         state, user = _user(request, WRITE_SCOPES)
         body = await _body(request)
+        aware = _conference_aware(request, body)
         with state.lock:
             return json_response(
-                user.calendar.patch_event(calendar_id, event_id, body, replace=True)
+                user.calendar.patch_event(
+                    calendar_id,
+                    event_id,
+                    body,
+                    replace=True,
+                    preserve=() if aware else ("conferenceData",),
+                )
             )
 
     @r.delete(

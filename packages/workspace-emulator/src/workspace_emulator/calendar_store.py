@@ -144,6 +144,37 @@ def _normalise_rrule_lines(lines: list[str], *, aware: bool) -> str:
     return "\n".join(out)
 
 
+def _in_zone(event: dict[str, Any], zone: ZoneInfo | None) -> dict[str, Any]:
+    """The event with its timed bounds written in ``zone`` (the ``timeZone`` parameter)."""
+    if zone is None:
+        return event
+    out = dict(event)
+    for key in ("start", "end", "originalStartTime"):
+        bound = out.get(key)
+        if isinstance(bound, dict) and "dateTime" in bound:
+            at = datetime.fromisoformat(str(bound["dateTime"]).replace("Z", "+00:00"))
+            if at.tzinfo is not None:
+                out[key] = {**bound, "dateTime": at.astimezone(zone).isoformat()}
+    return out
+
+
+def _with_offset(bound: dict[str, Any], default_tz: str) -> dict[str, Any]:
+    """Google answers every ``dateTime`` with its UTC offset, also when the client sent a
+    local time plus ``timeZone``."""
+    if "dateTime" not in bound:
+        return bound
+    value = str(bound["dateTime"])
+    try:
+        at = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise GoogleApiError(400, "Invalid start or end time.", reason="invalid") from None
+    if at.tzinfo is None:
+        zone = _zone(bound.get("timeZone")) or _zone(default_tz) or ZoneInfo("UTC")
+        at = at.replace(tzinfo=zone)
+        return {**bound, "dateTime": at.isoformat()}
+    return bound
+
+
 @dataclass
 class StoredEvent:
     calendar_id: str
@@ -273,6 +304,7 @@ class CalendarStore:
         body: dict[str, Any],
         *,
         replace: bool = False,
+        preserve: tuple[str, ...] = (),
         now: datetime | None = None,
     ) -> dict[str, Any]:
         cal_id = self.resolve(calendar_id)
@@ -280,7 +312,7 @@ class CalendarStore:
         event = copy.deepcopy(stored.body)
         if replace:  # events.update: fields not sent are cleared
             for key in _WRITABLE:
-                if key not in ("status",):
+                if key not in ("status", *preserve):
                     event.pop(key, None)
         self._apply(event, body, cal_id)
         self._validate(event, cal_id)
@@ -337,6 +369,12 @@ class CalendarStore:
                 raise GoogleApiError(
                     400, f"Sync token cannot be used with {bad[0]}.", reason="invalid"
                 )
+            if params.get("showDeleted", "").lower() == "false":
+                # "deleted events ... will always be in the result set and it is not
+                # allowed to set showDeleted to False" (events.list, syncToken).
+                raise GoogleApiError(
+                    400, "Sync token cannot be used with showDeleted=false.", reason="invalid"
+                )
             decoded = _decode_token(sync_token)
             if (
                 decoded is None
@@ -367,12 +405,17 @@ class CalendarStore:
         offset = page["o"] if page is not None else 0
         chunk = items[offset : offset + max_results]
         entry = self.calendars[cal_id]
+        response_zone = entry["timeZone"]
+        if params.get("timeZone"):
+            zone = _zone(params["timeZone"])  # 400 for an unknown zone
+            response_zone = params["timeZone"]
+            chunk = [_in_zone(item, zone) for item in chunk]
         out: dict[str, Any] = {
             "kind": "calendar#events",
             "etag": f'"{snapshot_seq}"',
             "summary": entry["summary"],
             "updated": max((i.get("updated", "") for i in chunk), default=rfc3339(utcnow())),
-            "timeZone": entry["timeZone"],
+            "timeZone": response_zone,
             "accessRole": "owner",
             "defaultReminders": entry["defaultReminders"],
             "items": chunk,
@@ -481,6 +524,7 @@ class CalendarStore:
             raise GoogleApiError(400, "Missing end time.", reason="required")
         for key in ("start", "end"):
             _zone(event[key].get("timeZone"))
+            event[key] = _with_offset(event[key], tz)
         start = event_bound(event["start"], name="start", default_tz=tz)
         end = event_bound(event["end"], name="end", default_tz=tz)
         if end < start:
@@ -631,7 +675,13 @@ class CalendarStore:
             if single and body.get("recurringEventId") and since is None:
                 continue  # in a full listing, exceptions come through their master's expansion
             if stored.cancelled:
-                if show_deleted:
+                if single and body.get("recurrence") and since is None:
+                    # singleEvents + showDeleted: "only single instances of deleted events
+                    # (but not the underlying recurring events) are returned".
+                    continue
+                if show_deleted or (not single and body.get("recurringEventId")):
+                    # Cancelled instances of a series are listed even without showDeleted
+                    # when singleEvents is false (events.list, showDeleted).
                     chosen.append(body)
                 continue
             if not body.get("recurrence"):
@@ -648,7 +698,11 @@ class CalendarStore:
             if ev["id"] in seen:  # an exception can arrive directly and via its master
                 continue
             seen.add(ev["id"])
-            if ev.get("status") == "cancelled" and not show_deleted:
+            if (
+                ev.get("status") == "cancelled"
+                and not show_deleted
+                and (single or not ev.get("recurringEventId"))
+            ):
                 continue
             if updated_min and datetime.fromisoformat(ev["updated"]) < updated_min:
                 continue
