@@ -167,6 +167,10 @@ def request_sync(
     )
     if waiting is not None:
         return None
+    if user_id is None:  # the record is the user's (RLS, the user's task list)
+        user_id = session.scalar(
+            select(GoogleAccount.user_id).where(GoogleAccount.id == account_id)
+        )
     return tasks_repo.enqueue(
         session,
         SYNC_TASK,
