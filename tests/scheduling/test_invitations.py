@@ -207,3 +207,22 @@ def test_cli_lists_and_answers_invitations(world: World, monkeypatch: pytest.Mon
         assert _owner_answer(world, event_id) == "tentative"
     finally:
         ctx.close()
+
+
+def test_periodic_scan_finds_invitations_that_came_without_mail(world: World) -> None:
+    from secretary.bootstrap import compose
+    from secretary.scheduling.tasks import scan_all_invitations
+
+    event_id = _invite(
+        world,
+        "Quarterly kickoff",
+        datetime(2027, 3, 15, 11, tzinfo=NEW_YORK),
+        datetime(2027, 3, 15, 12, tzinfo=NEW_YORK),
+    )
+    assert _by_event(world) == {}
+    root = compose(world.settings, sessions=world.sessions)
+    totals = scan_all_invitations(root.runtime)
+    assert totals["proposals"] >= 1
+    proposal = _by_event(world)[event_id]
+    assert proposal["payload"]["response"] == "accepted"
+    assert _owner_answer(world, event_id) == "needsAction"

@@ -13,13 +13,19 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from secretary.approvals import service as approvals
 from secretary.db.models import MeetingOffer, MeetingOfferStatus, Message, ProposedAction
+from secretary.kit.logging import get_logger
 from secretary.scheduling import calendar_api, invitations, meetings
 from secretary.worker import repository as tasks_repo
+from secretary.worker.runner import Runtime
+from secretary.worker.schedule import periodic
 from secretary.worker.task import RetryPolicy, TaskContext, task
+
+log = get_logger(__name__)
 
 HANDLE_REPLY_TASK = "scheduling.handle_reply"
 SCAN_INVITATIONS_TASK = "scheduling.scan_invitations"
@@ -53,6 +59,33 @@ def apply(ctx: TaskContext, *, action_id: int) -> None:
     approvals.apply_action(
         ctx.session, row, context=apply_context(ctx.deps.gmail, ctx.settings, sessions)
     )
+
+
+INVITATION_SCAN_SECONDS = 900.0
+
+
+@periodic("scheduling.scan_invitations", every=lambda _settings: INVITATION_SCAN_SECONDS)
+def scan_all_invitations(runtime: Runtime) -> dict[str, int]:
+    """Invitations that reached the calendar without a mail (or before it) get their
+    suggestion too: every user with an unanswered invitation, every 15 minutes."""
+    from secretary.db.models import CalendarEvent
+    from secretary.db.session import unit_of_work
+
+    with unit_of_work(runtime.sessions) as session:
+        users = session.scalars(
+            select(CalendarEvent.user_id)
+            .where(CalendarEvent.self_response_status == "needsAction")
+            .distinct()
+        ).all()
+    proposed = failed = 0
+    for user_id in users:
+        try:
+            with unit_of_work(runtime.sessions) as session:
+                proposed += len(invitations.scan_invitations(session, user_id))
+        except IntegrityError:  # the user (or the account) was removed meanwhile
+            failed += 1
+            log.warning("invitation_scan_failed", user_id=user_id)
+    return {"users": len(users), "proposals": proposed, "failed": failed}
 
 
 def on_messages_stored(session: Session, account_id: int, message_ids: list[int]) -> None:
