@@ -256,3 +256,31 @@ def test_save_edit_over_a_gmail_edit_keeps_both(
 
 def _gmail_text(p: Pending) -> str:
     return gmail_body(p.api, p.gmail_draft_id)
+
+
+def test_viewing_a_draft_shows_a_gmail_edit_before_any_approve(
+    browser: tuple[TestClient, str],
+    api: TestClient,
+    pending: Pending,
+    sessions: sessionmaker[Session],
+) -> None:
+    """The queue kept showing the old text after an edit in Gmail; the draft's page and
+    ``?refresh=true`` now re-read Gmail and highlight the change."""
+    client, _csrf = browser
+    row = draft_row(sessions, pending.draft_id)
+    _edit_in_gmail(
+        pending,
+        to=row.to_addrs[0],
+        subject=row.subject,
+        cc=", ".join(ADDED_CC),
+        body="Rewritten in Gmail.",
+    )
+    stale = api.get(f"/api/v1/drafts/{pending.draft_id}").json()
+    assert stale["cc_addrs"] == []  # no Gmail read without asking
+    fresh = api.get(f"/api/v1/drafts/{pending.draft_id}", params={"refresh": "true"}).json()
+    assert fresh["cc_addrs"] == sorted(ADDED_CC)
+    assert fresh["changes"]["added"] == {"cc": sorted(ADDED_CC)}
+    page = client.get(f"/drafts/{pending.draft_id}").text
+    assert "Rewritten in Gmail." in page
+    assert "<ins>+ Rewritten in Gmail.</ins>" in page
+    assert "Cc added: " in page

@@ -508,6 +508,20 @@ def refresh_from_gmail(session: Session, draft_id: int, *, gmail: GmailPort) -> 
     return diff
 
 
+def refresh_quietly(session: Session, draft: Draft, *, gmail: GmailPort) -> bool:
+    """``refresh_from_gmail`` for a view: Gmail unreachable or the draft gone is not an
+    error there (the stored version is shown, and approve re-reads anyway). True if read."""
+    if draft.status not in ACTIVE or not draft.gmail_draft_id:
+        return False
+    try:
+        with session.begin_nested():
+            refresh_from_gmail(session, draft.id, gmail=gmail)
+    except Exception as exc:  # a view must render; approval re-reads and refuses if needed
+        log.info("draft_refresh_skipped", draft_id=draft.id, error=type(exc).__name__)
+        return False
+    return True
+
+
 def _sent_at_text(draft: Draft) -> str:
     sent_at = draft.sent_at or draft.updated_at
     return sent_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

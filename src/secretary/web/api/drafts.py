@@ -53,9 +53,17 @@ def list_drafts(
 
 
 @router.get("/{draft_id}")
-def get_draft(draft_id: int, session: SessionDep) -> DraftOut:
-    """One draft with its body, recipients, model, tokens and cost."""
-    return service.describe(session, service.get_draft(session, draft_id))
+def get_draft(
+    draft_id: int, session: SessionDep, state: StateDep, refresh: bool = False
+) -> DraftOut:
+    """One draft with its body, every recipient, warnings, model, tokens and cost.
+
+    ``?refresh=true`` re-reads the Gmail draft first: an edit made in Gmail is adopted and
+    shown in ``changes`` (approving re-reads it anyway)."""
+    draft = service.get_draft(session, draft_id)
+    if refresh:
+        service.refresh_quietly(session, draft, gmail=_gmail(state, session, draft_id))
+    return service.describe(session, draft)
 
 
 @router.post(

@@ -63,6 +63,8 @@ def draft_page(
     draft_id: int, request: Request, session: SessionDep, state: StateDep, user: PageUser
 ) -> HTMLResponse:
     draft = drafting.get_draft(session, draft_id)
+    # One draft: worth a Gmail read, so an edit made in Gmail shows here (highlighted).
+    drafting.refresh_quietly(session, draft, gmail=_gmail_factory(state)(session, draft.account_id))
     context = {"card": _card(session, draft)}
     return render(request, state, "draft.html", context, active="drafts")
 
