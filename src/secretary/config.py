@@ -234,6 +234,16 @@ def _default_rate_tiers() -> dict[str, dict[str, str]]:
     }
 
 
+class SearchSettings(BaseModel):
+    index_interval_seconds: float = Field(
+        default=60.0,
+        description="How often every user's search index catches up on label changes and deletions.",
+    )
+    vectors: bool = Field(
+        default=True, description="Embed items for the vector side of search (else BM25 only)."
+    )
+
+
 class IdentitySettings(BaseModel):
     """Sign-in, sessions, API tokens, trusted hosts and per-user rate tiers (issue 7)."""
 
@@ -292,6 +302,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
 
     @model_validator(mode="after")

@@ -52,7 +52,7 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage(STORED, None, next=("classify",)),
+    Stage(STORED, None, next=("classify", "index")),
     Stage(
         "classify",
         "triage.classify",
@@ -62,6 +62,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("draft", "drafting.generate", next=("gmail_draft", "label")),
     Stage("gmail_draft", "drafting.create_gmail_draft", next=("label",), arg="draft_id"),
     Stage("label", "triage.apply_labels"),
+    # Search: one idempotent pass per stored batch (the user's changes, whoever caused them).
+    Stage("index", "search.index", queue="batch", start="secretary.search.tasks:enqueue_index"),
 )
 
 _BY_NAME = {stage.name: stage for stage in STAGES}

@@ -49,13 +49,13 @@ def enqueue_index(
     if not message_ids:
         return None
     newest = max(message_ids)
-    user_id = session.get(Message, newest)
+    message = session.get(Message, newest)
     return tasks_repo.enqueue(
         session,
         INDEX_TASK,
         {"message_id": newest},
         dedupe_key=f"{INDEX_TASK}:{newest}",
-        user_id=user_id.user_id if user_id else None,
+        user_id=message.user_id if message else None,
         message_id=newest,
         queue="batch",
     )
@@ -67,24 +67,24 @@ def index(ctx: TaskContext, *, message_id: int) -> None:
     message = ctx.session.get(Message, message_id)
     if message is None:
         return  # deleted since: the periodic pass will drop it from the index
-    engine = ctx.session.get_bind()
-    assert isinstance(engine, Engine) or hasattr(engine, "engine")
-    report = _indexer(engine.engine, ctx.settings.home_path).run(message.user_id)
+    report = _indexer(ctx.session.get_bind().engine, ctx.settings.home_path).run(
+        message.user_id, vectors=ctx.settings.search.vectors
+    )
     if report.locked_out:
         raise IndexBusy("another process is indexing this user")
 
 
-@periodic("search.index_all", every=lambda s: 60.0)
+@periodic("search.index_all", every=lambda s: s.search.index_interval_seconds)
 def index_all(runtime: Runtime) -> dict[str, int]:
     """A pass for every user: label changes, deletions, anything a crash left behind."""
     sessions = runtime.sessions
     with sessions() as session:
         users = repo.users_with_items(session)
-        engine = session.get_bind()
-    indexer = _indexer(engine.engine, runtime.settings.home_path)
+        engine = session.get_bind().engine
+    indexer = _indexer(engine, runtime.settings.home_path)
     totals = {"users": 0, "indexed": 0, "deleted": 0, "embedded_items": 0}
     for user_id in users:
-        report = indexer.run(user_id)
+        report = indexer.run(user_id, vectors=runtime.settings.search.vectors)
         totals["users"] += 1
         totals["indexed"] += report.indexed
         totals["deleted"] += report.deleted

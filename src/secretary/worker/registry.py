@@ -11,7 +11,12 @@ _tasks: dict[str, TaskDef] = {}
 
 # Modules that declare tasks. Both runtimes import these at boot so that a worker knows
 # every name a producer may enqueue.
-TASK_MODULES = ["secretary.triage.tasks", "secretary.drafting.tasks", "secretary.scheduling.tasks"]
+TASK_MODULES = [
+    "secretary.triage.tasks",
+    "secretary.drafting.tasks",
+    "secretary.scheduling.tasks",
+    "secretary.search.tasks",
+]
 
 
 def register(definition: TaskDef) -> None:
