@@ -35,7 +35,7 @@ def _timestamps() -> list[sa.Column]:  # type: ignore[type-arg]
     ]
 
 
-def _tenant(table: str) -> list[sa.Column | sa.ForeignKeyConstraint]:  # type: ignore[type-arg]
+def _tenant(table: str) -> list[sa.schema.SchemaItem]:
     return [
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=False),
