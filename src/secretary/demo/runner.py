@@ -91,11 +91,13 @@ def sign_in_demo_user(api_url: str, sessions: sessionmaker[Session]) -> str:
         start = http.get("/auth/google/start")
         consent = httpx.get(start.headers["location"], follow_redirects=False, timeout=30)
         callback = consent.headers.get("location", "")
-        done = http.get(callback, cookies={COOKIE_NAME: start.cookies.get(COOKIE_NAME, "")})
+        # Cookies by header: the pending sign-in's cookie is scoped to /auth/google.
+        pending = start.cookies.get(COOKIE_NAME) or ""
+        done = http.get(callback, headers={"Cookie": f"{COOKIE_NAME}={pending}"})
         session_cookie = done.cookies.get(SESSION_COOKIE)
         if done.status_code != 303 or not session_cookie:
             raise SecretaryError(f"the demo user could not sign in (HTTP {done.status_code})")
-        me = http.get("/api/v1/me", cookies={SESSION_COOKIE: session_cookie})
+        me = http.get("/api/v1/me", headers={"Cookie": f"{SESSION_COOKIE}={session_cookie}"})
         me.raise_for_status()
         user_id = int(me.json()["id"])
     with unit_of_work(sessions) as session:
