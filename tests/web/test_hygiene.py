@@ -126,6 +126,16 @@ def test_pii_sent_through_a_failing_request_reaches_no_log(
         )
         assert 400 <= failing.status_code < 500
         client.get("/api/v1/tasks", params={"name": "jane.doe@example.org\u0000"})
+        app: FastAPI = client.app  # type: ignore[assignment]
+
+        @app.post("/api/v1/_test/explode")
+        def explode(payload: dict[str, str]) -> None:
+            raise RuntimeError(f"could not store {payload['note']}")
+
+        boom = client.post("/api/v1/_test/explode", json={"note": " ".join(secrets)})
+        assert boom.status_code == 500
+        assert boom.json()["error"]["code"] == "internal_error"
+        assert "jane.doe" not in boom.text
         # What uvicorn prints for an unhandled error, and a third-party library's message.
         try:
             raise RuntimeError(f"could not store draft for {secrets[0]} ({secrets[3]})")
