@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest
 from workspace_emulator.server import RunningEmulator
 from workspace_emulator.state import EmulatorUser
 
@@ -277,3 +278,41 @@ def test_dates_are_midnight_pacific_and_older_newer_are_aliases(
     assert first in _ids(gmail, "older:2026/11/17")
     assert first in _ids(gmail, "newer:2026/11/16")
     assert first in _ids(gmail, "after:1794891599 before:1794891601")
+
+
+def test_fields_selects_a_partial_response(
+    emulator: RunningEmulator, gmail: Any, token: str
+) -> None:
+    """``fields``: "Selector specifying which fields to include in a partial response"
+    (every method's standard parameters; https://developers.google.com/workspace/gmail/api/guides/performance#partial-response)."""
+    target = insert(gmail, raw("Partial"))["id"]
+    got = gmail.users().messages().get(userId="me", id=target, fields="id,labelIds").execute()
+    assert got == {"id": target, "labelIds": ["INBOX"]}
+    listed = gmail.users().messages().list(userId="me", fields="messages(id)").execute()
+    assert listed == {"messages": [{"id": target}]}
+    # The batch fast path selects too.
+    out: dict[str, Any] = {}
+    batch = BatchHttpRequest(
+        callback=lambda rid, resp, exc: out.update({rid: resp}),
+        batch_uri=f"{emulator.base_url}/batch/gmail/v1",
+    )
+    batch.add(gmail.users().messages().get(userId="me", id=target, fields="snippet"))
+    batch.execute()
+    assert list(out.values()) == [{"snippet": "Hello there."}]
+
+
+def test_usage_limits_can_come_as_403_rate_limit_exceeded(
+    emulator: RunningEmulator, gmail: Any
+) -> None:
+    """Gmail's "Resolve errors" page lists 403 ``rateLimitExceeded``/``userRateLimitExceeded``
+    beside 429 for usage limits
+    (https://developers.google.com/workspace/gmail/api/guides/handle-errors)."""
+    from workspace_emulator.faults import EndpointFaults, FaultConfig, fault_injector
+
+    fault_injector(emulator.state).configure(
+        FaultConfig(seed=1, endpoints={"gmail.users.getProfile": EndpointFaults(error_403_rate=1)})
+    )
+    with pytest.raises(HttpError) as caught:
+        gmail.users().getProfile(userId="me").execute()
+    assert caught.value.resp.status == 403
+    assert reason(caught.value) == "rateLimitExceeded"

@@ -11,6 +11,7 @@ per-user concurrency limit. Hand-rolled: no library parses Google's batch wire f
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
@@ -21,7 +22,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message
 
 from workspace_emulator import gmail
-from workspace_emulator.errors import GoogleApiError, error_response
+from workspace_emulator.drive_store import select_fields
+from workspace_emulator.errors import GoogleApiError, error_response, json_response
 from workspace_emulator.quota import guarded_call
 from workspace_emulator.state import EmulatorState
 
@@ -179,6 +181,12 @@ async def _fast_get(
             response = render(user, item_id, fmt, metadata_headers)
     except GoogleApiError as exc:
         response = error_response(exc)
+    if params.get("fields") and response.status_code == 200:
+        try:
+            masked = select_fields(json.loads(bytes(response.body)), params["fields"][-1])
+            response = json_response(masked)
+        except GoogleApiError as exc:
+            response = error_response(exc)
     return (
         response.status_code,
         [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],

@@ -26,6 +26,9 @@ from workspace_emulator.state import EmulatorState
 @dataclass
 class EndpointFaults:
     error_429: float = 0.0
+    # Google also reports usage limits as 403 rateLimitExceeded (Gmail and Drive
+    # "Resolve errors" pages): clients must retry those like a 429.
+    error_403_rate: float = 0.0
     error_500: float = 0.0
     error_503: float = 0.0
     latency_ms: float = 0.0
@@ -86,7 +89,12 @@ class FaultInjector:
             )
             x = self.rng.random()
             status: int | None = None
-            for code, p in ((429, rule.error_429), (500, rule.error_500), (503, rule.error_503)):
+            for code, p in (
+                (429, rule.error_429),
+                (403, rule.error_403_rate),
+                (500, rule.error_500),
+                (503, rule.error_503),
+            ):
                 if x < p:
                     status = code
                     break
@@ -106,6 +114,8 @@ class FaultInjector:
                 reason="rateLimitExceeded",
                 headers={"Retry-After": "1"},
             )
+        if status == 403:
+            raise GoogleApiError(403, "Rate Limit Exceeded", reason="rateLimitExceeded")
         if status == 500:
             raise GoogleApiError(500, "Backend Error", reason="backendError")
         if status == 503:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from workspace_emulator.drive_store import select_fields
 from workspace_emulator.errors import GoogleApiError, install_error_handlers, json_response
 from workspace_emulator.gmail_store import Mailbox, b64url, b64url_decode
 from workspace_emulator.push import push_hub
@@ -81,6 +84,57 @@ CLAIMED_UPLOADS = frozenset(
 
 def install(app: FastAPI, state: EmulatorState) -> None:
     install_error_handlers(app)
+    app.add_middleware(PartialResponse)
+
+
+class PartialResponse:
+    """Gmail's ``fields`` partial responses ("Performance tips": partial response): a 2xx
+    JSON answer of a ``/gmail/`` call keeps only the selected fields. Pure ASGI, and only
+    requests that carry ``fields`` are buffered."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(("/gmail/", "/upload/gmail/")):
+            await self.app(scope, receive, send)
+            return
+        fields = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("fields")
+        if not fields:
+            await self.app(scope, receive, send)
+            return
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    await send_masked()
+
+        async def send_masked() -> None:
+            body = b"".join(chunks)
+            status = int(start.get("status", 200))
+            headers = [
+                (k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"
+            ]
+            if 200 <= status < 300 and body:
+                try:
+                    body = json.dumps(
+                        select_fields(json.loads(body), fields[-1]), separators=(",", ":")
+                    ).encode()
+                except (ValueError, GoogleApiError) as exc:
+                    err = exc if isinstance(exc, GoogleApiError) else None
+                    if err is not None:
+                        status, body = err.status_code, json.dumps(err.body()).encode()
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, capture)
 
 
 def _user(method_id: str) -> Any:
