@@ -61,4 +61,7 @@ def get_session(state: StateDep) -> Iterator[Session]:
             hook(session)
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit when the handler returns, before the response is sent. With the
+# default ("request") FastAPI commits after sending, so a client's next request could race
+# the commit (a sign-in redirect, then a 401 on the very next page: issue 12's browser walk).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

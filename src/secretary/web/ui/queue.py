@@ -64,7 +64,12 @@ def draft_page(
 ) -> HTMLResponse:
     draft = drafting.get_draft(session, draft_id)
     # One draft: worth a Gmail read, so an edit made in Gmail shows here (highlighted).
-    drafting.refresh_quietly(session, draft, gmail=_gmail_factory(state)(session, draft.account_id))
+    try:
+        gmail = _gmail_factory(state)(session, draft.account_id)
+    except SecretaryError as exc:  # e.g. the account needs reauth: show what we have
+        log.info("ui.draft_refresh_skipped", draft_id=draft_id, code=exc.code)
+    else:
+        drafting.refresh_quietly(session, draft, gmail=gmail)
     context = {"card": _card(session, draft)}
     return render(request, state, "draft.html", context, active="drafts")
 
