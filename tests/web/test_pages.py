@@ -184,7 +184,10 @@ def test_every_page_renders_in_the_layout(client: TestClient, world: World) -> N
     timings = {}
     for url in [*PAGES, f"/messages/{world.message_ids[0]}", f"/drafts/{world.draft_id}"]:
         page = client.get(url)  # the first hit compiles templates and imports lazily
-        assert page.status_code == 200, (url, re.findall(r"<h1>.*?</h1>\s*<p>.*?</p>", page.text, re.S))
+        assert page.status_code == 200, (
+            url,
+            re.findall(r"<h1>.*?</h1>\s*<p>.*?</p>", page.text, re.S),
+        )
         assert "text/html" in page.headers["content-type"], url
         assert_in_layout(page.text)
         started = time.perf_counter()
