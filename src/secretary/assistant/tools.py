@@ -379,3 +379,15 @@ def file_account(session: Session, user_id: int, file_id: str) -> int | None:
             DriveFile.user_id == user_id, DriveFile.google_id == file_id
         )
     )
+
+
+def primary_account(session: Session, user_id: int) -> int | None:
+    """The user's first connected Google account (where a proposed event is made)."""
+    from secretary.db.models import GoogleAccount
+
+    return session.scalar(
+        select(GoogleAccount.id)
+        .where(GoogleAccount.user_id == user_id)
+        .order_by(GoogleAccount.id)
+        .limit(1)
+    )

@@ -207,8 +207,9 @@ def build_server(root: Callable[[], Secretary], *, default_user: int | None = No
         description: str | None = None,
         location: str | None = None,
     ) -> dict[str, Any]:
-        """Propose a Calendar event; it is created only after the user approves it."""
-        from secretary.assistant import actions
+        """Propose a Calendar event; it is created only after the user approves it.
+        start/end: RFC 3339 times with an offset."""
+        from secretary.assistant import actions, tools
 
         def go() -> Any:
             payload = {
@@ -220,7 +221,14 @@ def build_server(root: Callable[[], Secretary], *, default_user: int | None = No
                 "location": location,
             }
             with scoped() as (session, uid):
-                return actions.propose(session, uid, "create_event", f"Event: {summary}", payload)
+                return actions.propose(
+                    session,
+                    uid,
+                    "create_event",
+                    f"Event: {summary}",
+                    payload,
+                    account_id=tools.primary_account(session, uid),
+                )
 
         return await asyncio.to_thread(run, go)
 

@@ -86,6 +86,10 @@ def slot_still_free(
 @register_applier("create_event")
 def apply_booking(session: Session, action: ProposedAction, context: ApplyContext) -> Outcome:
     payload = action.payload
+    if "offer_id" not in payload:  # an event proposed by ask or MCP, not a booking
+        from secretary.scheduling.proposed_events import apply_proposed_event
+
+        return apply_proposed_event(session, action, context)
     offer = session.get(MeetingOffer, payload.get("offer_id"))
     if offer is None or action.account_id is None:
         raise NotFound("the meeting offer behind this booking is gone", code="offer_not_found")
