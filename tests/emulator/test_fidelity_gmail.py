@@ -316,3 +316,39 @@ def test_usage_limits_can_come_as_403_rate_limit_exceeded(
         gmail.users().getProfile(userId="me").execute()
     assert caught.value.resp.status == 403
     assert reason(caught.value) == "rateLimitExceeded"
+
+
+def test_send_as_holds_the_signature_and_filters_are_kept(
+    emulator: RunningEmulator, gmail: Any
+) -> None:
+    """users.settings.sendAs: the primary address "isPrimary" with its HTML ``signature``
+    (https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.settings.sendAs);
+    users.settings.filters create/list/get/delete
+    (https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.settings.filters).
+    Changing them needs gmail.settings.basic (the methods' authorization scopes)."""
+    settings = scoped(emulator, "modify", "settings.basic").users().settings()
+    (primary,) = gmail.users().settings().sendAs().list(userId="me").execute()["sendAs"]
+    assert primary["sendAsEmail"] == USER_EMAIL
+    assert primary["isPrimary"] is True
+    settings.sendAs().patch(
+        userId="me", sendAsEmail=USER_EMAIL, body={"signature": "<b>Alex</b>"}
+    ).execute()
+    got = gmail.users().settings().sendAs().get(userId="me", sendAsEmail=USER_EMAIL).execute()
+    assert got["signature"] == "<b>Alex</b>"
+    with pytest.raises(HttpError) as caught:  # gmail.modify alone cannot change settings
+        gmail.users().settings().sendAs().patch(
+            userId="me", sendAsEmail=USER_EMAIL, body={"signature": "x"}
+        ).execute()
+    assert caught.value.resp.status == 403
+    made = (
+        settings.filters()
+        .create(
+            userId="me",
+            body={"criteria": {"from": "news@x.example"}, "action": {"removeLabelIds": ["INBOX"]}},
+        )
+        .execute()
+    )
+    listed = settings.filters().list(userId="me").execute()["filter"]
+    assert [f["id"] for f in listed] == [made["id"]]
+    settings.filters().delete(userId="me", id=made["id"]).execute()
+    assert settings.filters().list(userId="me").execute() == {}

@@ -16,6 +16,7 @@ from workspace_emulator.state import EmulatorState
 ROUTER_MODULES = [
     "workspace_emulator.oauth",
     "workspace_emulator.gmail",
+    "workspace_emulator.gmail_settings",
     "workspace_emulator.calendar",
     "workspace_emulator.drive",
     "workspace_emulator.push",

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from workspace_emulator import gmail_settings
 from workspace_emulator.drive_store import select_fields
 from workspace_emulator.errors import GoogleApiError, install_error_handlers, json_response
 from workspace_emulator.gmail_store import Mailbox, b64url, b64url_decode
@@ -31,43 +32,46 @@ MAX_LIST = 500
 FORMATS = ("full", "metadata", "minimal", "raw")
 
 # Discovery ids of the methods these routes implement (checked by the conformance test).
-CLAIMED_METHODS = frozenset(
-    {
-        "gmail.users.getProfile",
-        "gmail.users.watch",
-        "gmail.users.stop",
-        "gmail.users.messages.list",
-        "gmail.users.messages.get",
-        "gmail.users.messages.insert",
-        "gmail.users.messages.import",
-        "gmail.users.messages.send",
-        "gmail.users.messages.modify",
-        "gmail.users.messages.batchModify",
-        "gmail.users.messages.batchDelete",
-        "gmail.users.messages.trash",
-        "gmail.users.messages.untrash",
-        "gmail.users.messages.delete",
-        "gmail.users.messages.attachments.get",
-        "gmail.users.threads.list",
-        "gmail.users.threads.get",
-        "gmail.users.threads.modify",
-        "gmail.users.threads.trash",
-        "gmail.users.threads.untrash",
-        "gmail.users.threads.delete",
-        "gmail.users.labels.list",
-        "gmail.users.labels.get",
-        "gmail.users.labels.create",
-        "gmail.users.labels.update",
-        "gmail.users.labels.patch",
-        "gmail.users.labels.delete",
-        "gmail.users.drafts.list",
-        "gmail.users.drafts.get",
-        "gmail.users.drafts.create",
-        "gmail.users.drafts.update",
-        "gmail.users.drafts.delete",
-        "gmail.users.drafts.send",
-        "gmail.users.history.list",
-    }
+CLAIMED_METHODS = (
+    frozenset(
+        {
+            "gmail.users.getProfile",
+            "gmail.users.watch",
+            "gmail.users.stop",
+            "gmail.users.messages.list",
+            "gmail.users.messages.get",
+            "gmail.users.messages.insert",
+            "gmail.users.messages.import",
+            "gmail.users.messages.send",
+            "gmail.users.messages.modify",
+            "gmail.users.messages.batchModify",
+            "gmail.users.messages.batchDelete",
+            "gmail.users.messages.trash",
+            "gmail.users.messages.untrash",
+            "gmail.users.messages.delete",
+            "gmail.users.messages.attachments.get",
+            "gmail.users.threads.list",
+            "gmail.users.threads.get",
+            "gmail.users.threads.modify",
+            "gmail.users.threads.trash",
+            "gmail.users.threads.untrash",
+            "gmail.users.threads.delete",
+            "gmail.users.labels.list",
+            "gmail.users.labels.get",
+            "gmail.users.labels.create",
+            "gmail.users.labels.update",
+            "gmail.users.labels.patch",
+            "gmail.users.labels.delete",
+            "gmail.users.drafts.list",
+            "gmail.users.drafts.get",
+            "gmail.users.drafts.create",
+            "gmail.users.drafts.update",
+            "gmail.users.drafts.delete",
+            "gmail.users.drafts.send",
+            "gmail.users.history.list",
+        }
+    )
+    | gmail_settings.CLAIMED_METHODS
 )
 # Media upload paths the conformance test checks against each method's mediaUpload.simple.
 CLAIMED_UPLOADS = frozenset(

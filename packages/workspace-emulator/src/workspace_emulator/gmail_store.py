@@ -509,6 +509,8 @@ class Mailbox:
     history_max_records: int | None = 200_000
     history_max_age_s: float | None = 7 * 24 * 3600.0
     listeners: list[ChangeListener] = field(default_factory=list)
+    # users.settings (sendAs, filters): owned by ``gmail_settings``.
+    settings: dict[str, Any] = field(default_factory=dict)
     _order: list[tuple[int, str]] = field(default_factory=list)
     _by_msgid: dict[str, str] = field(default_factory=dict)
     _seq: int = 0

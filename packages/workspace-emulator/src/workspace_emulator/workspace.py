@@ -2,7 +2,8 @@
 
 The format (a contract: scripts rely on it, see the README)::
 
-    DIR/workspace.toml   [user] email, name, time_zone (IANA)
+    DIR/workspace.toml   [user] email, name, time_zone (IANA), signature (optional, the
+                         Gmail signature of the primary send-as address)
                          [clock] now (optional, RFC 3339): the instant the data was written
                          around; ``secretary demo`` pins SECRETARY_NOW to it unless it is set
     DIR/mail/**          RFC 822 files or mbox files (a file whose first line starts with
@@ -50,6 +51,7 @@ from workspace_emulator._clock import to_epoch_ms, utcnow
 from workspace_emulator.calendar_store import CalendarStore
 from workspace_emulator.drive_store import DOC, FOLDER, SHEET
 from workspace_emulator.errors import GoogleApiError
+from workspace_emulator.gmail_settings import set_signature
 from workspace_emulator.gmail_store import read_headers
 from workspace_emulator.loader import split_mbox
 from workspace_emulator.state import EmulatorState, EmulatorUser
@@ -76,6 +78,7 @@ class WorkspaceConfig:
     name: str
     time_zone: str
     now: datetime | None = None
+    signature: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,10 @@ def read_config(folder: Path) -> WorkspaceConfig:
         )
         now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
     name = str(user.get("name") or email.split("@")[0].replace(".", " ").title())
-    return WorkspaceConfig(email=email, name=name, time_zone=time_zone, now=now)
+    signature = str(user.get("signature") or "")
+    return WorkspaceConfig(
+        email=email, name=name, time_zone=time_zone, now=now, signature=signature
+    )
 
 
 def load_workspace(
@@ -129,6 +135,8 @@ def load_workspace(
     with state.lock:
         user = state.add_user(config.email, name=config.name)
         user.drive.display_name = config.name
+        if config.signature:
+            set_signature(user, config.signature)
         messages = _load_mail(user, base / "mail", config)
         calendars, events = _load_calendars(user, base / "calendar", config)
         files = _load_drive(user, base / "drive", config)
