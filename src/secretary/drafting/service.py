@@ -36,6 +36,7 @@ from secretary.drafting.gmail import (
     parse_raw,
 )
 from secretary.drafting.schemas import DraftFlag, DraftOut
+from secretary.drafting.style import style_for
 from secretary.errors import Conflict, NotFound
 from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
@@ -117,6 +118,7 @@ def generate_draft(
         requester_timezone=meeting.requester_time_zone if meeting else None,
         instruction=instruction or None,
         previous_body=previous_body,
+        style=style_for(session, message.user_id),  # greeting, closing, length: as the user writes
     )
     result = tier.draft_reply(request)
     if not result.should_draft or not result.body.strip():
@@ -486,7 +488,10 @@ def _adopt_version(draft: Draft, current: DraftVersion) -> VersionDiff | None:
     if mine.digest() == current.digest():
         return None
     diff = diff_versions(mine, current)
-    draft.seen_version = mine.to_json()
+    if draft.seen_version is None:
+        # The oldest version not yet acted on: two Gmail edits in a row show as one change
+        # from what the user last saw, never only the second half.
+        draft.seen_version = mine.to_json()
     draft.to_addrs, draft.cc_addrs, draft.bcc_addrs = current.to, current.cc, current.bcc
     draft.subject = current.subject
     draft.body = current.body
