@@ -157,3 +157,41 @@ def test_refused_change_token_relists_once_and_reconciles(
             select(AuditLog.action).where(AuditLog.account_id == workspace.account_id)
         ).all() == ["drive_full_resync"]
     assert quota_book(emu).stats()["users"][email]["rejected_rate"] == 0
+
+
+def test_shared_drive_files_are_synced_and_reconciled(
+    sessions: sessionmaker[Session], workspace: Connected
+) -> None:
+    emu, email = workspace.emulator.state, workspace.email
+    drive = emu.users[email].drive
+    with emu.lock:
+        team = drive.add_shared_drive("Team")
+        plan_id = drive.add_file("Team plan", DOC, doc_text="Quarter goals", drive_id=team)["id"]
+        drive.add_file("mine.txt", "text/plain", content="my own")
+    sync_drive(sessions, workspace.account_id, workspace.settings)
+    with sessions() as session:
+        plan = session.scalars(
+            select(DriveFile).where(
+                DriveFile.account_id == workspace.account_id, DriveFile.google_id == plan_id
+            )
+        ).one()
+        assert plan.drive_id == team
+        assert plan.parents == [team]
+        assert plan.text == "Quarter goals"
+    # Changes inside the shared drive arrive through the change feed too.
+    with emu.lock:
+        drive.update_file(plan_id, doc_text="Quarter goals, revised")
+        later = drive.add_file("Team notes", DOC, doc_text="notes", drive_id=team)["id"]
+    report = sync_drive(sessions, workspace.account_id, workspace.settings)
+    assert report.full_syncs == 0
+    assert store_files(sessions, workspace.account_id) == emulator_files(emu, email)
+    with sessions() as session:
+        texts = dict(
+            session.execute(
+                select(DriveFile.google_id, DriveFile.text).where(
+                    DriveFile.account_id == workspace.account_id,
+                    DriveFile.google_id.in_([plan_id, later]),
+                )
+            ).all()
+        )
+    assert texts == {plan_id: "Quarter goals, revised", later: "notes"}

@@ -72,3 +72,30 @@ def test_the_composition_root_builds_calendar_and_drive_clients(
         assert root.components.calendar(session, workspace.account_id) is calendar  # cached
     assert [c["id"] for c in calendar.list_calendars()] == [workspace.email]
     assert drive.start_page_token()
+
+
+def test_shared_drive_items_need_include_items_from_all_drives(
+    sessions: sessionmaker[Session], workspace: Connected
+) -> None:
+    # files.list, includeItemsFromAllDrives: "Whether both My Drive and shared drive items
+    # should be included in results." (default false)
+    emu, email = workspace.emulator.state, workspace.email
+    drive = emu.users[email].drive
+    with emu.lock:
+        team = drive.add_shared_drive("Team")
+        shared_id = drive.add_file("Shared doc", "text/plain", content="x", drive_id=team)["id"]
+        own_id = drive.add_file("Own doc", "text/plain", content="y")["id"]
+    client = open_drive(sessions, workspace.account_id, workspace.settings)
+    files = client.service.files()
+    plain = files.list(fields="files(id)").execute(http=client._http())
+    assert [f["id"] for f in plain["files"]] == [own_id]
+    everything = files.list(
+        fields="files(id,driveId)",
+        supportsAllDrives=True,
+        includeItemsFromAllDrives=True,
+        corpora="allDrives",
+    ).execute(http=client._http())
+    assert {f["id"]: f.get("driveId") for f in everything["files"]} == {
+        own_id: None,
+        shared_id: team,
+    }

@@ -60,6 +60,10 @@ def _int(request: Request, name: str) -> int | None:
     return int(raw)
 
 
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "false").lower() == "true"
+
+
 def _routes(prefix: str) -> APIRouter:
     r = APIRouter(prefix=prefix, tags=["drive"])
 
@@ -73,6 +77,7 @@ def _routes(prefix: str) -> APIRouter:
                 page_size=_int(request, "pageSize"),
                 page_token=q.get("pageToken"),
                 order_by=q.get("orderBy"),
+                include_all_drives=_flag(request, "includeItemsFromAllDrives"),
             )
         return json_response(select_fields(out, q.get("fields") or DEFAULT_LIST_FIELDS))
 
@@ -119,6 +124,7 @@ def _routes(prefix: str) -> APIRouter:
                 token,
                 page_size=_int(request, "pageSize"),
                 include_removed=q.get("includeRemoved", "true").lower() != "false",
+                include_all_drives=_flag(request, "includeItemsFromAllDrives"),
             )
         return json_response(select_fields(out, q.get("fields") or DEFAULT_CHANGES_FIELDS))
 

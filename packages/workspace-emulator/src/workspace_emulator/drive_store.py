@@ -89,6 +89,9 @@ class DriveStore:
     root_id: str = field(default_factory=lambda: "0A" + secrets.token_hex(10))
     # Change-feed tokens below this are refused (the ``expire_drive_page_tokens`` fault).
     token_floor: int = 1
+    # Shared drives the user is a member of: id -> name. Their files carry ``driveId`` and
+    # are listed only with ``includeItemsFromAllDrives=true`` (files.list, changes.list).
+    shared_drives: dict[str, str] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- control side
 
@@ -104,12 +107,17 @@ class DriveStore:
         description: str | None = None,
         starred: bool = False,
         file_id: str | None = None,
+        drive_id: str | None = None,
         now: datetime | None = None,
     ) -> dict[str, Any]:
-        """Create a file (a folder, a Google Doc/Sheet from its source, or bytes)."""
+        """Create a file (a folder, a Google Doc/Sheet from its source, or bytes); with
+        ``drive_id`` in that shared drive (``add_shared_drive``), at its root by default."""
         stamp = rfc3339(now or utcnow())
         fid = file_id or "1" + secrets.token_urlsafe(32).replace("-", "x").replace("_", "y")
-        resolved_parents = [self._resolve_parent(p) for p in (parents or ["root"])]
+        if drive_id is not None and drive_id not in self.shared_drives:
+            raise GoogleApiError(404, f"Shared drive not found: {drive_id}", reason="notFound")
+        default_parent = [drive_id] if drive_id else ["root"]
+        resolved_parents = [self._resolve_parent(p) for p in (parents or default_parent)]
         owner = {
             "kind": "drive#user",
             "displayName": self.display_name or self.email.split("@")[0],
@@ -141,6 +149,11 @@ class DriveStore:
         }
         if description:
             meta["description"] = description
+        if drive_id:
+            # Shared-drive files belong to the drive, not to a user.
+            meta["driveId"] = drive_id
+            meta.pop("owners", None)
+            meta["ownedByMe"] = False
         raw = content.encode() if isinstance(content, str) else content
         stored = DriveFile(meta, raw, doc_text, sheet_rows)
         self._refresh_content_meta(stored)
@@ -248,9 +261,14 @@ class DriveStore:
         page_size: int | None,
         page_token: str | None,
         order_by: str | None,
+        include_all_drives: bool = False,
     ) -> dict[str, Any]:
         predicate = parse_query(q or "", root_id=self.root_id)
-        matched = [f for f in self.files.values() if predicate(f)]
+        matched = [
+            f
+            for f in self.files.values()
+            if predicate(f) and (include_all_drives or "driveId" not in f.meta)
+        ]
         if order_by:
             for key, desc in reversed(_parse_order(order_by)):
                 matched.sort(key=functools.partial(_order_value, key=key), reverse=desc)
@@ -279,7 +297,12 @@ class DriveStore:
         return str(self.next_change_id)
 
     def list_changes(
-        self, page_token: str, *, page_size: int | None, include_removed: bool = True
+        self,
+        page_token: str,
+        *,
+        page_size: int | None,
+        include_removed: bool = True,
+        include_all_drives: bool = False,
     ) -> dict[str, Any]:
         if (
             not page_token.isdigit()
@@ -296,6 +319,12 @@ class DriveStore:
         ordered = sorted(latest.values(), key=lambda c: c.change_id)
         if not include_removed:
             ordered = [c for c in ordered if not c.removed]
+        if not include_all_drives:
+            ordered = [
+                c
+                for c in ordered
+                if c.file_id not in self.files or "driveId" not in self.files[c.file_id].meta
+            ]
         page = ordered[:size]
         items = []
         for c in page:
@@ -325,9 +354,17 @@ class DriveStore:
             raise GoogleApiError(404, f"File not found: {file_id}.", reason="notFound")
         return stored
 
+    def add_shared_drive(self, name: str) -> str:
+        """A shared drive the user belongs to; returns its id (also its root folder's)."""
+        drive_id = "0A" + secrets.token_hex(9).upper()
+        self.shared_drives[drive_id] = name
+        return drive_id
+
     def _resolve_parent(self, parent: str) -> str:
         if parent == "root" or parent == self.root_id:
             return self.root_id
+        if parent in self.shared_drives:
+            return parent
         if parent not in self.files or self.files[parent].meta["mimeType"] != FOLDER:
             raise GoogleApiError(404, f"File not found: {parent}.", reason="notFound")
         return parent
