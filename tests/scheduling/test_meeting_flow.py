@@ -27,7 +27,7 @@ from tests.scheduling.conftest import NEW_YORK, PARIS, World, body_of
 from tests.triage.helpers import gmail_api, raw_message
 
 REQUEST_BODY = (
-    "Hi Alex,\n\nCould we meet next week about the Q3 plan? Half an hour would do, "
+    "Hi Alex,\n\nCould we meet next week about the Q3 plan? Half an hour on a video call would do, "
     "ideally after 3pm CET.\n\nThanks,\nJamie\n"
 )
 
@@ -167,6 +167,8 @@ def test_meeting_request_to_booked_event_exactly_once(world: World) -> None:
         "robin@partner.example",
     }
     assert slots.parse_rfc3339(booked["start"]["dateTime"]) == chosen
+    assert "Google Meet" in proposal["summary"]  # the request asked for a video call
+    assert booked["conferenceData"]["createRequest"]["requestId"] == event_id
 
     def confirmations() -> list[str]:
         api = gmail_api(world.emulator.state, world.emulator.base_url, world.owner.email)

@@ -106,7 +106,13 @@ class GoogleCalendarPort:
             try:
                 result: dict[str, Any] = (
                     self._service.events()
-                    .insert(calendarId=calendar_id, body=body, sendUpdates="all")
+                    .insert(
+                        calendarId=calendar_id,
+                        body=body,
+                        sendUpdates="all",
+                        # 1: a conferenceData.createRequest (a Meet link) is honoured.
+                        conferenceDataVersion=1,
+                    )
                     .execute()
                 )
                 return result

@@ -337,7 +337,14 @@ def propose_booking(
     if offer.location:
         event["location"] = offer.location
     if offer.video:
-        event["description"] += " Video call."
+        # The request asked for a video call: ask Calendar for a Meet link with the event
+        # (the request id is the event id, so a retried insert asks for the same one).
+        event["conferenceData"] = {
+            "createRequest": {
+                "requestId": offer.event_google_id,
+                "conferenceSolutionKey": {"type": "hangoutsMeet"},
+            }
+        }
     payload = {
         "calendar_id": "primary",
         "event": event,
@@ -355,8 +362,10 @@ def propose_booking(
         },
     }
     summary = (
-        f"Book “{title}” {when} with {', '.join(attendees) or 'no other attendees'}, "
-        "and confirm in the thread"
+        f"Book “{title}” {when} with {', '.join(attendees) or 'no other attendees'}"
+        + (", with a Google Meet link" if offer.video else "")
+        + (f", at {offer.location}" if offer.location else "")
+        + ", and confirm in the thread"
     )
     action = approvals.propose(
         session,
