@@ -134,7 +134,8 @@ def sanitize_html(html: str) -> str:
     if not html:
         return ""
     return nh3.clean(
-        html[:MAX_HTML_CHARS],
+        # Flattened first: the sanitizer's cost grows with nesting depth too.
+        flatten_deep_markup(html[:MAX_RAW_HTML_CHARS])[:MAX_HTML_CHARS],
         url_schemes=_ALLOWED_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
