@@ -138,3 +138,44 @@ def test_far_future_events_are_listed_without_time_max(cal: Any) -> None:
     far = cal.events().insert(calendarId="primary", body=body).execute()
     listed = cal.events().list(calendarId="primary", timeMin="2026-01-01T00:00:00Z")
     assert far["id"] in {e["id"] for e in listed.execute()["items"]}
+
+
+def test_quick_add_move_import_and_new_calendars(cal: Any) -> None:
+    """events.quickAdd ("Creates an event based on a simple text string"), events.move
+    ("Moves an event to another calendar, i.e. changes an event's organizer"),
+    events.import ("Imports an event ... add a private copy of an existing event"),
+    calendars.insert and calendarList.insert
+    (https://developers.google.com/workspace/calendar/api/v3/reference/events/quickAdd,
+    .../events/move, .../events/import, .../calendars/insert, .../calendarList/insert)."""
+    made = cal.calendars().insert(body={"summary": "Side project", "timeZone": NY}).execute()
+    assert made["kind"] == "calendar#calendar"
+    listed = cal.calendarList().list().execute()["items"]
+    assert made["id"] in {c["id"] for c in listed}
+    entry = cal.calendarList().insert(body={"id": made["id"], "colorId": "7"}).execute()
+    assert entry["colorId"] == "7"
+
+    quick = cal.events().quickAdd(calendarId=made["id"], text="Lunch with Bo 2026-11-20 12:30pm")
+    event = quick.execute()
+    assert event["summary"] == "Lunch with Bo"
+    assert event["start"]["dateTime"] == "2026-11-20T12:30:00-05:00"
+    assert event["end"]["dateTime"] == "2026-11-20T13:30:00-05:00"
+
+    moved = cal.events().move(calendarId=made["id"], eventId=event["id"], destination=USER_EMAIL)
+    assert moved.execute()["organizer"]["email"] == USER_EMAIL
+    primary = cal.events().list(calendarId="primary").execute()["items"]
+    assert [e["id"] for e in primary] == [event["id"]]
+    assert cal.events().list(calendarId=made["id"]).execute()["items"] == []
+
+    body = {
+        "iCalUID": "invite-42@partner.example",
+        "summary": "Partner call",
+        "organizer": {"email": "pat@partner.example"},
+        "start": {"dateTime": "2026-11-24T15:00:00Z"},
+        "end": {"dateTime": "2026-11-24T15:30:00Z"},
+    }
+    first = cal.events().import_(calendarId="primary", body=body).execute()
+    again = cal.events().import_(calendarId="primary", body={**body, "summary": "Partner call v2"})
+    second = again.execute()
+    assert second["id"] == first["id"]
+    assert second["summary"] == "Partner call v2"
+    assert first["organizer"]["email"] == "pat@partner.example"

@@ -31,6 +31,11 @@ CLAIMED_METHODS = frozenset(
         "calendar.events.delete",
         "calendar.events.instances",
         "calendar.freebusy.query",
+        "calendar.events.quickAdd",
+        "calendar.events.move",
+        "calendar.events.import",
+        "calendar.calendars.insert",
+        "calendar.calendarList.insert",
     }
 )
 
@@ -170,6 +175,49 @@ def _routes(prefix: str) -> APIRouter:
         state, user = _user(request, READ_SCOPES)
         with state.lock:
             return json_response(user.calendar.instances(calendar_id, event_id, _params(request)))
+
+    @r.post(
+        "/calendars/{calendar_id}/events/quickAdd", dependencies=_gate("calendar.events.quickAdd")
+    )
+    def events_quick_add(request: Request, calendar_id: str, text: str = "") -> Response:
+        state, user = _user(request, WRITE_SCOPES)
+        with state.lock:
+            return json_response(user.calendar.quick_add(calendar_id, text))
+
+    @r.post("/calendars/{calendar_id}/events/import", dependencies=_gate("calendar.events.import"))
+    async def events_import(request: Request, calendar_id: str) -> Response:
+        state, user = _user(request, WRITE_SCOPES)
+        body = await _body(request)
+        _conference_aware(request, body)
+        with state.lock:
+            return json_response(user.calendar.import_event(calendar_id, body))
+
+    @r.post(
+        "/calendars/{calendar_id}/events/{event_id}/move",
+        dependencies=_gate("calendar.events.move"),
+    )
+    def events_move(
+        request: Request, calendar_id: str, event_id: str, destination: str = ""
+    ) -> Response:
+        state, user = _user(request, WRITE_SCOPES)
+        if not destination:
+            raise GoogleApiError(400, "Required parameter: destination", reason="required")
+        with state.lock:
+            return json_response(user.calendar.move(calendar_id, event_id, destination))
+
+    @r.post("/calendars", dependencies=_gate("calendar.calendars.insert"))
+    async def calendars_insert(request: Request) -> Response:
+        state, user = _user(request, frozenset({_BASE}))
+        body = await _body(request)
+        with state.lock:
+            return json_response(user.calendar.insert_calendar(body))
+
+    @r.post("/users/me/calendarList", dependencies=_gate("calendar.calendarList.insert"))
+    async def calendar_list_insert(request: Request) -> Response:
+        state, user = _user(request, frozenset({_BASE}))
+        body = await _body(request)
+        with state.lock:
+            return json_response(user.calendar.insert_calendar_list(body))
 
     @r.post("/freeBusy", dependencies=_gate("calendar.freebusy.query"))
     async def freebusy_query(request: Request) -> Response:

@@ -338,6 +338,120 @@ class CalendarStore:
                     other.body["status"] = "cancelled"
                     self._touch(other, stamp)
 
+    def quick_add(self, calendar_id: str, text: str) -> dict[str, Any]:
+        """``events.quickAdd``: an event from a line of text. The emulator understands a
+        subset of Google's phrasing: a day (``today``, ``tomorrow``, a weekday name, an ISO
+        date) and a time (``3pm``, ``15:30``, ``at 9``); the rest is the summary. Without a
+        day it is today; without a time, the next full hour; one hour long."""
+        cal_id = self.resolve(calendar_id)
+        if not text.strip():
+            raise GoogleApiError(400, "Required parameter: text", reason="required")
+        zone = ZoneInfo(self.calendars[cal_id]["timeZone"])
+        now = utcnow().astimezone(zone)
+        day = now.date()
+        rest = text
+        m = re.search(r"\b(\d{4}-\d{2}-\d{2})\b", rest)
+        weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+        if m:
+            day = date.fromisoformat(m.group(1))
+            rest = rest.replace(m.group(0), " ")
+        elif re.search(r"\btomorrow\b", rest, re.I):
+            day = now.date() + timedelta(days=1)
+            rest = re.sub(r"\btomorrow\b", " ", rest, flags=re.I)
+        elif re.search(r"\btoday\b", rest, re.I):
+            rest = re.sub(r"\btoday\b", " ", rest, flags=re.I)
+        else:
+            for i, name in enumerate(weekdays):
+                if re.search(rf"\b(on )?{name}\b", rest, re.I):
+                    day = now.date() + timedelta(days=(i - now.weekday() - 1) % 7 + 1)
+                    rest = re.sub(rf"\b(on )?{name}\b", " ", rest, flags=re.I)
+                    break
+        t = re.search(r"\b(?:at )?(\d{1,2})(?::(\d{2}))?\s*(am|pm)\b", rest, re.I) or re.search(
+            r"\b(?:at )?(\d{1,2}):(\d{2})()\b", rest
+        )
+        if t:
+            hour = int(t.group(1)) % 12 if t.group(3) else int(t.group(1))
+            if (t.group(3) or "").lower() == "pm":
+                hour += 12
+            start = datetime.combine(day, time(hour, int(t.group(2) or 0)), tzinfo=zone)
+            rest = rest.replace(t.group(0), " ")
+        else:
+            start = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+            start = datetime.combine(day, start.timetz())
+        summary = re.sub(r"\s+", " ", rest).strip(" ,") or text.strip()
+        body = {
+            "summary": summary,
+            "start": {"dateTime": start.isoformat(), "timeZone": zone.key},
+            "end": {"dateTime": (start + timedelta(hours=1)).isoformat(), "timeZone": zone.key},
+        }
+        return self.insert_event(calendar_id, body)
+
+    def move(self, calendar_id: str, event_id: str, destination: str) -> dict[str, Any]:
+        """``events.move``: the event changes organizer calendar; the source keeps a
+        cancelled tombstone so its sync sees it leave."""
+        cal_id = self.resolve(calendar_id)
+        dest_id = self.resolve(destination)
+        stored = self.events[cal_id].get(event_id)
+        if stored is None or stored.cancelled:
+            raise GoogleApiError(404, "Not Found", reason="notFound")
+        if stored.body.get("recurringEventId"):
+            raise GoogleApiError(
+                400,
+                "Cannot move an instance of a recurring event.",
+                reason="cannotChangeOrganizerOfInstance",
+            )
+        body = copy.deepcopy(stored.body)
+        if dest_id == cal_id:
+            return self._public(body)
+        body["organizer"] = {
+            "email": dest_id,
+            "displayName": self.calendars[dest_id]["summary"],
+            "self": True,
+        }
+        moved = StoredEvent(dest_id, body, 0)
+        self.events[dest_id].pop(event_id, None)
+        self.events[dest_id][event_id] = moved
+        stamp = rfc3339(utcnow())
+        self._touch(moved, stamp)
+        stored.body = {**copy.deepcopy(stored.body), "status": "cancelled"}
+        self._touch(stored, stamp)
+        return self._public(moved.body)
+
+    def import_event(self, calendar_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``events.import``: a private copy of an existing event, keyed by its iCalUID
+        (importing the same iCalUID again updates that copy)."""
+        cal_id = self.resolve(calendar_id)
+        uid = body.get("iCalUID")
+        if not uid:
+            raise GoogleApiError(400, "Missing iCalUID.", reason="required")
+        for stored in self.events[cal_id].values():
+            if stored.body.get("iCalUID") == uid and not stored.body.get("recurringEventId"):
+                return self.patch_event(cal_id, stored.id, body, replace=True)
+        return self.insert_event(cal_id, {k: v for k, v in body.items() if k != "id"})
+
+    def insert_calendar(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``calendars.insert``: a secondary calendar owned by the user."""
+        summary = str(body.get("summary") or "").strip()
+        if not summary:
+            raise GoogleApiError(400, "Missing summary.", reason="required")
+        _zone(body.get("timeZone"))
+        entry = self.add_calendar(
+            summary, time_zone=body.get("timeZone"), description=body.get("description")
+        )
+        return self.calendar_resource(entry["id"])
+
+    def insert_calendar_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``calendarList.insert``: put an existing calendar (by id) on the user's list."""
+        cal_id = str(body.get("id") or "")
+        if cal_id not in self.calendars:
+            raise GoogleApiError(404, "Not Found", reason="notFound")
+        entry = self.calendars[cal_id]
+        for key in ("colorId", "hidden", "selected", "summaryOverride", "defaultReminders"):
+            if key in body:
+                entry[key] = copy.deepcopy(body[key])
+        entry.pop("deleted", None)
+        return copy.deepcopy(entry)
+
     def invalidate_sync_tokens(self) -> None:
         self.generation += 1
 
