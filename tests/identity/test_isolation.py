@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from secretary.config import Settings
 from secretary.db.models import Draft, GoogleAccount, Rule
 from tests.auth import TEST_ORIGIN, csrf_headers, sign_in
 from tests.identity.conftest import Tenant
@@ -225,3 +226,23 @@ def test_token_scopes_revocation_and_last_use(
     actions = [e["action"] for e in client.get("/api/v1/audit", headers=bearer(alice)).json()]
     assert "token.created" in actions
     assert "token.revoked" in actions
+
+
+def test_the_api_docs_show_how_to_authenticate(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["token"]["scheme"] == "bearer"
+    assert schema["paths"]["/api/v1/drafts"]["get"]["security"] == [{"token": []}]
+    assert "Authorization: Bearer" in schema["info"]["description"]
+
+
+def test_the_session_cookie_is_secure_behind_https(settings: Settings) -> None:
+    from fastapi.responses import Response
+
+    from secretary.web.auth import set_session_cookie
+
+    response = Response()
+    set_session_cookie(response, settings.model_copy(update={"base_url": "https://s.example"}), "x")
+    cookie = response.headers["set-cookie"]
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+    assert "samesite=lax" in cookie.lower()

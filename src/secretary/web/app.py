@@ -89,7 +89,13 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app = FastAPI(
         title="Secretary",
         version=__version__,
-        description="A self-hostable AI secretary for Google Workspace.",
+        description=(
+            "A self-hostable AI secretary for Google Workspace.\n\n"
+            "Every `/api/v1` route needs a user: send a personal API token as "
+            "`Authorization: Bearer sec_...` (create one under Settings -> API tokens, or "
+            "with `secretary tokens create NAME --scope read`), or sign in to the web UI "
+            "with Google. See docs/how-to/api-tokens.md."
+        ),
         lifespan=lifespan,
         # /docs is served by the UI from vendored Swagger UI assets (no CDN, no inline script).
         docs_url=None,

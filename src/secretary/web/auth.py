@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -254,7 +255,20 @@ def audit_action(method: str, path: str) -> str | None:
     return f"{resource}.{verb}"
 
 
-def current_user(request: Request, session: SessionDep, state: StateDep) -> Principal:
+# Declared for the OpenAPI schema (the docs' "Authorize" button and a lock on every route);
+# ``authenticate`` reads the header itself, so a missing one still falls back to the cookie.
+_bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="A personal API token: `Authorization: Bearer sec_...` "
+    "(Settings -> API tokens, or `secretary tokens create`).",
+)
+BearerDoc = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)]
+
+
+def current_user(
+    request: Request, session: SessionDep, state: StateDep, _doc: BearerDoc = None
+) -> Principal:
     """The API's caller: authenticated, CSRF-checked for cookies, scope-checked, rate
     limited, and with the request's transaction scoped to them."""
     principal = authenticate(request, session, state.settings)
