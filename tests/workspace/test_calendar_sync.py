@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
@@ -177,3 +178,67 @@ def test_410_wipes_the_calendar_and_lists_it_again_once(
         assert audits.count("calendar_full_resync") == 2
     # Quota stayed within the allowance.
     assert quota_book(emu).stats()["users"][email]["rejected_rate"] == 0
+
+
+def test_recurrence_expansion_matches_google_across_dst_and_rules(
+    sessions: sessionmaker[Session], workspace: Connected
+) -> None:
+    """Series crossing a DST change, UNTIL, EXDATE, all-day weekly, a moved and a
+    cancelled occurrence: the stored occurrences equal the emulator's singleEvents listing
+    (ids, instants) over the horizon."""
+    emu, email = workspace.emulator.state, workspace.email
+    store = emu.users[email].calendar
+    year = datetime.now(UTC).year + 1
+    with emu.lock:
+        dst = store.insert_event(
+            email,
+            {
+                "summary": "Weekly across DST",
+                "start": {"dateTime": f"{year}-03-02T09:30:00+01:00", "timeZone": "Europe/Paris"},
+                "end": {"dateTime": f"{year}-03-02T10:00:00+01:00", "timeZone": "Europe/Paris"},
+                "recurrence": [
+                    f"RRULE:FREQ=WEEKLY;UNTIL={year}0501T000000Z",
+                    f"EXDATE;TZID=Europe/Paris:{year}0316T093000",
+                ],
+            },
+        )
+        store.insert_event(
+            email,
+            {
+                "summary": "All-day every other week",
+                "start": {"date": f"{year}-01-02"},
+                "end": {"date": f"{year}-01-03"},
+                "recurrence": ["RRULE:FREQ=WEEKLY;INTERVAL=2;COUNT=12"],
+            },
+        )
+        items = store.instances(email, dst["id"], {})["items"]
+        store.patch_event(
+            email,
+            items[2]["id"],
+            {
+                "start": {"dateTime": f"{year}-03-24T15:00:00+01:00", "timeZone": "Europe/Paris"},
+                "end": {"dateTime": f"{year}-03-24T15:30:00+01:00", "timeZone": "Europe/Paris"},
+            },
+        )
+        store.delete_event(email, items[4]["id"])
+    sync_calendar(sessions, workspace.account_id, workspace.settings)
+    lo, hi = _horizon()
+    ours = store_instances(sessions, workspace.account_id, lo, hi)[email]
+    assert ours == emulator_instances(emu, email, lo, hi)[email]
+    dst_rows = sorted(o for o in ours if o[0].startswith(dst["id"]))
+    assert len(dst_rows) == 7  # 9 Mondays to May, minus the EXDATE and the cancelled one
+    # Wall-clock 09:30 in Paris on both sides of the DST change (08:30Z, then 07:30Z).
+    hours = {start.hour for _id, start, _end in dst_rows if start.day != 24}
+    assert hours == {8, 7}
+    with sessions() as session:
+        all_day = session.scalars(
+            select(CalendarInstance).where(
+                CalendarInstance.account_id == workspace.account_id,
+                CalendarInstance.all_day,
+            )
+        ).all()
+        assert len(all_day) == 12
+        days = sorted(i.start_date for i in all_day if i.start_date)
+        assert days[0] == date(year, 1, 2)
+        assert all((b - a).days == 14 for a, b in itertools.pairwise(days))
+        assert all(i.end_date == i.start_date + timedelta(days=1) for i in all_day if i.start_date)
