@@ -160,3 +160,21 @@ def test_next_never_leaves_the_site() -> None:
     assert oidc.safe_next("//evil.example/") == "/"
     assert oidc.safe_next("/\\evil.example") == "/"
     assert oidc.safe_next("/drafts?x=1") == "/drafts?x=1"
+
+
+def test_an_address_is_never_merged_across_google_accounts(
+    signin_client: TestClient,
+    emulator: Emulator,  # noqa: F811 (the fixture imported above)
+    sessions: sessionmaker[Session],
+) -> None:
+    """Google reassigns addresses: a second sub with a known address is not that user."""
+    with sessions.begin() as s:
+        s.add(User(email=emulator.email, google_sub="another-google-account"))
+    try:
+        r = sign_in_with_google(signin_client)
+        assert r.status_code == 400
+        assert "belongs to another Secretary user" in r.text
+        assert signin_client.get("/api/v1/me").status_code == 401
+    finally:
+        with sessions.begin() as s:
+            s.execute(delete(User).where(User.google_sub == "another-google-account"))

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from secretary.db.models import ApiToken, AuditLog, GoogleAccount, User, WebSession
-from secretary.identity.errors import TokenNotFound
+from secretary.identity.errors import SignInFailed, TokenNotFound
 from secretary.identity.schemas import ALL_SCOPES
 from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
@@ -90,8 +90,15 @@ def find_or_create_user(
         user.google_sub = sub
         session.flush()
         return user, False
-    if user is not None:  # pragma: no cover - an account's user bound to another sub
-        log.warning("identity.sub_conflict", user_id=user.id)
+    taken = session.scalars(select(User.id).where(User.email == email)).first()
+    if user is not None or taken is not None:
+        # Another Google account (another sub) already is this user or holds this address
+        # (Google reassigns addresses): never merge two people on an address.
+        log.warning("identity.sub_conflict")
+        raise SignInFailed(
+            "This Google account's address already belongs to another Secretary user. "
+            "Sign in with that Google account, or ask the administrator."
+        )
     user = User(email=email, display_name=name, google_sub=sub)
     session.add(user)
     session.flush()

@@ -103,6 +103,10 @@ def sign_in_callback(
     try:
         pending = oidc.open_pending(settings, sealed)
         who = oidc.complete(settings, pending, state=oauth_state, code=code, error=error)
+        tenancy.act_as_system(session)  # finding the user by sub spans users
+        user, created = identity.find_or_create_user(
+            session, sub=who.sub, email=who.email, name=who.name
+        )
     except SignInFailed as exc:
         log.info("identity.sign_in_failed", code=exc.code)
         response: Response = _page(
@@ -118,10 +122,6 @@ def sign_in_callback(
         )
         response.delete_cookie(oidc.COOKIE_NAME, path=oidc.COOKIE_PATH)
         return response
-    tenancy.act_as_system(session)  # finding the user by sub spans users
-    user, created = identity.find_or_create_user(
-        session, sub=who.sub, email=who.email, name=who.name
-    )
     secret, row = identity.create_session(
         session, user.id, ttl=timedelta(hours=settings.identity.session_ttl_hours)
     )
