@@ -118,9 +118,18 @@ def test_kill_9_mid_initial_calendar_sync_then_restart(
         assert any(c.page_token for c in listing), "a listing should be mid-way (page token)"
 
     fault_injector(emu).configure(FaultConfig())
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, timeout=180, check=False)
+    # The restart syncs every service the account granted (no --service): one summary with
+    # Gmail's fields at the top and each other service under its name.
+    everything = [c for c in cmd if c not in ("--service", "calendar")]
+    done = subprocess.run(
+        everything, cwd=ROOT, env=env, capture_output=True, timeout=180, check=False
+    )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
-    report = json.loads(done.stdout)["calendar"]
+    summary = json.loads(done.stdout)
+    assert summary["account"] == workspace.account_id
+    assert summary["phase"] == "incremental"  # Gmail (an empty mailbox)
+    assert summary["drive"]["phase"] == "incremental"
+    report = summary["calendar"]
     assert report["phase"] == "incremental"
     # Resumed at the next page: it wrote what was left, not everything again.
     assert report["changed"] <= total - at_kill + 25
