@@ -10,8 +10,9 @@ stored its id" never yields a second draft.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from prometheus_client import Histogram
 from sqlalchemy import select
@@ -88,10 +89,13 @@ def generate_draft(
     tier: IntelligenceTier,
     instruction: str | None = None,
     previous_body: str | None = None,
+    attendee_busy: Callable[[Session, int], Any] | None = None,
 ) -> Draft | None:
     """Store a reply suggestion for the message (reusing an active one), or None when the
     tier decides no reply should be drafted. ``instruction`` and ``previous_body`` come from
-    a regenerate: the user's wish, and the suggestion the new one must differ from."""
+    a regenerate: the user's wish, and the suggestion the new one must differ from.
+    ``attendee_busy(session, user_id)`` gives scheduling the internal attendees' busy time
+    (``scheduling.calendar_api.attendee_busy_source``) for meeting requests."""
     existing = active_draft(session, message_id)
     if existing is not None:
         return existing
@@ -105,7 +109,12 @@ def generate_draft(
     # its booking proposal (with the confirmation) waits in the approval queue (issue 10).
     from secretary.scheduling import meetings
 
-    meeting = meetings.draft_context(session, message, tier=tier)
+    meeting = meetings.draft_context(
+        session,
+        message,
+        tier=tier,
+        attendee_busy=attendee_busy(session, message.user_id) if attendee_busy else None,
+    )
     if meeting is not None and meeting.skip:
         log.info("draft_skipped", message_id=message_id, reason="booking_proposed")
         return None

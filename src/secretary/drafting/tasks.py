@@ -5,6 +5,11 @@ The stages around them are declared in ``secretary.pipeline.STAGES``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
 from secretary import pipeline
 from secretary.drafting import service
 from secretary.worker.task import RetryPolicy, TaskContext, task
@@ -13,10 +18,28 @@ GENERATE_TASK = "drafting.generate"
 GMAIL_DRAFT_TASK = "drafting.create_gmail_draft"
 
 
+def _attendee_busy(ctx: TaskContext) -> Callable[[Session, int], Any]:
+    """Meeting requests with colleagues: their busy time through Calendar freebusy."""
+    from secretary.scheduling.calendar_api import attendee_busy_source
+
+    sessions = sessionmaker(bind=ctx.session.get_bind(), expire_on_commit=False)
+
+    def build(session: Session, user_id: int) -> Any:
+        return attendee_busy_source(session, user_id, ctx.settings, sessions, tolerant=True)
+
+    return build
+
+
 @task(GENERATE_TASK, retry=RetryPolicy(max_attempts=3), stage="draft")
 def generate(ctx: TaskContext, *, message_id: int) -> None:
     tier = ctx.deps.tier.get()
-    draft = service.generate_draft(ctx.session, message_id, tier=tier) if tier else None
+    draft = (
+        service.generate_draft(
+            ctx.session, message_id, tier=tier, attendee_busy=_attendee_busy(ctx)
+        )
+        if tier
+        else None
+    )
     if draft is not None:
         pipeline.advance(
             ctx,

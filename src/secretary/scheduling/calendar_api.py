@@ -21,7 +21,10 @@ from googleapiclient.errors import HttpError
 from sqlalchemy.orm import Session, sessionmaker
 
 from secretary.config import Settings
+from secretary.kit.logging import get_logger
 from secretary.scheduling import slots
+
+log = get_logger(__name__)
 
 # Google's documented limits for freebusy.query: at most 50 calendars per request
 # (calendarExpansionMax); long ranges are refused (timeRangeTooLong), so ranges are split
@@ -209,10 +212,18 @@ def domain_of(address: str) -> str:
 
 
 def attendee_busy_source(
-    session: Session, user_id: int, settings: Settings, sessions: sessionmaker[Session]
+    session: Session,
+    user_id: int,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    *,
+    tolerant: bool = False,
 ) -> Callable[[Sequence[str], slots.Interval], list[slots.Interval]]:
     """Busy time of the internal attendees (same domain as the user's account) through
-    ``freebusy.query``; external attendees' calendars are not visible and are skipped."""
+    ``freebusy.query``; external attendees' calendars are not visible and are skipped.
+
+    ``tolerant``: a Google failure yields no attendee busy time instead of an error (the
+    draft stage: slots are still the owner's real free time, and the booking re-checks)."""
     from secretary.scheduling import repository
 
     def busy(attendees: Sequence[str], window: slots.Interval) -> list[slots.Interval]:
@@ -225,7 +236,13 @@ def attendee_busy_source(
         ]
         if not internal:
             return []
-        port = calendar_factory(settings, sessions)(session, account.id)
-        return query_busy(port, internal, window)
+        try:
+            port = calendar_factory(settings, sessions)(session, account.id)
+            return query_busy(port, internal, window)
+        except Exception:
+            if not tolerant:
+                raise
+            log.warning("attendee_freebusy_failed", attendees=len(internal))
+            return []
 
     return busy
