@@ -55,9 +55,13 @@ def _first_name(name: str | None, addr: str | None) -> str | None:
         if first.isalpha():
             return first.capitalize()
     if addr:
-        local = addr.split("@")[0].split(".")[0]
-        if local.isalpha() and len(local) > 1:
-            return local.capitalize()
+        # Only a "first.last@" address names a person; "mlk@", "info@" or "jsmith@" do not,
+        # and "Hi Mlk," is worse than "Hi,".
+        local = addr.split("@")[0]
+        parts = [p for p in re.split(r"[._]", local) if p]
+        first = parts[0] if len(parts) >= 2 else ""
+        if first.isalpha() and len(first) > 1 and re.search(r"[aeiouy]", first, re.I):
+            return first.capitalize()
     return None
 
 
