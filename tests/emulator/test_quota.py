@@ -29,7 +29,8 @@ def test_units_come_from_the_shared_table() -> None:
     assert method_units("gmail.users.messages.send") == 100
     assert method_units("gmail.users.history.list") == 2
     assert method_units("calendar.events.list") == 1
-    assert method_units("drive.files.list") == 1
+    assert method_units("drive.files.list") == 100  # the client's table prices listings
+    assert method_units("drive.files.get") == 1
 
 
 def test_rolling_minute_and_peak_window() -> None:

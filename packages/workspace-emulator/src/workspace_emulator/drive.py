@@ -7,13 +7,17 @@ Responses honour ``fields`` and default to Drive's minimal field sets, as Google
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from workspace_emulator.drive_store import select_fields
+from workspace_emulator.drive_store import DOC, FOLDER, SHEET, select_fields
 from workspace_emulator.errors import GoogleApiError, json_response
+from workspace_emulator.gmail import _upload as read_upload
 from workspace_emulator.oauth import authenticate
 from workspace_emulator.quota import api_call
 from workspace_emulator.state import EmulatorState, EmulatorUser
@@ -26,6 +30,15 @@ CLAIMED_METHODS = frozenset(
         "drive.files.export",
         "drive.changes.getStartPageToken",
         "drive.changes.list",
+        "drive.files.create",
+        "drive.files.update",
+        "drive.files.delete",
+        "drive.files.copy",
+        "drive.permissions.list",
+        "drive.permissions.get",
+        "drive.permissions.create",
+        "drive.permissions.delete",
+        "drive.about.get",
     }
 )
 
@@ -131,7 +144,167 @@ def _routes(prefix: str) -> APIRouter:
     return r
 
 
+WRITE_SCOPES = frozenset({_BASE, f"{_BASE}.file"})
+NATIVE = {DOC: "text/plain", SHEET: "text/csv"}
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise GoogleApiError(400, "Invalid JSON payload received.", reason="parseError") from None
+    if not isinstance(data, dict):
+        raise GoogleApiError(400, "Invalid JSON payload received.", reason="parseError")
+    return data
+
+
+def _content(meta: dict[str, Any], media: bytes | None) -> dict[str, Any]:
+    """Keyword arguments for the store: a Doc/Sheet converts uploaded text or CSV (Drive's
+    import conversion); anything else keeps the bytes."""
+    mime = str(meta.get("mimeType") or "application/octet-stream")
+    if media is None:
+        return {}
+    if mime == DOC:
+        return {"doc_text": media.decode("utf-8", "replace")}
+    if mime == SHEET:
+        return {"sheet_rows": list(csv.reader(io.StringIO(media.decode("utf-8", "replace"))))}
+    return {"content": media}
+
+
+def _write_routes(prefix: str, upload_prefix: str) -> APIRouter:
+    r = APIRouter(tags=["drive"])
+
+    async def create(request: Request, *, upload: bool) -> Response:
+        state, user = _user(request, WRITE_SCOPES)
+        if upload:
+            meta, media = await read_upload(request)
+        else:
+            meta, media = await _json_body(request), None
+        name = str(meta.get("name") or "Untitled")
+        mime = str(meta.get("mimeType") or ("application/octet-stream" if media else FOLDER))
+        with state.lock:
+            out = user.drive.add_file(
+                name,
+                mime,
+                parents=list(meta.get("parents") or ["root"]),
+                description=meta.get("description"),
+                starred=bool(meta.get("starred", False)),
+                properties=meta.get("properties"),
+                **_content({**meta, "mimeType": mime}, media if media is not None else b""),
+            )
+        fields = request.query_params.get("fields") or DEFAULT_FILE_FIELDS
+        return json_response(select_fields(out, fields))
+
+    @r.post(prefix + "/files", dependencies=_gate("drive.files.create"))
+    async def files_create(request: Request) -> Response:
+        return await create(request, upload=False)
+
+    @r.post(upload_prefix + "/files", dependencies=_gate("drive.files.create"))
+    async def files_create_upload(request: Request) -> Response:
+        return await create(request, upload=True)
+
+    async def update(request: Request, file_id: str, *, upload: bool) -> Response:
+        state, user = _user(request, WRITE_SCOPES)
+        if upload:
+            meta, media = await read_upload(request)
+        else:
+            meta, media = await _json_body(request), None
+        q = request.query_params
+        with state.lock:
+            current = user.drive.get_file(file_id)
+            parents = list(current.get("parents") or [])
+            if q.get("addParents") or q.get("removeParents"):
+                removed = set((q.get("removeParents") or "").split(","))
+                parents = [p for p in parents if p not in removed]
+                parents += [p for p in (q.get("addParents") or "").split(",") if p]
+                meta = {**meta, "parents": parents}
+            if media is not None:
+                user.drive.update_file(file_id, **_content(current, media))
+            out = user.drive.set_meta(file_id, meta)
+        fields = q.get("fields") or DEFAULT_FILE_FIELDS
+        return json_response(select_fields(out, fields))
+
+    @r.patch(prefix + "/files/{file_id}", dependencies=_gate("drive.files.update"))
+    async def files_update(request: Request, file_id: str) -> Response:
+        return await update(request, file_id, upload=False)
+
+    @r.patch(upload_prefix + "/files/{file_id}", dependencies=_gate("drive.files.update"))
+    async def files_update_upload(request: Request, file_id: str) -> Response:
+        return await update(request, file_id, upload=True)
+
+    @r.delete(prefix + "/files/{file_id}", dependencies=_gate("drive.files.delete"))
+    def files_delete(request: Request, file_id: str) -> Response:
+        state, user = _user(request, WRITE_SCOPES)
+        with state.lock:
+            user.drive.delete_file(file_id)
+        return Response(status_code=204)
+
+    @r.post(prefix + "/files/{file_id}/copy", dependencies=_gate("drive.files.copy"))
+    async def files_copy(request: Request, file_id: str) -> Response:
+        state, user = _user(request, WRITE_SCOPES)
+        body = await _json_body(request)
+        with state.lock:
+            out = user.drive.copy_file(file_id, body)
+        fields = request.query_params.get("fields") or DEFAULT_FILE_FIELDS
+        return json_response(select_fields(out, fields))
+
+    @r.get(prefix + "/files/{file_id}/permissions", dependencies=_gate("drive.permissions.list"))
+    def permissions_list(request: Request, file_id: str) -> Response:
+        state, user = _user(request, METADATA_SCOPES)
+        with state.lock:
+            perms = user.drive.permissions(file_id)
+        return json_response({"kind": "drive#permissionList", "permissions": perms})
+
+    @r.get(
+        prefix + "/files/{file_id}/permissions/{permission_id}",
+        dependencies=_gate("drive.permissions.get"),
+    )
+    def permissions_get(request: Request, file_id: str, permission_id: str) -> Response:
+        state, user = _user(request, METADATA_SCOPES)
+        with state.lock:
+            found = [p for p in user.drive.permissions(file_id) if p["id"] == permission_id]
+        if not found:
+            raise GoogleApiError(404, f"Permission not found: {permission_id}.", reason="notFound")
+        return json_response(found[0])
+
+    @r.post(prefix + "/files/{file_id}/permissions", dependencies=_gate("drive.permissions.create"))
+    async def permissions_create(request: Request, file_id: str) -> Response:
+        state, user = _user(request, WRITE_SCOPES)
+        body = await _json_body(request)
+        with state.lock:
+            return json_response(user.drive.add_permission(file_id, body))
+
+    @r.delete(
+        prefix + "/files/{file_id}/permissions/{permission_id}",
+        dependencies=_gate("drive.permissions.delete"),
+    )
+    def permissions_delete(request: Request, file_id: str, permission_id: str) -> Response:
+        state, user = _user(request, WRITE_SCOPES)
+        with state.lock:
+            user.drive.remove_permission(file_id, permission_id)
+        return Response(status_code=204)
+
+    @r.get(prefix + "/about", dependencies=_gate("drive.about.get"))
+    def about_get(request: Request) -> Response:
+        state, user = _user(request, METADATA_SCOPES)
+        fields = request.query_params.get("fields")
+        if not fields:
+            # Drive v3: "The 'fields' parameter is required for this method."
+            raise GoogleApiError(
+                400, "The 'fields' parameter is required for this method.", reason="required"
+            )
+        with state.lock:
+            return json_response(select_fields(user.drive.about(), fields))
+
+    return r
+
+
 router = APIRouter()
+router.include_router(_write_routes("/drive/v3", "/upload/drive/v3"))
+router.include_router(_write_routes("", "/upload"))
 router.include_router(_routes("/drive/v3"))
 router.include_router(_routes(""))
 

@@ -109,6 +109,8 @@ class DriveStore:
         file_id: str | None = None,
         drive_id: str | None = None,
         now: datetime | None = None,
+        shared_by: str | None = None,
+        properties: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """Create a file (a folder, a Google Doc/Sheet from its source, or bytes); with
         ``drive_id`` in that shared drive (``add_shared_drive``), at its root by default."""
@@ -149,6 +151,25 @@ class DriveStore:
         }
         if description:
             meta["description"] = description
+        if properties:
+            meta["properties"] = {k: str(v) for k, v in properties.items()}
+        if shared_by:
+            # Someone else's file shared with the user: it matches ``sharedWithMe``.
+            other = {
+                "kind": "drive#user",
+                "displayName": shared_by.split("@")[0],
+                "emailAddress": shared_by,
+                "me": False,
+                "permissionId": hashlib.sha1(shared_by.encode()).hexdigest()[:20],  # noqa: S324 -- an opaque id
+            }
+            meta.update(
+                owners=[other],
+                ownedByMe=False,
+                shared=True,
+                sharedWithMeTime=stamp,
+                sharingUser=other,
+            )
+            meta.pop("modifiedByMeTime", None)
         if drive_id:
             # Shared-drive files belong to the drive, not to a user.
             meta["driveId"] = drive_id
@@ -203,6 +224,130 @@ class DriveStore:
         stored.meta["version"] = str(int(stored.meta["version"]) + 1)
         self._record(file_id, stamp, removed=False)
         return self._public(stored)
+
+    def set_meta(self, file_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """files.update metadata: name, description, starred, trashed, parents and
+        properties/appProperties (a null value removes the key)."""
+        stored = self._get(file_id)
+        stamp = rfc3339(utcnow())
+        for key in ("name", "description", "starred"):
+            if key in changes and changes[key] is not None:
+                stored.meta[key] = changes[key]
+        for key in ("properties", "appProperties"):
+            if isinstance(changes.get(key), dict):
+                merged = dict(stored.meta.get(key) or {})
+                for k, v in changes[key].items():
+                    if v is None:
+                        merged.pop(k, None)
+                    else:
+                        merged[k] = str(v)
+                stored.meta[key] = merged
+        if "parents" in changes:
+            stored.meta["parents"] = [self._resolve_parent(p) for p in changes["parents"]]
+        if changes.get("trashed") is not None:
+            return self.trash_file(file_id, trashed=bool(changes["trashed"]))
+        stored.meta["modifiedTime"] = stored.meta["modifiedByMeTime"] = stamp
+        stored.meta["version"] = str(int(stored.meta["version"]) + 1)
+        self._record(file_id, stamp, removed=False)
+        return self._public(stored)
+
+    def copy_file(self, file_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """files.copy: same content and type; "Copy of <name>" unless a name is given."""
+        source = self._get(file_id)
+        if source.meta["mimeType"] == FOLDER:
+            raise GoogleApiError(403, "Folders cannot be copied.", reason="cannotCopyFile")
+        return self.add_file(
+            str(body.get("name") or f"Copy of {source.meta['name']}"),
+            str(source.meta["mimeType"]),
+            content=source.content,
+            doc_text=source.doc_text,
+            sheet_rows=copy.deepcopy(source.sheet_rows),
+            parents=list(body.get("parents") or source.meta.get("parents") or ["root"]),
+            description=body.get("description") or source.meta.get("description"),
+        )
+
+    def permissions(self, file_id: str) -> list[dict[str, Any]]:
+        stored = self._get(file_id)
+        perms = stored.meta.setdefault("permissions", [])
+        if not perms:
+            owner = stored.meta["owners"][0]
+            perms.append(
+                {
+                    "kind": "drive#permission",
+                    "id": owner["permissionId"],
+                    "type": "user",
+                    "role": "owner",
+                    "emailAddress": owner["emailAddress"],
+                }
+            )
+        return [dict(p) for p in perms]
+
+    def add_permission(self, file_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        role, kind = body.get("role"), body.get("type")
+        if role not in ("owner", "organizer", "fileOrganizer", "writer", "commenter", "reader"):
+            raise GoogleApiError(400, "Invalid permission role.", reason="invalid")
+        if kind not in ("user", "group", "domain", "anyone"):
+            raise GoogleApiError(400, "Invalid permission type.", reason="invalid")
+        if kind in ("user", "group") and not body.get("emailAddress"):
+            raise GoogleApiError(
+                400, "The permission's emailAddress is required.", reason="required"
+            )
+        self.permissions(file_id)
+        stored = self._get(file_id)
+        who = str(body.get("emailAddress") or body.get("domain") or "anyone")
+        perm_id = (
+            "anyoneWithLink" if kind == "anyone" else hashlib.sha1(who.encode()).hexdigest()[:20]  # noqa: S324 -- an opaque id
+        )
+        perm: dict[str, Any] = {
+            "kind": "drive#permission",
+            "id": perm_id,
+            "type": kind,
+            "role": role,
+        }
+        for key in ("emailAddress", "domain"):
+            if body.get(key):
+                perm[key] = body[key]
+        others = [p for p in stored.meta["permissions"] if p["id"] != perm_id]
+        stored.meta["permissions"] = [*others, perm]
+        stored.meta["shared"] = True
+        self._record(file_id, rfc3339(utcnow()), removed=False)
+        return dict(perm)
+
+    def remove_permission(self, file_id: str, permission_id: str) -> None:
+        perms = self.permissions(file_id)
+        stored = self._get(file_id)
+        match = [p for p in perms if p["id"] == permission_id]
+        if not match:
+            raise GoogleApiError(404, f"Permission not found: {permission_id}.", reason="notFound")
+        if match[0]["role"] == "owner":
+            raise GoogleApiError(
+                403, "The owner's permission cannot be removed.", reason="forbidden"
+            )
+        stored.meta["permissions"] = [p for p in perms if p["id"] != permission_id]
+        stored.meta["shared"] = len(stored.meta["permissions"]) > 1
+        self._record(file_id, rfc3339(utcnow()), removed=False)
+
+    def about(self) -> dict[str, Any]:
+        used = sum(len(f.content or b"") for f in self.files.values())
+        trash = sum(len(f.content or b"") for f in self.files.values() if f.meta.get("trashed"))
+        return {
+            "kind": "drive#about",
+            "user": {
+                "kind": "drive#user",
+                "displayName": self.display_name or self.email.split("@")[0],
+                "emailAddress": self.email,
+                "me": True,
+                "permissionId": hashlib.sha1(self.email.encode()).hexdigest()[:20],  # noqa: S324 -- an opaque id
+            },
+            "storageQuota": {
+                "limit": str(15 * 1024**3),
+                "usage": str(used),
+                "usageInDrive": str(used),
+                "usageInDriveTrash": str(trash),
+            },
+            "rootFolderId": self.root_id,
+            "exportFormats": {k: list(v) for k, v in EXPORTS.items()},
+        }
 
     def delete_file(self, file_id: str, *, now: datetime | None = None) -> None:
         """Permanent deletion: ``changes.list`` then reports ``removed: true``."""
@@ -403,7 +548,7 @@ class DriveStore:
 # --------------------------------------------------------------------------- query language
 
 _TOKEN_RE = re.compile(
-    r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<op>!=|<=|>=|=|<|>)|(?P<paren>[()])|(?P<word>[A-Za-z_][\w.]*))"
+    r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<op>!=|<=|>=|=|<|>)|(?P<paren>[(){}])|(?P<word>[A-Za-z_][\w.]*))"
 )
 Predicate = Callable[[DriveFile], bool]
 
@@ -481,6 +626,29 @@ def parse_query(q: str, *, root_id: str) -> Predicate:
             return inner
         return condition()
 
+    def has_pair(field_name: str) -> Predicate:
+        """``properties has { key='department' and value='finance' }``."""
+        take()  # has
+        if take() != ("paren", "{"):
+            raise _invalid_query()
+        pair: dict[str, str] = {}
+        while True:
+            name = take()
+            if name[0] != "word" or name[1] not in ("key", "value") or take() != ("op", "="):
+                raise _invalid_query()
+            value = take()
+            if value[0] != "str":
+                raise _invalid_query()
+            pair[name[1]] = value[1]
+            nxt = take()
+            if nxt == ("paren", "}"):
+                break
+            if not (nxt[0] == "word" and nxt[1].lower() == "and"):
+                raise _invalid_query()
+        if set(pair) != {"key", "value"}:
+            raise _invalid_query()
+        return lambda f: (f.meta.get(field_name) or {}).get(pair["key"]) == pair["value"]
+
     def condition() -> Predicate:
         first = take()
         if first[0] == "str":  # '<id>' in parents | '<email>' in owners
@@ -500,6 +668,10 @@ def parse_query(q: str, *, root_id: str) -> Predicate:
         if first[0] != "word":
             raise _invalid_query()
         field_name = first[1]
+        if field_name == "sharedWithMe":  # a bare boolean term
+            return lambda f: "sharedWithMeTime" in f.meta and not f.meta.get("ownedByMe", True)
+        if field_name in ("properties", "appProperties") and is_word(peek(), "has"):
+            return has_pair(field_name)
         op_tok = take()
         op = op_tok[1].lower()
         if op_tok[0] not in ("op", "word") or (op_tok[0] == "word" and op != "contains"):
