@@ -167,10 +167,10 @@ def eval_search(
     root = (data or ds.default_data_root()) / dataset
 
     def embed(texts: list[str]) -> Any:
-        if len(texts) == 1:  # a query: never cached, timed like the product's
-            from secretary.llm.local.embeddings import get_embedder
+        if len(texts) == 1:  # a query: never cached, embedded as the product does
+            from secretary.search.service import query_embedder
 
-            return get_embedder().embed(texts)
+            return query_embedder().embed(texts)
         return embed_cached(texts, default_cache_dir())
 
     report = evaluate_search(root, split, embed=embed, notmuch=notmuch, limit=limit)

@@ -1,11 +1,11 @@
 """notmuch (Xapian), the local mail search power users trust, run on the same mail and queries.
 
 ``ensure_notmuch`` installs Debian's ``notmuch`` when it is missing and we run as root
-(``apt-get install -y notmuch``), and otherwise says why it is skipped. Ranking goes through
-libnotmuch with ``NOTMUCH_SORT_UNSORTED``, which leaves Xapian's BM25 relevance order (the
-``notmuch search`` command only sorts by date); words are joined with ``OR`` because
-notmuch's parser ANDs them by default and a long subject line would then match nothing.
-Both choices favour notmuch; the "as typed" AND/newest-first figure is reported beside it.
+(``apt-get install -y notmuch``), and otherwise says why it is skipped. Queries go through
+libnotmuch (ctypes): the headline is notmuch as people use it, the words ANDed (its
+parser's default) and newest first. notmuch ranks by date only: it sets Xapian's
+``BoolWeight``, so there is no relevance order to ask for; ``or_unsorted`` (words ORed,
+Xapian document order) is printed beside it to show that ORing does not help.
 """
 
 from __future__ import annotations
@@ -130,9 +130,9 @@ class NotmuchSearcher:
         if status != 0:
             raise RuntimeError(f"notmuch open failed: {status} {error.value!r}")
 
-    def search(self, query: str, *, limit: int = 10, as_typed: bool = False) -> list[str]:
-        """Doc ids of the top ``limit`` messages (relevance order; ``as_typed``: notmuch's
-        default AND of the words, newest first)."""
+    def search(self, query: str, *, limit: int = 10, as_typed: bool = True) -> list[str]:
+        """Doc ids of the first ``limit`` messages: ``as_typed``, notmuch's default AND of the
+        words, newest first; else the words ORed, in Xapian's document order."""
         words = [w.lower() for w in _WORD.findall(query)]
         if not words:
             return []

@@ -211,7 +211,7 @@ def _notmuch(
         return {"skipped": f"notmuch could not run: {exc}"}
     out: dict[str, Any] = {}
     try:
-        for label, as_typed in (("relevance_or", False), ("as_typed_and", True)):
+        for label, as_typed in (("as_typed_and", True), ("or_unsorted", False)):
             ranks: list[int | None] = []
             latencies: list[float] = []
             for target, query in queries:
@@ -221,9 +221,9 @@ def _notmuch(
             out[label] = ranking_metrics(ranks, latencies)
     finally:
         searcher.close()
-    best = out["relevance_or"]
+    best = out["as_typed_and"]
     out.update(
         {k: best[k] for k in ("n", "hit_at_1", "hit_at_10", "mrr_at_10", "p50_ms", "p99_ms")}
     )
-    out["engine"] = "notmuch 0.37 (Xapian BM25), words OR-ed, relevance order via libnotmuch"
+    out["engine"] = "notmuch 0.37 (Xapian, BoolWeight): words ANDed, newest first, via libnotmuch"
     return out

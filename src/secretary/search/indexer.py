@@ -333,13 +333,18 @@ class Indexer:
                     repo.drop_chunks_from(session, kind, source_id, len(texts))
         if not wanted:
             return
-        vectors = np.asarray(self.embed([w[4] for w in wanted]), dtype=np.float32)
-        report.vectors_computed += len(wanted)
+        known = repo.vectors_by_digest(session, user_id, sorted({w[3] for w in wanted}))
+        texts = sorted({w[4] for w in wanted if w[3] not in known})
+        if texts:
+            computed = np.asarray(self.embed(texts), dtype=np.float32)
+            known.update((text_digest(t), computed[i]) for i, t in enumerate(texts))
+        report.vectors_computed += len(texts)
+        report.vectors_reused += len(wanted) - len(texts)
         repo.store_vectors(
             session,
             [
-                (user_id, kind, sid, chunk, digest, vectors[i])
-                for i, (kind, sid, chunk, digest, _) in enumerate(wanted)
+                (user_id, kind, sid, chunk, digest, known[digest])
+                for kind, sid, chunk, digest, _ in wanted
             ],
         )
 

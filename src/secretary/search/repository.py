@@ -357,6 +357,27 @@ def store_vectors(
     )
 
 
+def vectors_by_digest(
+    session: Session, user_id: int, digests: Sequence[str]
+) -> dict[str, np.ndarray[Any, np.dtype[np.float32]]]:
+    """Stored vectors of these texts from any of the user's items (a forwarded mail, the
+    same newsletter twice): an identical text is embedded once."""
+    if not digests:
+        return {}
+    rows = session.execute(
+        text(
+            "select distinct on (text_digest) text_digest, embedding from search_vectors "
+            "where user_id = :u and text_digest = any(:d)"
+        ).columns(SearchVector.text_digest, SearchVector.embedding),
+        {"u": user_id, "d": list(digests)},
+    )
+    out: dict[str, np.ndarray[Any, np.dtype[np.float32]]] = {}
+    for digest, embedding in rows:
+        values = embedding.to_list() if hasattr(embedding, "to_list") else list(embedding)
+        out[str(digest)] = np.asarray(values, dtype=np.float32)
+    return out
+
+
 def drop_chunks_from(session: Session, kind: str, source_id: int, first_unused: int) -> None:
     session.execute(
         delete(SearchVector).where(

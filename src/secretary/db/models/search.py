@@ -54,7 +54,8 @@ class SearchVector(IdMixin, Base):
     __tablename__ = "search_vectors"
     __table_args__ = (
         UniqueConstraint("kind", "source_id", "chunk"),
-        Index("ix_search_vectors_user_id", "user_id"),
+        # user_id first: the HNSW filter; text_digest: identical texts are embedded once.
+        Index("ix_search_vectors_user_id_text_digest", "user_id", "text_digest"),
     )
 
     user_id: Mapped[int] = mapped_column(BigInteger)

@@ -45,7 +45,9 @@ def upgrade() -> None:
             "kind", "source_id", "chunk", name=op.f("uq_search_vectors_kind_source_id_chunk")
         ),
     )
-    op.create_index("ix_search_vectors_user_id", "search_vectors", ["user_id"])
+    op.create_index(
+        "ix_search_vectors_user_id_text_digest", "search_vectors", ["user_id", "text_digest"]
+    )
     # HNSW over cosine distance; queries filter by user with pgvector 0.8's iterative scan.
     op.execute(
         "create index ix_search_vectors_embedding on search_vectors "
