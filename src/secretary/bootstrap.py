@@ -341,9 +341,9 @@ def compose(
 
     components = Components(
         tier=Lazy.ready(tier) if tier is not None else Lazy(build_tier),
-        google=GoogleClients(gmail=gmail)
-        if gmail is not None
-        else _google_clients(settings, sessions),
+        google=_google_clients(settings, sessions)
+        if gmail is None
+        else replace(_google_clients(settings, sessions), gmail=gmail),
         on_messages_stored=_wire(settings),
     )
     return Secretary(
