@@ -352,3 +352,33 @@ def test_send_as_holds_the_signature_and_filters_are_kept(
     assert [f["id"] for f in listed] == [made["id"]]
     settings.filters().delete(userId="me", id=made["id"]).execute()
     assert settings.filters().list(userId="me").execute() == {}
+
+
+def test_batch_parts_run_concurrently_and_can_draw_per_part_429s(
+    emulator: RunningEmulator, gmail: Any
+) -> None:
+    """A batch answers 200 while single parts fail: "the server may perform the calls in
+    any order" and each inner call counts against the user's limits, so "too many
+    concurrent requests" 429s appear per part
+    (https://developers.google.com/workspace/gmail/api/guides/batch,
+    https://developers.google.com/workspace/gmail/api/reference/quota)."""
+    from workspace_emulator.quota import QuotaConfig, quota_book
+
+    ids = [insert(gmail, raw(f"M{i}"))["id"] for i in range(10)]
+    quota_book(emulator.state).configure(
+        QuotaConfig(mode="custom", units_per_minute=100_000, max_concurrent=3)
+    )
+    statuses: list[int] = []
+
+    def collect(_rid: str, _resp: Any, exc: HttpError | None) -> None:
+        statuses.append(exc.resp.status if exc is not None else 200)
+
+    batch = BatchHttpRequest(callback=collect, batch_uri=f"{emulator.base_url}/batch/gmail/v1")
+    for message_id in ids:
+        batch.add(gmail.users().messages().get(userId="me", id=message_id, format="minimal"))
+    batch.execute()  # the batch itself succeeds
+    assert statuses.count(200) >= 3
+    assert 429 in statuses
+    assert set(statuses) <= {200, 429}
+    stats = quota_book(emulator.state).stats()["users"][USER_EMAIL]
+    assert stats["peak_in_flight"] == 3

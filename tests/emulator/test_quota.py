@@ -91,7 +91,8 @@ def test_quota_over_http_with_batch_parts_charged_separately(
     emulator: RunningEmulator, gmail: Any, gmail_user: EmulatorUser
 ) -> None:
     control = EmulatorControl(emulator.base_url)
-    control.set_quota("custom", units_per_minute=30, max_concurrent=5, reset_stats=True)
+    # Room for every part at once: batch parts run concurrently (see test_fidelity_gmail).
+    control.set_quota("custom", units_per_minute=30, max_concurrent=10, reset_stats=True)
     batch = gmail.new_batch_http_request()
     batch._batch_uri = f"{emulator.base_url}/batch/gmail/v1"
     results: list[Any] = []
