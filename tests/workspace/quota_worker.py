@@ -2,7 +2,8 @@
 Calendar client each make ``CALLS`` calls; prints the client's counters as JSON.
 
 Run as ``python -m tests.workspace.quota_worker ACCOUNT_ID THREADS CALLS`` with the
-``SECRETARY_*`` environment of the test (database, emulator, quota settings).
+``SECRETARY_*`` environment of the test (database, emulator, quota settings). It prints
+``ready`` once its client is built and waits for a line on stdin before it starts.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ def main() -> None:
         for _ in range(calls):
             client.list_calendars()
 
+    client.list_calendars()  # connections and the quota function are warm now
+    # Start together with the other worker: the test says "go" once both are ready.
+    print("ready", flush=True)
+    sys.stdin.readline()
     pool = [threading.Thread(target=work) for _ in range(threads)]
     for t in pool:
         t.start()

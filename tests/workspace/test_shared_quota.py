@@ -56,13 +56,31 @@ def _run_two(workspace: Connected, tmp_path: Path, *, shared: bool) -> list[dict
         "8",
     ]
     children = [
-        subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
+    for child in children:  # both built their clients: start them at the same moment
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if line.strip() != "ready":
+            _, err = child.communicate(timeout=60)
+            raise AssertionError(err[-2000:])
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
     out = []
     for child in children:
         stdout, stderr = child.communicate(timeout=240)
-        assert child.returncode == 0, stderr.decode()[-2000:]
+        assert child.returncode == 0, stderr[-2000:]
         out.append(json.loads(stdout))
     return out
 
@@ -75,7 +93,7 @@ def tight_quota(workspace: Connected) -> Connected:
     )
     # Each call holds its slot a while, so more than two in flight would overlap.
     fault_injector(emu).configure(
-        FaultConfig(endpoints={"calendar.calendarList.list": EndpointFaults(latency_ms=40)})
+        FaultConfig(endpoints={"calendar.calendarList.list": EndpointFaults(latency_ms=100)})
     )
     return workspace
 
@@ -85,7 +103,7 @@ def test_two_processes_share_one_users_quota(tight_quota: Connected, tmp_path: P
     results = _run_two(tight_quota, tmp_path, shared=True)
     usage = quota_book(emu).stats()["users"][email]
     print(f"shared: {results}; emulator: {usage}")
-    assert sum(r["requests"] for r in results) == 64
+    assert sum(r["requests"] for r in results) == 64 + 2  # and one warm-up call each
     assert usage["http_429"] == 0
     assert usage["rejected_concurrency"] == 0
     assert usage["rejected_rate"] == 0
