@@ -11,7 +11,8 @@ from workspace_emulator.faults import expire_calendar_sync_tokens
 from workspace_emulator.quota import quota_book
 
 from secretary.db.models import AuditLog, Calendar, CalendarEvent, CalendarInstance
-from secretary.sync.calendar import sync_calendar
+from secretary.google.calendar import CalendarClient
+from secretary.sync.calendar import open_calendar, sync_calendar
 from tests.sync.conftest import Connected
 from tests.workspace.conftest import (
     emulator_events,
@@ -242,3 +243,30 @@ def test_recurrence_expansion_matches_google_across_dst_and_rules(
         assert days[0] == date(year, 1, 2)
         assert all((b - a).days == 14 for a, b in itertools.pairwise(days))
         assert all(i.end_date == i.start_date + timedelta(days=1) for i in all_day if i.start_date)
+
+
+def test_a_calendar_deleted_during_the_sync_is_dropped(
+    sessions: sessionmaker[Session], workspace: Connected
+) -> None:
+    emu, email = workspace.emulator.state, workspace.email
+    ids = seed_calendars(emu, email, calendars=3, events=30)
+    client = _client(sessions, workspace)
+    gone = ids[2]
+    real_list = client.list_calendars
+
+    def list_then_delete() -> list[dict[str, object]]:
+        entries = real_list()
+        with emu.lock:  # the calendar disappears between the list and its events
+            store = emu.users[email].calendar
+            del store.calendars[gone]
+            del store.events[gone]
+        return entries
+
+    client.list_calendars = list_then_delete  # type: ignore[method-assign]
+    report = sync_calendar(sessions, workspace.account_id, workspace.settings, client=client)
+    assert report.phase == "incremental"
+    assert set(store_events(sessions, workspace.account_id)) == set(ids[:2])
+
+
+def _client(sessions: sessionmaker[Session], workspace: Connected) -> CalendarClient:
+    return open_calendar(sessions, workspace.account_id, workspace.settings)

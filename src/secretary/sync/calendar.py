@@ -284,6 +284,13 @@ class CalendarSync:
                     expired_once = True
                     self._restart_listing(cal, reason="page_token_invalid")
                     continue
+                if http_status(exc) == 404:
+                    # Deleted (or unshared) since the calendar list was read: drop it; the
+                    # next calendarList agrees. One vanished calendar must not fail the rest.
+                    log.warning("calendar_vanished", account_id=self.account_id)
+                    with unit_of_work(self.sessions) as session:
+                        session.execute(delete(Calendar).where(Calendar.id == cal.id))
+                    return
                 raise
 
     def _restart_listing(self, cal: _CalendarRef, *, reason: str) -> None:
