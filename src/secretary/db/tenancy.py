@@ -46,6 +46,8 @@ TENANT_TABLES: tuple[str, ...] = (
     # search index (issue 9)
     "search_items",
     "search_vectors",
+    # voice (issue 13)
+    "style_preferences",
     # ask (issue 11)
     "conversations",
     "conversation_turns",

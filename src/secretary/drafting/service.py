@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from secretary.db.models import Draft, DraftFeedback, DraftStatus, GoogleAccount, Message, User
+from secretary.drafting import learning
 from secretary.drafting.addressing import build_reply
 from secretary.drafting.approval import (
     DraftVersion,
@@ -127,9 +128,14 @@ def generate_draft(
         requester_timezone=meeting.requester_time_zone if meeting else None,
         instruction=instruction or None,
         previous_body=previous_body,
-        style=style_for(session, message.user_id),  # greeting, closing, length: as the user writes
+        style=learning.apply_preferences(
+            style_for(session, message.user_id),  # greeting, closing, length: as the user writes
+            learning.preferences_for(session, message.user_id, message.from_addr),
+        ),
     )
     result = tier.draft_reply(request)
+    if result.should_draft and result.body.strip():
+        result.body = learning.enforce(result.body, request.style)
     if not result.should_draft or not result.body.strip():
         log.info("draft_skipped", message_id=message_id, model=result.model)
         return None
@@ -320,6 +326,7 @@ def edit_draft(session: Session, draft_id: int, body: str, *, gmail: GmailPort) 
         raise DraftNotFound(f"draft {draft_id} not found")
     if draft.status not in ACTIVE:
         raise Conflict(f"draft {draft_id} is {draft.status}", code="draft_not_editable")
+    previous_body = draft.body  # what was suggested (or last saved): the edit teaches style
     if draft.gmail_draft_id:
         # Recipients and subject count too: writing our copy over a Gmail-side Cc change
         # would silently undo it.
@@ -345,6 +352,8 @@ def edit_draft(session: Session, draft_id: int, body: str, *, gmail: GmailPort) 
             thread_id=draft.gmail_thread_id,
         )
         _adopt_thread(draft, updated.get("message"))
+    recipient = draft.to_addrs[0] if draft.to_addrs else None
+    learning.record_edit(session, draft.user_id, recipient, previous_body, body)
     draft.body = body
     draft.body_hash = body_hash(body)
     draft.human_edited = True

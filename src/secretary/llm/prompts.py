@@ -157,6 +157,8 @@ def _style(request: DraftRequest) -> str:
         f"- signature: {style.signature or '(none learned)'}",
         f"- typical length: about {style.typical_words} words",
         f"- addresses people by first name: {'yes' if style.uses_first_names else 'no'}",
+        *(f"- never writes: {phrase}" for phrase in style.avoid_phrases[:10]),
+        *([f"- at most {style.max_words} words to this recipient"] if style.max_words else []),
     ]
     samples = "\n".join(
         f"<style_sample>\n{neutralise(_clip(sample, 600))}\n</style_sample>"

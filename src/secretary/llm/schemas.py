@@ -111,6 +111,10 @@ class StyleProfile(BaseModel):
     typical_words: int = 60
     uses_first_names: bool = True
     samples: list[str] = Field(default_factory=list)  # short excerpts of the user's own replies
+    # Learned from the user's edits (issue 13): phrases the user always removes, and a cap
+    # on length for this recipient.
+    avoid_phrases: list[str] = Field(default_factory=list)
+    max_words: int | None = None
 
 
 class TimeSlot(BaseModel):

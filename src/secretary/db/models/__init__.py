@@ -13,6 +13,7 @@ from secretary.db.models.proposed_action import ProposedAction, ProposedActionSt
 from secretary.db.models.rule import Rule
 from secretary.db.models.scheduling import MeetingOffer, MeetingOfferStatus, SchedulingPreference
 from secretary.db.models.search import SearchItem, SearchVector
+from secretary.db.models.style_preference import StylePreference
 from secretary.db.models.sync_state import SyncState
 from secretary.db.models.task_record import TaskRecord, TaskStatus
 from secretary.db.models.thread import Thread
@@ -55,6 +56,7 @@ __all__ = [
     "SchedulingPreference",
     "SearchItem",
     "SearchVector",
+    "StylePreference",
     "SyncState",
     "TaskRecord",
     "TaskStatus",
