@@ -1,0 +1,528 @@
+"""The product walked as a user, in real Chromium (Debian's ``/usr/bin/chromium`` driven by
+Playwright; never ``playwright install``), against the real demo: the Workspace emulator,
+OAuth, sync, triage and drafting, the API and its background services, all in this process.
+
+One demo (app server + emulator) and one browser per module, and the tests run in order:
+sign in → read a thread → search → ask → edit and approve a draft (Gmail received exactly
+the edited text) → reject one (confirm, undo, reject) → regenerate with an instruction → a
+pushed message appears live → scheduling preferences → shortcuts; plus the 390 px layout,
+an axe-core accessibility check and the SSE disconnect. Screenshots of each main page go to
+``build/screenshots`` (``SECRETARY_SCREENSHOTS`` overrides).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from secretary.config import Settings
+from secretary.db.engine import embedded_database_url
+from secretary.db.models import Draft, DraftFeedback, DraftStatus
+from secretary.kit.clock import utcnow
+from tests.conftest import TEST_HOME
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ROOT = Path(__file__).resolve().parents[2]
+AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
+SHOTS = Path(os.environ.get("SECRETARY_SCREENSHOTS", ROOT / "build" / "screenshots"))
+WAIT_MS = 30_000
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI"):
+        pytest.fail("CI must have /usr/bin/chromium: `make dev` installs it", pytrace=False)
+    pytest.skip(
+        "Debian's chromium is not installed (make dev installs it)", allow_module_level=True
+    )
+
+pytestmark = [
+    pytest.mark.xdist_group("browser"),
+    # The demo signs its user in with httpx per-request cookies (deprecated, harmless here).
+    pytest.mark.filterwarnings("ignore:Setting per-request cookies:DeprecationWarning"),
+]
+
+
+@dataclass
+class Product:
+    url: str
+    emulator_url: str
+    email: str
+    emulator_token: str
+    api_token: str
+    sessions: sessionmaker[Session]
+    server_errors: list[str]
+
+
+class _Errors(logging.Handler):
+    """Every error any server thread logs (uvicorn's "Exception in ASGI application" ...)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        self.seen.append(text)
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+    """``secretary demo`` in a thread, on a database of its own, serving until the module ends."""
+    from secretary.demo.runner import run_demo
+
+    name = f"secretary_browser_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin_url = embedded_database_url(TEST_HOME, database="postgres")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    url = admin_url.replace("/postgres?", f"/{name}?")
+    settings = Settings(
+        env="test", home=tmp_path_factory.mktemp("browser-home"), database_url=url, log_json=True
+    )
+    errors = _Errors()
+    logging.getLogger().addHandler(errors)
+    ready = threading.Event()
+    stop = threading.Event()
+    box: dict[str, Any] = {}
+
+    def on_ready(summary: Any) -> None:
+        box["summary"] = summary
+        ready.set()
+
+    def serve() -> None:
+        try:
+            run_demo(settings, port=0, on_ready=on_ready, keep_serving=stop.wait)
+        except BaseException as exc:
+            box["error"] = exc
+            ready.set()
+
+    thread = threading.Thread(target=serve, name="browser-demo", daemon=True)
+    thread.start()
+    assert ready.wait(240), "the demo did not get ready"
+    if "error" in box:
+        raise box["error"]
+    summary = box["summary"]
+    engine = create_engine(url)
+    try:
+        yield Product(
+            url=summary.api_url,
+            emulator_url=summary.emulator_url,
+            email=summary.account_email,
+            emulator_token=getattr(summary, "emulator_token", ""),
+            api_token=getattr(summary, "api_token", ""),
+            sessions=sessionmaker(engine, expire_on_commit=False),
+            server_errors=errors.seen,
+        )
+    finally:
+        stop.set()
+        thread.join(30)
+        logging.getLogger().removeHandler(errors)
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, product: Product) -> Iterator[Any]:
+    """One signed-in tab, shared by the walk (its state carries from test to test)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=product.url)
+    context.set_default_timeout(WAIT_MS)
+    tab = context.new_page()
+    console_errors: list[str] = []
+    tab.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: console_errors.append(str(e)))
+    tab.console_errors = console_errors  # type: ignore[attr-defined]
+    yield tab
+    context.close()
+
+
+def wait_until(page: Any, expression: str, timeout_ms: int = WAIT_MS) -> None:
+    """Poll a JS expression from Python: ``wait_for_function`` evals a string in the page,
+    which the app's CSP (rightly) forbids."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for: {expression}"
+        page.wait_for_timeout(100)
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))  # what the user sees first
+    page.screenshot(path=str(SHOTS / f"{name}-full.png"), full_page=True)
+
+
+def gmail(product: Product) -> Any:
+    from tests.emulator.conftest import gmail_client
+
+    token = product.emulator_token
+    if not token:
+        from workspace_emulator.control import EmulatorControl
+
+        with EmulatorControl(product.emulator_url) as control:
+            token = control.token(product.email)
+    return gmail_client(product.emulator_url, token)
+
+
+def sent_bodies(product: Product) -> list[str]:
+    api = gmail(product)
+    listed = api.users().messages().list(userId="me", labelIds=["SENT"]).execute()
+    bodies = []
+    for m in listed.get("messages", []):
+        raw = api.users().messages().get(userId="me", id=m["id"], format="raw").execute()
+        msg = message_from_bytes(base64.urlsafe_b64decode(raw["raw"]), policy=policy.default)
+        part = msg.get_body(preferencelist=("plain",))
+        bodies.append(part.get_content() if part is not None else "")
+    return bodies
+
+
+def deliver(product: Product, subject: str, body: str) -> None:
+    from workspace_emulator.control import EmulatorControl
+
+    msg = EmailMessage()
+    msg["From"] = "Jordan Lee <jordan.lee@partner.example>"
+    msg["To"] = product.email
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(utcnow())
+    msg["Message-ID"] = make_msgid(domain="partner.example")
+    msg.set_content(body)
+    with EmulatorControl(product.emulator_url) as control:
+        control.deliver(product.email, msg.as_bytes())
+
+
+def pending_drafts(product: Product) -> list[Draft]:
+    with product.sessions() as s:
+        return list(
+            s.scalars(
+                select(Draft).where(Draft.status == DraftStatus.PENDING).order_by(Draft.id)
+            ).all()
+        )
+
+
+# --- the walk -------------------------------------------------------------------------------
+
+
+def test_sign_in_with_google(page: Any, product: Product) -> None:
+    page.goto("/")
+    page.wait_for_url(re.compile(r"/login"))
+    shot(page, "login")
+    page.get_by_role("link", name="Sign in with Google").click()
+    # The emulator's consent approves the demo user; Google sends the browser back.
+    home = re.compile(r"^" + re.escape(product.url) + r"/(\?.*)?$")
+    try:
+        page.wait_for_url(home)
+    except playwright_api.TimeoutError:
+        raise AssertionError(
+            f"sign-in ended at {page.url}: {page.locator('body').inner_text()[:500]}"
+        ) from None
+    assert page.get_by_role("navigation", name="Main").is_visible()
+    assert page.locator(".tile-n").first.inner_text().strip().isdigit()
+    shot(page, "home")
+
+
+def test_read_a_thread(page: Any, product: Product) -> None:
+    page.goto("/triage")
+    rows = page.locator("li.row[data-item]")
+    assert rows.count() > 3
+    # Newest first within each category group.
+    for group in page.locator("ul.rows[aria-labelledby]").all():
+        stamps = [t.get_attribute("datetime") for t in group.locator("time").all()]
+        assert stamps == sorted(stamps, reverse=True)
+    shot(page, "inbox")
+    first = rows.first.locator("a[data-open]")
+    subject = first.locator(".subject").inner_text()
+    first.click()
+    page.wait_for_url(re.compile(r"/messages/\d+"))
+    assert page.get_by_role("heading", level=1).inner_text() == subject
+    frame = page.frame_locator("iframe").first
+    assert frame.locator("body").inner_text(timeout=WAIT_MS).strip()
+    assert page.get_by_role("link", name="Open in Gmail").get_attribute("href", timeout=WAIT_MS)
+    assert "Why:" in page.locator(".verdict").first.inner_text()
+    shot(page, "thread")
+
+
+def test_search(page: Any, product: Product) -> None:
+    page.goto("/triage")
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "bar-q"
+    page.keyboard.type("meeting")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/search\?q=meeting"))
+    missing = page.locator("#search-missing")
+    if missing.is_visible():
+        pytest.skip("the search API is not in this build yet")
+    wait_until(page, "document.querySelector('#search-count').textContent.length > 0")
+    assert page.locator("#results li").count() >= 1
+    shot(page, "search")
+
+
+def test_ask_streams_an_answer_with_citations(page: Any, product: Product) -> None:
+    page.goto("/ask")
+    if page.locator("#ask-missing").is_visible():
+        pytest.skip("the ask API is not in this build yet")
+    page.get_by_label("Your question").fill("What did Priya Shah ask me about?")
+    page.get_by_role("button", name="Ask").click()
+    wait_until(
+        page,
+        "document.querySelector('#answer').textContent.trim().length > 0"
+        " && !document.querySelector('#answer').hasAttribute('aria-busy')",
+        60_000,
+    )
+    assert page.locator("#answer").inner_text().strip()
+    shot(page, "ask")
+
+
+def test_edit_and_approve_sends_exactly_the_edited_text(page: Any, product: Product) -> None:
+    page.goto("/drafts")
+    cards = page.locator("article.draft[data-item]")
+    assert cards.count() >= 2, "the demo should leave at least two drafts"
+    shot(page, "drafts")
+    card = cards.first
+    draft_id = int(card.get_attribute("id").split("-")[1])
+    edited = f"Thanks, I will send the figures on Friday. ({uuid.uuid4().hex[:6]})\n\nAlex"
+    card.locator("textarea").fill(edited)
+    card.locator("button[data-approve]").click()
+    page.wait_for_selector(".flash-ok")
+    assert "Reply sent." in page.locator(".flash-ok").inner_text()
+    with product.sessions() as s:
+        assert s.get(Draft, draft_id).status == DraftStatus.SENT
+    bodies = [b.replace("\r\n", "\n").strip() for b in sent_bodies(product)]
+    assert edited.strip() in bodies  # exactly what the box held
+
+
+def test_reject_confirms_offers_undo_and_keeps_the_reason(page: Any, product: Product) -> None:
+    page.goto("/drafts")
+    card = page.locator("article.draft[data-item]").first
+    draft_id = int(card.get_attribute("id").split("-")[1])
+    card.locator("summary[data-reject]").click()  # the confirmation step
+    reason = card.get_by_label("Why? (optional, helps it learn)")
+    reason.fill("wrong tone")
+    card.locator("button[data-reject-confirm]").click()
+    undo = page.get_by_role("button", name="Undo")
+    undo.wait_for()
+    assert card.is_hidden()
+    undo.click()  # within the few seconds
+    card.wait_for(state="visible")
+    with product.sessions() as s:
+        assert s.get(Draft, draft_id).status == DraftStatus.PENDING
+
+    card.locator("summary[data-reject]").click()
+    card.get_by_label("Why? (optional, helps it learn)").fill("wrong tone")
+    card.locator("button[data-reject-confirm]").click()
+    page.wait_for_selector("[data-rejected]", timeout=WAIT_MS)
+    with product.sessions() as s:
+        assert s.get(Draft, draft_id).status == DraftStatus.REJECTED
+        kept = s.scalars(select(DraftFeedback).where(DraftFeedback.draft_id == draft_id)).all()
+        assert [(f.kind, f.text) for f in kept] == [("rejected", "wrong tone")]
+
+
+def test_regenerate_with_an_instruction_writes_new_text(page: Any, product: Product) -> None:
+    page.goto("/drafts")
+    cards = page.locator("article.draft[data-item]")
+    if cards.count() == 0:
+        deliver(product, "Could you review the budget?", "Can you send me the budget by Friday?")
+        page.wait_for_selector("article.draft[data-item]", timeout=60_000)
+    card = page.locator("article.draft[data-item]").first
+    before = card.locator("textarea").input_value()
+    card.get_by_label("Instruction for a new suggestion").fill("decline politely")
+    card.get_by_role("button", name="Regenerate").click()
+    page.wait_for_selector(".flash")
+    assert "A new suggestion replaced the draft." in page.locator(".flash").inner_text()
+    after = page.locator("article.draft[data-item] textarea").first.input_value()
+    assert after != before
+    assert "won't be able to" in after
+
+
+def test_a_pushed_message_appears_live(page: Any, product: Product) -> None:
+    page.goto("/triage")
+    page.wait_for_selector("body[data-live-ready]")
+    subject = f"Live: can we meet on Thursday? {uuid.uuid4().hex[:6]}"
+    deliver(product, subject, "Hi, could we meet on Thursday afternoon to go over the plan?")
+    page.wait_for_selector(f"#live-rows li:has-text('{subject}')", timeout=60_000)
+    assert re.match(r"^\(\d+\) ", page.title())
+    assert page.locator("#live").is_visible()
+    shot(page, "live")
+
+
+def test_scheduling_preferences(page: Any, product: Product) -> None:
+    page.goto("/schedule")
+    shot(page, "schedule")
+    if page.locator("#schedule-missing").is_visible():
+        pytest.skip("the scheduling API is not in this build yet")
+    wait_until(page, "document.querySelector('#time_zone').value.length > 0")
+    page.get_by_label("Buffer between meetings (minutes)").fill("25")
+    page.locator("#on-fri").uncheck()
+    page.get_by_role("button", name="Save preferences").click()
+    wait_until(
+        page,
+        "document.querySelector('#prefs-status').textContent.length > 0"
+        " && document.querySelector('#prefs-status').textContent !== 'Saving…'",
+    )
+    assert page.locator("#prefs-status").inner_text() == "Preferences saved."
+    saved = page.request.get("/api/v1/preferences/scheduling").json()
+    assert saved["buffer_minutes"] == 25
+    assert "fri" not in saved["working_hours"]
+
+
+def test_keyboard_shortcuts(page: Any, product: Product) -> None:
+    page.goto("/triage")
+    page.locator("main").click(position={"x": 5, "y": 5})
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    items = page.locator("[data-item]")
+    selected = page.locator("[data-item].is-selected")
+    assert selected.count() == 1
+    assert selected.get_attribute("id") == items.nth(0).get_attribute("id")
+    page.keyboard.press("j")
+    target = page.locator("[data-item].is-selected a[data-open]").get_attribute("href")
+    page.keyboard.press("?")
+    assert page.locator("#shortcuts").is_visible()
+    assert "approve" in page.locator("#shortcuts").inner_text()
+    page.keyboard.press("Escape")
+    assert not page.locator("#shortcuts").is_visible()
+    page.keyboard.press("o")
+    page.wait_for_url(re.compile(re.escape(target)))
+
+    page.goto("/drafts")
+    if page.locator("article.draft[data-item]").count():
+        page.locator("main").click(position={"x": 5, "y": 5})
+        page.keyboard.press("j")
+        page.keyboard.press("e")
+        assert page.evaluate("document.activeElement.tagName") == "TEXTAREA"
+        page.keyboard.press("Escape")
+        page.keyboard.press("r")
+        assert (
+            page.locator("[data-item].is-selected details.reject-box").get_attribute("open")
+            is not None
+        )
+
+
+def test_the_layout_fits_390_px_and_every_page_is_html(
+    browser: Any, page: Any, product: Product
+) -> None:
+    narrow = browser.new_context(viewport={"width": 390, "height": 844}, base_url=product.url)
+    narrow.add_cookies(page.context.cookies())
+    tab = narrow.new_page()
+    try:
+        for path in (
+            "/",
+            "/triage",
+            "/drafts",
+            "/rules",
+            "/settings",
+            "/search",
+            "/schedule",
+            "/accounts",
+            "/tasks",
+            "/ask",
+            "/no-such-page",
+        ):
+            tab.goto(path)
+            width = tab.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{path} scrolls sideways ({width} px)"
+            for link in tab.get_by_role("navigation", name="Main").get_by_role("link").all():
+                box = link.bounding_box()
+                assert box is not None, path
+                assert box["x"] >= 0, path
+                assert box["x"] + box["width"] <= 390, path
+            if path in ("/triage", "/drafts"):
+                shot(tab, f"mobile{path.replace('/', '-')}")
+        assert tab.get_by_role("heading", name="Page not found").is_visible()
+    finally:
+        narrow.close()
+
+
+def test_pages_pass_an_automated_accessibility_check(
+    browser: Any, page: Any, product: Product
+) -> None:
+    # bypass_csp: axe is injected as a script of its own; the app's CSP (rightly) forbids it.
+    context = browser.new_context(base_url=product.url, bypass_csp=True)
+    context.add_cookies(page.context.cookies())
+    tab = context.new_page()
+    found: dict[str, list[Any]] = {}
+    try:
+        for path in ("/", "/triage", "/drafts", "/rules", "/settings", "/schedule", "/search"):
+            tab.goto(path)
+            tab.add_script_tag(path=str(AXE))
+            violations = tab.evaluate(
+                """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']}))
+                    .violations.map(v => ({id: v.id, impact: v.impact, n: v.nodes.length,
+                                           first: v.nodes[0].target.join(' ')}))"""
+            )
+            if violations:
+                found[path] = violations
+    finally:
+        context.close()
+    assert not found, json.dumps(found, indent=1)
+
+
+def test_no_script_errors_and_sse_disconnect_is_clean(page: Any, product: Product) -> None:
+    # A client that goes away right after an event must not break the stream's generator.
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    with httpx.Client(base_url=product.url, cookies=cookies, timeout=30) as client:
+        with client.stream("GET", "/api/v1/events") as stream:
+            lines = stream.iter_lines()
+            assert any(line.startswith("event: ready") for line in _until(lines, "event: ready"))
+            deliver(product, "Ping for the stream", "Just checking the stream, no reply needed.")
+            assert any(
+                line.startswith("event: triage.completed")
+                for line in _until(lines, "event: triage.completed")
+            )
+        # Disconnected: give the server a moment to run the generator's cleanup.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(
+            "StopAsyncIteration" in e for e in product.server_errors
+        ):
+            time.sleep(0.2)
+    problems = [e for e in product.server_errors if "StopAsyncIteration" in e or "ASGI" in e]
+    assert problems == []
+    # No script errors and no CSP violations on any page of the walk.
+    assert page.console_errors == [], page.console_errors  # type: ignore[attr-defined]
+
+
+def _until(lines: Iterator[str], wanted: str) -> list[str]:
+    seen = []
+    for line in lines:
+        seen.append(line)
+        if line.startswith(wanted):
+            break
+    return seen
