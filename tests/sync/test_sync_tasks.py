@@ -11,12 +11,13 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session, sessionmaker
 from workspace_emulator.push import push_hub
 
 from secretary.bootstrap import compose
-from secretary.db.models import SyncState, TaskStatus
+from secretary.config import Settings
+from secretary.db.models import GoogleAccount, SyncState, TaskStatus, User
 from secretary.db.session import unit_of_work
 from secretary.sync import engine
 from secretary.sync.locks import account_lock
@@ -123,3 +124,43 @@ def _until(predicate: Callable[[], bool], *, quiet_for: float = 20) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.05)
+
+
+def test_a_poll_tick_reads_all_slots_in_two_queries(session: Session, settings: Settings) -> None:
+    """Many accounts: a tick reads every pair's slot in two queries and spends more only on
+    the pairs that are due, which the stagger keeps to a few per tick."""
+    session.execute(delete(User))  # rolled back at the end: only this test's accounts
+    scopes = [
+        "https://www.googleapis.com/auth/gmail.modify",
+        "https://www.googleapis.com/auth/calendar",
+    ]
+    for i in range(300):
+        user = User(email=f"poll-{i}@example.test")
+        session.add(user)
+        session.flush()
+        session.add(
+            GoogleAccount(user_id=user.id, google_sub=f"sub-{i}", email=user.email, scopes=scopes)
+        )
+    session.flush()
+    now = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    assert len(engine.poll_due(session, settings, now=now)) == 600  # new pairs: due at once
+
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    conn = session.connection()
+    event.listen(conn, "before_cursor_execute", count)
+    try:
+        quiet = engine.poll_due(session, settings, now=now)
+        assert quiet == []
+        assert len(statements) == 2
+        statements.clear()
+        # One second later: only the pairs whose staggered slot fell in that second
+        # (Gmail every 30 s, Calendar every 150 s: about 12 of the 600).
+        due = engine.poll_due(session, settings, now=now + timedelta(seconds=1))
+    finally:
+        event.remove(conn, "before_cursor_execute", count)
+    assert 0 < len(due) < 40, due
+    assert len(statements) <= 2 + 5 * len(due)

@@ -223,36 +223,53 @@ def poll_due(
     (two Celery beats by mistake, or a CLI beside the server) do not double the work.
     """
     now = now or utcnow()
-    accounts = session.scalars(
-        select(GoogleAccount).where(GoogleAccount.status == AccountStatus.ACTIVE)
+    # One read of every pair's next slot; only due pairs cost more queries, and with the
+    # stagger that is about pairs x tick / interval of them per tick.
+    accounts = session.execute(
+        select(GoogleAccount.id, GoogleAccount.user_id, GoogleAccount.scopes).where(
+            GoogleAccount.status == AccountStatus.ACTIVE
+        )
     ).all()
-    requested: list[tuple[int, str]] = []
-    for account in accounts:
-        for service in services_for(account.scopes):
-            session.execute(
-                insert(SyncState)
-                .values(
-                    user_id=account.user_id,
-                    account_id=account.id,
-                    service=service.name,
-                    phase="initial",
-                    progress={},
-                    full_resyncs=0,
-                )
-                .on_conflict_do_nothing(index_elements=["account_id", "service"])
+    slots = {
+        (account_id, service): at
+        for account_id, service, at in session.execute(
+            select(SyncState.account_id, SyncState.service, SyncState.next_poll_at).where(
+                SyncState.account_id.in_([a.id for a in accounts])
             )
+        )
+    }
+    requested: list[tuple[int, str]] = []
+    for account_id, user_id, scopes in accounts:
+        for service in services_for(scopes):
+            key = (account_id, service.name)
+            slot = slots.get(key)
+            if slot is not None and slot > now:
+                continue
+            if key not in slots:
+                session.execute(
+                    insert(SyncState)
+                    .values(
+                        user_id=user_id,
+                        account_id=account_id,
+                        service=service.name,
+                        phase="initial",
+                        progress={},
+                        full_resyncs=0,
+                    )
+                    .on_conflict_do_nothing(index_elements=["account_id", "service"])
+                )
             state = session.scalars(
                 select(SyncState)
-                .where(SyncState.account_id == account.id, SyncState.service == service.name)
+                .where(SyncState.account_id == account_id, SyncState.service == service.name)
                 .with_for_update(skip_locked=True)
             ).one_or_none()
             if state is None:  # another poller holds it
                 continue
             if state.next_poll_at is not None and state.next_poll_at > now:
-                continue
+                continue  # another poller moved it meanwhile
             interval = max(1.0, service.interval(settings, state))
-            state.next_poll_at = next_poll_at(account.id, service.name, interval, now)
-            request_sync(session, account.id, service.name, user_id=account.user_id)
-            requested.append((account.id, service.name))
+            state.next_poll_at = next_poll_at(account_id, service.name, interval, now)
+            request_sync(session, account_id, service.name, user_id=user_id)
+            requested.append(key)
     session.flush()
     return requested
