@@ -5,11 +5,13 @@ SecretaryError
     ├── ProviderAuthError         401/403 or a rejected key: never retried, says which setting
     ├── ProviderBadRequest        4xx other than auth/rate limit: not retried
     ├── InvalidModelOutput        the answer failed validation even after one repair
-    ├── CircuitOpen               the breaker refuses calls for now
     └── ProviderRetryable         worth retrying with backoff
         ├── ProviderRateLimited   429 (carries Retry-After)
         ├── ProviderUnavailable   5xx / connection failure (may carry Retry-After)
         └── ProviderTimeout       the call exceeded its timeout
+
+An open breaker raises nothing here: the chain skips that provider and fails over (the one
+``CircuitOpen`` is Google's, in ``google.errors``).
 """
 
 from __future__ import annotations
@@ -38,11 +40,6 @@ class ProviderBadRequest(ProviderError):
 
 class InvalidModelOutput(ProviderError):
     code = "llm_invalid_output"
-
-
-class CircuitOpen(ProviderError):
-    status_code = 503
-    code = "llm_circuit_open"
 
 
 class ProviderRetryable(ProviderError):
