@@ -157,3 +157,35 @@ def test_describe_slot_in_two_zones() -> None:
 )
 def test_a_single_confirmed_slot_is_accepted_by_a_plain_yes(reply: str, index: int | None) -> None:
     assert match_acceptance(reply, OFFERED[:1], ZONES) == index
+
+
+def test_named_days_inside_next_week_narrow_the_window() -> None:
+    _, req = _request("Can we meet next week, Tuesday 9 March or Wednesday 10 March?")
+    window = req.window  # type: ignore[attr-defined]
+    assert window.start.astimezone(NY).date() == date(2027, 3, 9)
+    assert window.end.astimezone(NY).date() == date(2027, 3, 11)
+
+
+def test_dates_far_off_or_past_do_not_become_the_window() -> None:
+    _, req = _request("Are you free to meet about the 4/13/99 filing?")
+    window = req.window  # type: ignore[attr-defined]
+    assert window.start == NOW
+    assert window.end - NOW < timedelta(days=16)
+
+
+def test_the_draft_offers_slots_on_named_days_without_saying_they_do_not_work() -> None:
+    from secretary.llm.local import drafter
+    from secretary.llm.schemas import Category, Classification, DraftRequest, TimeSlot
+
+    email, _ = _request("Can we meet next week about the Q3 plan? Tuesday or Wednesday?")
+    offered = [TimeSlot(start=s, end=e) for s, e in OFFERED]
+    result = drafter.draft_reply(
+        DraftRequest(email=email, available_slots=offered, user_timezone="America/New_York"),
+        extract(email),
+        Classification(category=Category.NEEDS_REPLY, category_confidence=0.9),
+        model="local:test",
+    )
+    assert result.intent == "propose_times"
+    assert "Happy to meet. Would one of these times work for you" in result.body
+    assert "don't work" not in result.body
+    assert "check my calendar" not in result.body.lower()

@@ -40,17 +40,17 @@ from secretary.llm.schemas import Extraction, IntelligenceTier, TimeSlot
 from secretary.scheduling import repository, service, slots
 from secretary.scheduling.acceptance import match_acceptance
 from secretary.scheduling.calendar_api import event_id_for
-from secretary.scheduling.requests import MeetingRequest, describe_slot, parse_meeting_request
+from secretary.scheduling.requests import (
+    NAMED_DAY,
+    MeetingRequest,
+    describe_slot,
+    parse_meeting_request,
+)
 from secretary.triage.steps.facts import email_input
 
 log = get_logger(__name__)
 
 SLOTS_IN_A_DRAFT = 3
-_NAMED_DAY = re.compile(
-    r"\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|"
-    r"nov|dec)[a-z]*\b|\d{1,2}/\d{1,2}|\d{4}-\d{2}-\d{2}|\btomorrow\b",
-    re.IGNORECASE,
-)
 _SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|aw|sv)\s*:\s*)+", re.IGNORECASE)
 
 
@@ -178,7 +178,7 @@ def free_requested_slot(
             for t in extraction.proposed_times
             if t.start
             and t.start > now
-            and _NAMED_DAY.search(t.text)
+            and NAMED_DAY.search(t.text)
             and request.window.start <= t.start < request.window.end
         }
     )

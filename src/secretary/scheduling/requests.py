@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from secretary.llm.schemas import EmailInput, Extraction
 from secretary.scheduling import slots
+from secretary.scheduling.schemas import MAX_WINDOW_DAYS
 
 DEFAULT_DURATION_MINUTES = 30
 DEFAULT_HORIZON_DAYS = 14
@@ -24,6 +25,13 @@ _NUMBER = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "half an": 0.5, "hal
 _DURATION = re.compile(
     r"\b(?P<n>\d{1,3}(?:\.\d)?|an?|one|two|three|half an?)\s*-?\s*"
     r"(?P<unit>minutes?|mins?|hours?|hrs?|h)\b",
+    re.IGNORECASE,
+)
+# A span that names a day ("Tuesday", "9 March", "3/9", "tomorrow"), unlike "next week" or
+# a bare "after 3pm", which the extractors resolve to some default day.
+NAMED_DAY = re.compile(
+    r"\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|"
+    r"nov|dec)[a-z]*\b|\d{1,2}/\d{1,2}|\d{4}-\d{2}-\d{2}|\btomorrow\b",
     re.IGNORECASE,
 )
 _NEXT_WEEK = re.compile(r"\bnext\s+week\b", re.IGNORECASE)
@@ -87,24 +95,32 @@ def meeting_window(
     """The days to look at: "next week", "this week", the days the sender named, or the
     next two weeks. Never before ``now``; always whole local days of ``zone``."""
     today = now.astimezone(zone).date()
+    # The extractors resolve a span as wall-clock time in the zone it names, else UTC: read
+    # the day back in that same zone ("Wednesday" is Wednesday, not Tuesday 19:00).
     first: date | None = None
     last: date | None = None
+    named = sorted(
+        {
+            t.start.astimezone(slots.zone_of(t.timezone) if t.timezone else UTC).date()
+            for t in extraction.proposed_times
+            if t.start and NAMED_DAY.search(t.text)
+        }
+    )
     if _NEXT_WEEK.search(text):
         first = _monday_after(today)
         last = first + timedelta(days=6)
+        # "next week, Tuesday or Wednesday": those days of it, when they name any.
+        inside = [d for d in named if first <= d <= last]
+        if inside:
+            first, last = inside[0], inside[-1]
     elif _THIS_WEEK.search(text):
         first, last = today, _monday_after(today) - timedelta(days=1)
     else:
-        # The extractors resolve a span as wall-clock time in the zone it names, else UTC:
-        # read the day back in that same zone ("Wednesday" is Wednesday, not Tuesday 19:00).
-        days = sorted(
-            {
-                t.start.astimezone(slots.zone_of(t.timezone) if t.timezone else UTC).date()
-                for t in extraction.proposed_times
-                if t.start
-            }
-        )
-        days = [d for d in days if d >= today]
+        days = named
+        # Days already past, or beyond what the availability API allows (a "4/13/99" in a
+        # quoted signature), are no window to offer slots in.
+        horizon = today + timedelta(days=MAX_WINDOW_DAYS)
+        days = [d for d in days if today <= d <= horizon]
         if days:
             first, last = days[0], days[-1]
     if first is None or last is None:

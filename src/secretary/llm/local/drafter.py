@@ -78,6 +78,11 @@ def format_slot(slot: TimeSlot, zone: ZoneInfo) -> str:
     return f"{day}, {start:%H:%M}–{end:%H:%M}"
 
 
+_TIME_OF_DAY = re.compile(
+    r"\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|\bnoon\b", re.I
+)
+
+
 def describe_slots(slots: list[TimeSlot], zones: list[ZoneInfo]) -> str:
     """Bullet lines, each in the first zone with the others in brackets when they differ."""
     if len(zones) == 1:  # the zone is named once, in the question above the list
@@ -193,7 +198,10 @@ def draft_reply(
                 body.append("Happy to find a time. What days and times work best for you?")
                 intent, confidence = "ask_detail", 0.6
         else:
-            fitting = [f for f in (_fits(p, slots) for p in extraction.proposed_times) if f]
+            # Only a proposal with a time of day can be confirmed or turned down; "Tuesday or
+            # Wednesday" and "next week" are answered with slots on those days.
+            timed = [p for p in extraction.proposed_times if _TIME_OF_DAY.search(p.text)]
+            fitting = [f for f in (_fits(p, slots) for p in timed) if f]
             if fitting:
                 body.append(f"{format_slot(fitting[0], zone)} ({zone.key}) works for me.")
                 intent, confidence = "confirm", 0.75
@@ -203,7 +211,7 @@ def draft_reply(
                 options = describe_slots(_pick_slots(slots), zones)
                 lead = (
                     "Unfortunately those times don't work for me. Would one of these suit you instead"
-                    if extraction.proposed_times
+                    if timed
                     else "Happy to meet. Would one of these times work for you"
                 )
                 named = f" ({zone.key})" if len(zones) == 1 else ""
