@@ -212,3 +212,87 @@ def test_an_account_that_needs_reauth_offers_reconnect(
         assert "needs reauth" in page
         assert "Google revoked the grant" in page
         assert f'/oauth/google/start?account_id={connected.account_id}">Reconnect</a>' in page
+
+
+def test_reject_reason_and_regenerate_instruction_are_kept_through_the_api(
+    client: TestClient, pending: Pending, sessions: sessionmaker[Session]
+) -> None:
+    from sqlalchemy import select
+
+    from secretary.db.models import DraftFeedback
+    from tests.auth import csrf_headers
+
+    csrf = client.get("/drafts").text.split('data-csrf="', 1)[1].split('"', 1)[0]
+    regenerated = client.post(
+        f"/api/v1/drafts/{pending.draft_id}/regenerate",
+        json={"instruction": "shorter"},
+        headers=csrf_headers(csrf),
+    )
+    assert regenerated.status_code == 200, regenerated.text
+    new_id = regenerated.json()["id"]
+    assert new_id != pending.draft_id
+    rejected = client.post(
+        f"/api/v1/drafts/{new_id}/reject",
+        json={"reason": "not my tone"},
+        headers=csrf_headers(csrf),
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert rejected.json()["status"] == "rejected"
+    with sessions() as s:
+        kept = s.scalars(
+            select(DraftFeedback).where(DraftFeedback.draft_id.in_([pending.draft_id, new_id]))
+        ).all()
+        assert sorted((f.kind, f.text) for f in kept) == [
+            ("regenerate", "shorter"),
+            ("rejected", "not my tone"),
+        ]
+    # A body-less POST still works (the reason is optional).
+    assert client.post(
+        f"/api/v1/drafts/{new_id}/reject", headers=csrf_headers(csrf)
+    ).status_code in (200, 409)
+
+
+def test_bulk_actions_change_the_labels_in_gmail(
+    client: TestClient, hostile: Pending, connected: Connected, sessions: sessionmaker[Session]
+) -> None:
+    from sqlalchemy import select
+
+    from secretary.db.models import Message
+
+    with sessions() as s:
+        rows = s.scalars(select(Message).where(Message.account_id == connected.account_id)).all()
+        ids = [m.id for m in rows if "INBOX" in (m.label_ids or [])][:2]
+        gmail_ids = {m.id: m.gmail_id for m in rows}
+    assert len(ids) == 2
+    page = client.get("/triage").text
+    csrf = page.split('data-csrf="', 1)[1].split('"', 1)[0]
+    done = client.post(
+        "/triage/bulk",
+        data={"csrf_token": csrf, "action": "archive", "message_id": [str(i) for i in ids]},
+    )
+    assert "Archived: 2 messages (in Gmail too)." in done.text
+    mailbox = connected.emulator.state.users[connected.email].mailbox
+    for mid in ids:
+        assert "INBOX" not in mailbox.messages[gmail_ids[mid]].label_ids
+    labelled = client.post(
+        "/triage/bulk",
+        data={
+            "csrf_token": csrf,
+            "action": "label",
+            "label": "Follow up",
+            "message_id": [str(ids[0])],
+        },
+    )
+    assert "Labelled “Follow up”: 1 message" in labelled.text
+    names = {lab.id: lab.name for lab in mailbox.labels.values()}
+    assert "Follow up" in {names.get(x) for x in mailbox.messages[gmail_ids[ids[0]]].label_ids}
+    # The API does the same for scripts.
+    from tests.auth import csrf_headers
+
+    read = client.post(
+        "/api/v1/messages/bulk",
+        json={"message_ids": [ids[1]], "action": "read"},
+        headers=csrf_headers(csrf),
+    )
+    assert read.json() == {"action": "read", "changed": 1}
+    assert "UNREAD" not in mailbox.messages[gmail_ids[ids[1]]].label_ids

@@ -156,10 +156,36 @@ def show(
     """One draft as it will be sent: re-read from Gmail, with every recipient (To, Cc, Bcc),
     the warnings, what changed in Gmail, the full body and the digest to approve it with."""
     item = _current(draft_id)
+    item["incoming"] = _incoming(item["message_id"])
     if json_out:
         emit_json(item)
         return
+    incoming = item["incoming"]
+    if incoming:
+        console.print(f"[bold]In reply to[/] {incoming['from'] or 'unknown sender'}: ", end="")
+        console.print(incoming["subject"] or "(no subject)", markup=False, highlight=False)
+        console.print(incoming["body"], markup=False, highlight=False, style="dim")
+        console.print()
     _print_draft(item)
+
+
+def _incoming(message_id: int) -> dict[str, Any] | None:
+    """The message the draft answers: sender, subject, date and its text."""
+    from secretary.db.models import Message
+    from secretary.db.session import unit_of_work
+
+    with unit_of_work(get_ctx().sessions) as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            return None
+        return {
+            "id": message.id,
+            "gmail_id": message.gmail_id,
+            "from": message.from_addr,
+            "subject": message.subject,
+            "received_at": message.internal_date.isoformat() if message.internal_date else None,
+            "body": message.body_text or message.snippet or "",
+        }
 
 
 @app.command("approve")
@@ -207,12 +233,16 @@ def approve(
 @app.command("reject")
 def reject(
     draft_id: int = typer.Argument(..., help="Draft id."),
+    reason: str = typer.Option("", "--reason", help="Why (kept to learn from)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Delete the Gmail draft and mark the suggestion rejected."""
+    from functools import partial
+
     from secretary.drafting import service
 
-    _report(_act(draft_id, service.reject_draft), json_out, "rejected")
+    action = partial(service.reject_draft, reason=reason or None)
+    _report(_act(draft_id, action), json_out, "rejected")
 
 
 @app.command("edit")
@@ -243,12 +273,18 @@ def regenerate(
     tier: str = typer.Option(
         "", "--tier", help="An intelligence tier as module:attr (default: the configured one)."
     ),
+    instruction: str = typer.Option(
+        "", "--instruction", "-i", help='How to change it, e.g. "shorter", "decline politely".'
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Ask for a new suggestion; the old one is superseded (refused if a human edited it)."""
+    from functools import partial
+
     from secretary.drafting import service
 
-    item = _act(draft_id, service.regenerate_draft, tier_spec=tier)
+    action = partial(service.regenerate_draft, instruction=instruction or None)
+    item = _act(draft_id, action, tier_spec=tier)
     if json_out:
         emit_json(item)
     else:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from secretary.drafting import service
@@ -23,6 +24,14 @@ from secretary.web.errors import secretary_error_response
 router = APIRouter(prefix="/api/v1/drafts", tags=["drafts"], dependencies=[Depends(current_user)])
 
 Status = Literal["pending", "approved", "rejected", "sent", "superseded"]
+
+
+class RejectIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class RegenerateIn(BaseModel):
+    instruction: str | None = Field(default=None, max_length=500)
 
 
 def _gmail_factory(state: AppState) -> Callable[[Session, int], GmailPort]:
@@ -97,10 +106,15 @@ def approve_draft(
 
 
 @router.post("/{draft_id}/reject")
-def reject_draft(draft_id: int, session: SessionDep, state: StateDep) -> DraftOut:
-    """Delete the Gmail draft and mark the suggestion rejected."""
+def reject_draft(
+    draft_id: int, session: SessionDep, state: StateDep, body: RejectIn | None = None
+) -> DraftOut:
+    """Delete the Gmail draft and mark the suggestion rejected; an optional ``reason`` is
+    kept to learn from."""
     gmail = _gmail(state, session, draft_id)
-    return service.describe(session, service.reject_draft(session, draft_id, gmail=gmail))
+    reason = body.reason if body else None
+    rejected = service.reject_draft(session, draft_id, gmail=gmail, reason=reason)
+    return service.describe(session, rejected)
 
 
 @router.patch(
@@ -127,10 +141,16 @@ def edit_draft(
 
 
 @router.post("/{draft_id}/regenerate")
-def regenerate_draft(draft_id: int, session: SessionDep, state: StateDep) -> DraftOut:
-    """A new suggestion replaces this one (now superseded) in the same Gmail draft."""
+def regenerate_draft(
+    draft_id: int, session: SessionDep, state: StateDep, body: RegenerateIn | None = None
+) -> DraftOut:
+    """A new suggestion replaces this one (now superseded) in the same Gmail draft; an
+    optional ``instruction`` ("shorter", "decline politely") steers it."""
     gmail = _gmail(state, session, draft_id)
-    new = service.regenerate_draft(session, draft_id, tier=_tier(state), gmail=gmail)
+    instruction = body.instruction if body else None
+    new = service.regenerate_draft(
+        session, draft_id, tier=_tier(state), gmail=gmail, instruction=instruction
+    )
     return service.describe(session, new)
 
 
