@@ -25,7 +25,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, make_url, text
+from sqlalchemy import insert
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _fresh_db import fresh_database
 
 QUESTIONS = [
     "When is my SkyHarbor flight to Chicago?",
@@ -66,108 +69,95 @@ def main() -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     os.environ.setdefault("SECRETARY_LOG_LEVEL", "WARNING")
 
-    from secretary.assistant.service import AskDeps, IndexRetriever, ask_events
     from secretary.config import get_settings
-    from secretary.db import migrate
-    from secretary.db.engine import embedded_database_url, make_engine
-    from secretary.db.models import GoogleAccount, Message, User
-    from secretary.db.session import make_sessionmaker
     from secretary.kit.logging import configure_logging
-    from secretary.search.indexer import Indexer
-    from secretary.sync.records import record_from_resource
 
     settings = get_settings()
     configure_logging("WARNING", json=True)
-    server = settings.database_url or embedded_database_url(settings.home_path, database="postgres")
-    admin_url = make_url(server).set(database="postgres")
-    name = "secretary_bench_ask"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        conn.execute(text(f'create database "{name}"'))
-    engine = make_engine(settings, url=admin_url.set(database=name).render_as_string(False))
-    migrate.upgrade(engine)
+    with fresh_database(settings, "secretary_bench_ask") as engine:
+        run(engine, settings, args)
+
+
+def run(engine: Any, settings: Any, args: argparse.Namespace) -> None:
+    from secretary.assistant.service import AskDeps, IndexRetriever, ask_events
+    from secretary.db.models import GoogleAccount, Message, User
+    from secretary.db.session import make_sessionmaker
+    from secretary.search.indexer import Indexer
+    from secretary.sync.records import record_from_resource
+
     sessions = make_sessionmaker(engine)
     home = Path(tempfile.mkdtemp(prefix="secretary-bench-ask-"))
     report: dict[str, Any] = {"items": args.items}
-    try:
-        with sessions.begin() as session:
-            user = User(email="bench@example.test", timezone="America/New_York")
-            session.add(user)
-            session.flush()
-            account = GoogleAccount(
-                user_id=user.id, google_sub="bench", email=user.email, scopes=[]
-            )
-            session.add(account)
-            session.flush()
-            user_id, account_id = user.id, account.id
-        base = [
-            record_from_resource({"id": f"base{i}"}, raw=raw, fetched_at=datetime.now(UTC)).row
-            for i, raw in enumerate(_raw_messages(5000))
-        ]
-        started = time.perf_counter()
-        now = datetime(2026, 11, 17, 14, 30, tzinfo=UTC)
-        batch: list[dict[str, Any]] = []
-        for n in range(args.items):
-            row = dict(base[n % len(base)])
-            row.update(
-                gmail_id=f"m{n:07d}",
-                gmail_thread_id=f"t{n // 3:07d}",
-                user_id=user_id,
-                account_id=account_id,
-                label_ids=["INBOX"],
-                internal_date=now - timedelta(minutes=7 * n),
-                parse_defects=None,
-            )
-            batch.append(row)
-            if len(batch) == 5000:
-                with sessions.begin() as session:
-                    session.execute(insert(Message), batch)
-                batch = []
-        if batch:
+    with sessions.begin() as session:
+        user = User(email="bench@example.test", timezone="America/New_York")
+        session.add(user)
+        session.flush()
+        account = GoogleAccount(user_id=user.id, google_sub="bench", email=user.email, scopes=[])
+        session.add(account)
+        session.flush()
+        user_id, account_id = user.id, account.id
+    base = [
+        record_from_resource({"id": f"base{i}"}, raw=raw, fetched_at=datetime.now(UTC)).row
+        for i, raw in enumerate(_raw_messages(5000))
+    ]
+    started = time.perf_counter()
+    now = datetime(2026, 11, 17, 14, 30, tzinfo=UTC)
+    batch: list[dict[str, Any]] = []
+    for n in range(args.items):
+        row = dict(base[n % len(base)])
+        row.update(
+            gmail_id=f"m{n:07d}",
+            gmail_thread_id=f"t{n // 3:07d}",
+            user_id=user_id,
+            account_id=account_id,
+            label_ids=["INBOX"],
+            internal_date=now - timedelta(minutes=7 * n),
+            parse_defects=None,
+        )
+        batch.append(row)
+        if len(batch) == 5000:
             with sessions.begin() as session:
                 session.execute(insert(Message), batch)
-        report["load_seconds"] = round(time.perf_counter() - started, 1)
-        started = time.perf_counter()
-        Indexer(engine, sessions, home).run(user_id, vectors=args.vectors)
-        report["index_seconds"] = round(time.perf_counter() - started, 1)
+            batch = []
+    if batch:
+        with sessions.begin() as session:
+            session.execute(insert(Message), batch)
+    report["load_seconds"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    Indexer(engine, sessions, home).run(user_id, vectors=args.vectors)
+    report["index_seconds"] = round(time.perf_counter() - started, 1)
 
-        deps = AskDeps(
-            sessions=sessions,
-            retriever=IndexRetriever(settings.model_copy(update={"home": home})),
-            now=lambda: now,
-        )
-        totals: list[float] = []
-        firsts: list[float] = []
+    deps = AskDeps(
+        sessions=sessions,
+        retriever=IndexRetriever(settings.model_copy(update={"home": home})),
+        now=lambda: now,
+    )
+    totals: list[float] = []
+    firsts: list[float] = []
 
-        async def one(question: str) -> None:
-            t0 = time.perf_counter()
-            first: float | None = None
-            async for _event, _data in ask_events(deps, user_id, question):
-                if first is None:
-                    first = time.perf_counter()
-            totals.append((time.perf_counter() - t0) * 1000)
-            firsts.append(((first or time.perf_counter()) - t0) * 1000)
+    async def one(question: str) -> None:
+        t0 = time.perf_counter()
+        first: float | None = None
+        async for _event, _data in ask_events(deps, user_id, question):
+            if first is None:
+                first = time.perf_counter()
+        totals.append((time.perf_counter() - t0) * 1000)
+        firsts.append(((first or time.perf_counter()) - t0) * 1000)
 
-        asyncio.run(one(QUESTIONS[0]))  # warm: model load, first connections
-        totals.clear()
-        firsts.clear()
-        for i in range(args.questions):
-            asyncio.run(one(QUESTIONS[i % len(QUESTIONS)]))
-        ordered = sorted(totals)
-        report.update(
-            questions=len(totals),
-            vectors=args.vectors,
-            p50_ms=round(statistics.median(totals), 1),
-            p99_ms=round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1),
-            first_event_p50_ms=round(statistics.median(firsts), 1),
-            loadavg=os.getloadavg()[0],
-        )
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
+    asyncio.run(one(QUESTIONS[0]))  # warm: model load, first connections
+    totals.clear()
+    firsts.clear()
+    for i in range(args.questions):
+        asyncio.run(one(QUESTIONS[i % len(QUESTIONS)]))
+    ordered = sorted(totals)
+    report.update(
+        questions=len(totals),
+        vectors=args.vectors,
+        p50_ms=round(statistics.median(totals), 1),
+        p99_ms=round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1),
+        first_event_p50_ms=round(statistics.median(firsts), 1),
+        loadavg=os.getloadavg()[0],
+    )
     print(json.dumps(report))
 
 
