@@ -155,3 +155,36 @@ def test_each_user_sees_only_their_own_items(
     found, other = _call(base_url, token, work)
     assert all(r["id"].endswith(f"-{workspace.other_user_id}") for r in found["results"])
     assert other["error"]["code"] == "thread_not_found"
+
+
+def test_slots_and_an_event_proposal_wait_for_approval(
+    base_url: str, workspace: Workspace, sessions: sessionmaker[Session]
+) -> None:
+    token = issue_token(sessions, workspace.user_id)
+
+    async def work(client: Client) -> tuple[Any, Any, Any]:
+        slots = _json(
+            await client.call_tool(
+                "find_slots",
+                {"duration_minutes": 30, "start": "2026-12-08", "end": "2026-12-10"},
+            )
+        )
+        proposed = _json(
+            await client.call_tool(
+                "propose_event",
+                {
+                    "summary": "Budget walkthrough",
+                    "start": "2026-12-08T15:00:00+00:00",
+                    "end": "2026-12-08T15:30:00+00:00",
+                    "attendees": ["jordan@northwind.example"],
+                },
+            )
+        )
+        pending = _json(await client.call_tool("list_pending_approvals", {}))
+        return slots, proposed, pending
+
+    slots, proposed, pending = _call(base_url, token, work)
+    assert slots["slots"], slots
+    assert all(s["start"] < s["end"] for s in slots["slots"])
+    assert (proposed["kind"], proposed["status"]) == ("create_event", "pending_approval")
+    assert proposed["id"] in {p["id"] for p in pending["pending"]}
