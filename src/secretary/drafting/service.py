@@ -38,6 +38,7 @@ from secretary.drafting.gmail import (
     parse_raw,
 )
 from secretary.drafting.schemas import DraftFlag, DraftOut
+from secretary.drafting.stats import edit_distance
 from secretary.drafting.style import style_for
 from secretary.errors import Conflict, NotFound
 from secretary.kit.clock import utcnow
@@ -165,6 +166,7 @@ def generate_draft(
         in_reply_to=envelope.in_reply_to,
         references=envelope.references,
         body=result.body,
+        suggested_body=result.body,
         intent=result.intent,
         confidence=lowered_confidence(result.confidence, exfil),
         flags=[f.to_json() for f in exfil],
@@ -636,6 +638,8 @@ def approve_draft(
         log.info("gmail_send_adopted", draft_id=draft.id)
     draft.status = DraftStatus.SENT
     draft.gmail_message_id = sent_id
+    if draft.suggested_body is not None:  # stats: how much the user changed the suggestion
+        draft.edit_distance = edit_distance(draft.suggested_body, draft.body or "")
     draft.sent_at = draft.gmail_synced_at = utcnow()
     draft.seen_version = None
     session.flush()

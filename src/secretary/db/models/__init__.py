@@ -4,7 +4,7 @@ from secretary.db.models.api_token import ApiToken
 from secretary.db.models.attachment import Attachment
 from secretary.db.models.audit_log import AuditLog
 from secretary.db.models.conversation import Conversation, ConversationTurn
-from secretary.db.models.draft import Draft, DraftStatus
+from secretary.db.models.draft import Draft, DraftKind, DraftStatus
 from secretary.db.models.draft_feedback import DraftFeedback
 from secretary.db.models.google_account import AccountStatus, GoogleAccount
 from secretary.db.models.label import Label
@@ -41,6 +41,7 @@ __all__ = [
     "ConversationTurn",
     "Draft",
     "DraftFeedback",
+    "DraftKind",
     "DraftStatus",
     "DriveFile",
     "GoogleAccount",

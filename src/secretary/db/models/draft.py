@@ -18,6 +18,11 @@ class DraftStatus:
     SUPERSEDED = "superseded"  # a newer suggestion replaced it
 
 
+class DraftKind:
+    REPLY = "reply"  # a reply to a received message
+    NUDGE = "nudge"  # a follow-up on the user's own sent mail that got no answer
+
+
 class Draft(IdMixin, TimestampMixin, Base):
     """A suggested reply, stored locally and mirrored as a Gmail draft.
 
@@ -68,3 +73,10 @@ class Draft(IdMixin, TimestampMixin, Base):
     seen_version: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     approved_digest: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Stats (issue 13): the suggestion as first written, and how much the user changed it
+    # (normalised character edit distance, set when it is sent).
+    suggested_body: Mapped[str | None] = mapped_column(Text)
+    edit_distance: Mapped[float | None] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(
+        String(16), default=DraftKind.REPLY, server_default=DraftKind.REPLY
+    )

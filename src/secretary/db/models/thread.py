@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from secretary.db.base import Base, IdMixin, TimestampMixin
@@ -23,3 +32,6 @@ class Thread(IdMixin, TimestampMixin, Base):
     snippet: Mapped[str | None] = mapped_column(Text)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Days without an answer before this thread counts as awaiting a reply / unanswered
+    # (None: ``Settings.followups``).
+    followup_days: Mapped[float | None] = mapped_column(Float)

@@ -44,3 +44,5 @@ class TriageResult(IdMixin, TimestampMixin, Base):
     scores: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     classified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     labels_applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why no draft was written although the category would have asked for one (issue 13).
+    no_draft_reason: Mapped[str | None] = mapped_column(Text)
