@@ -24,6 +24,7 @@ from secretary.assistant.schemas import (
     Step,
     StepResult,
 )
+from secretary.kit.clock import utcnow
 
 NOT_FOUND = "I couldn't find that in your mail, calendar or Drive."
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -390,7 +391,7 @@ def _relevant(
     if intent.wants_latest:
         # The newest of the items that answer well; a future event is not "the latest".
         cluster = [(score, item) for score, item in scored if score >= top * 0.6]
-        moment = now or datetime.now(ZoneInfo("UTC"))
+        moment = now or utcnow()
         floor = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
         # An answer that says it changed ("the limit is now $75") beats one that does not,
         # then the newest.
