@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -188,3 +190,34 @@ def test_slots_and_an_event_proposal_wait_for_approval(
     assert all(s["start"] < s["end"] for s in slots["slots"])
     assert (proposed["kind"], proposed["status"]) == ("create_event", "pending_approval")
     assert proposed["id"] in {p["id"] for p in pending["pending"]}
+
+
+def test_stdio_server_lists_tools_and_searches(
+    workspace: Workspace, settings: Settings, tmp_path: Path
+) -> None:
+    """``secretary mcp`` over stdio, launched as a client would launch it."""
+    from mcp.client.stdio import stdio_client
+
+    from mcp import StdioServerParameters
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": str(settings.database_url),
+        "SECRETARY_HOME": str(tmp_path),
+        "SECRETARY_ENV": "test",
+    }
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "secretary", "mcp", "--user-id", str(workspace.user_id)],
+        env=env,
+    )
+
+    async def go() -> tuple[set[str], Any]:
+        async with Client(stdio_client(params)) as client:
+            listed = await client.list_tools()
+            found = _json(await client.call_tool("search", {"query": "Turkish Airlines flight"}))
+            return {t.name for t in listed.tools}, found
+
+    names, found = asyncio.run(go())
+    assert names == TOOLS
+    assert found["results"][0]["id"] == f"msg1-{workspace.user_id}"
