@@ -83,7 +83,11 @@ def intent_with_llm(
     intent = local.model_copy(
         update={
             "services": services,
-            "operation": Operation(parsed.operation),
+            # "find" is also what a lazy answer leaves in place: an operator word the local
+            # parser saw ("draft a reply", "how many") is not overruled by it.
+            "operation": local.operation
+            if parsed.operation == "find" and local.operation is not Operation.FIND
+            else Operation(parsed.operation),
             "keywords": [k.lower() for k in parsed.keywords] or local.keywords,
             "time_range": time_range,
             "same_day": parsed.same_day or local.same_day,
