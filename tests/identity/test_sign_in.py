@@ -178,3 +178,30 @@ def test_an_address_is_never_merged_across_google_accounts(
     finally:
         with sessions.begin() as s:
             s.execute(delete(User).where(User.google_sub == "another-google-account"))
+
+
+def test_a_signed_in_user_connects_several_google_accounts(
+    signin_client: TestClient,
+    emulator: Emulator,  # noqa: F811 (the fixture imported above)
+) -> None:
+    """The user is the sign-in's sub; each mailbox connected afterwards is theirs."""
+    from urllib.parse import urlencode
+
+    from tests.accounts.conftest import follow_consent
+
+    client = signin_client
+    assert sign_in_with_google(client).status_code == 303
+    second = f"work.{emulator.email}"
+    emulator.state.add_user(second, name="Ada at work")
+    for hint in (emulator.email, second):
+        start = client.get(
+            "/oauth/google/start", params={"login_hint": hint}, follow_redirects=False
+        )
+        assert start.status_code == 302, start.text
+        params = follow_consent(start.headers["location"])
+        done = client.get(f"/oauth/google/callback?{urlencode(params)}")
+        assert done.status_code == 200, done.text
+    me = client.get("/api/v1/me").json()
+    accounts = client.get("/api/v1/accounts").json()
+    assert sorted(a["email"] for a in accounts) == sorted([emulator.email, second])
+    assert {a["user_id"] for a in accounts} == {me["id"]}
