@@ -189,3 +189,11 @@ def test_the_draft_offers_slots_on_named_days_without_saying_they_do_not_work() 
     assert "Happy to meet. Would one of these times work for you" in result.body
     assert "don't work" not in result.body
     assert "check my calendar" not in result.body.lower()
+
+
+def test_weekdays_named_with_next_week_are_next_weeks() -> None:
+    # Sent on a Monday: a bare "Tuesday" would be tomorrow; with "next week" it is not.
+    _, req = _request("Can we meet next week about the Q3 plan? Tuesday or Wednesday?")
+    window = req.window  # type: ignore[attr-defined]
+    assert window.start.astimezone(NY).date() == date(2027, 3, 9)
+    assert window.end.astimezone(NY).date() == date(2027, 3, 11)

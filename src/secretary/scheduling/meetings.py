@@ -36,6 +36,7 @@ from secretary.db.models import (
 )
 from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
+from secretary.llm.local.extract import meeting_evidence, newest_text
 from secretary.llm.schemas import Extraction, IntelligenceTier, TimeSlot
 from secretary.scheduling import repository, service, slots
 from secretary.scheduling.acceptance import match_acceptance
@@ -122,6 +123,10 @@ def draft_context(
         return None
     owner_email = _owner_email(session, message)
     email = email_input(message, user_email=owner_email)
+    # No scheduling word at all ("meet", "call", "available", ...): not a meeting request,
+    # and no extraction call (with an LLM tier, a paid one) for every other draft.
+    if not meeting_evidence(f"{email.subject}\n{newest_text(email.body_text)}"):
+        return None
     extraction = tier.extract(email)
     if not extraction.meeting_request:
         return None

@@ -34,6 +34,10 @@ NAMED_DAY = re.compile(
     r"nov|dec)[a-z]*\b|\d{1,2}/\d{1,2}|\d{4}-\d{2}-\d{2}|\btomorrow\b",
     re.IGNORECASE,
 )
+_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKDAY = re.compile(
+    r"\b(mon|tue|wed|thu|fri|sat|sun)(?:day|s|nesday|rsday|urday|sday)?\b", re.IGNORECASE
+)
 _NEXT_WEEK = re.compile(r"\bnext\s+week\b", re.IGNORECASE)
 _THIS_WEEK = re.compile(r"\b(?:this|later this)\s+week\b", re.IGNORECASE)
 _VIDEO = re.compile(
@@ -109,9 +113,15 @@ def meeting_window(
     if _NEXT_WEEK.search(text):
         first = _monday_after(today)
         last = first + timedelta(days=6)
-        # "next week, Tuesday or Wednesday": those days of it, when they name any.
+        # "next week ... Tuesday or Wednesday?": those weekdays of next week (the extractors
+        # read a bare weekday as the next one, which may still be this week).
+        weekdays = sorted(
+            {_WEEKDAY_NAMES.index(m.group(1).lower()[:3]) for m in _WEEKDAY.finditer(text)}
+        )
         inside = [d for d in named if first <= d <= last]
-        if inside:
+        if weekdays:
+            first, last = first + timedelta(days=weekdays[0]), first + timedelta(days=weekdays[-1])
+        elif inside:
             first, last = inside[0], inside[-1]
     elif _THIS_WEEK.search(text):
         first, last = today, _monday_after(today) - timedelta(days=1)
