@@ -246,3 +246,22 @@ def test_the_session_cookie_is_secure_behind_https(settings: Settings) -> None:
     assert "Secure" in cookie
     assert "HttpOnly" in cookie
     assert "samesite=lax" in cookie.lower()
+
+
+def test_no_template_or_page_source_carries_inline_script_or_style() -> None:
+    """The CSP forbids inline script and style; keep the sources free of them."""
+    import re
+    from pathlib import Path
+
+    import secretary.web as web
+
+    root = Path(web.__file__).parent
+    offenders = []
+    for path in [*root.rglob("*.html"), *root.rglob("*.py")]:
+        # The sandboxed message frame styles the mail it shows, under a CSP of its own.
+        if "vendor" in path.parts or path.relative_to(root).as_posix() == "ui/inbox.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=['\"]|<style\b|\son[a-z]+=['\"]", text):
+            offenders.append(str(path.relative_to(root)))
+    assert offenders == []

@@ -98,8 +98,9 @@ def error_response(
     except Exception:  # the template itself failed: plain HTML, never a second error
         log.warning("error_page_failed", status_code=status_code)
     body = (
-        "<!doctype html><title>Secretary</title><main style='font-family:sans-serif;"
-        "max-width:40em;margin:4em auto'><h1>Something needs your attention</h1>"
+        # No inline style: the Content-Security-Policy allows only our stylesheet.
+        "<!doctype html><title>Secretary</title><link rel='stylesheet' href='/static/app.css'>"
+        "<main id='main'><h1>Something needs your attention</h1>"
         f"<p>{html.escape(message)}</p><p class='muted'>Request {html.escape(rid)}</p>"
         "<p><a href='/'>Back to Secretary</a></p></main>"
     )
