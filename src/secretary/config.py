@@ -160,6 +160,25 @@ class TriageSettings(BaseModel):
     )
 
 
+class FollowupSettings(BaseModel):
+    """Follow-ups (issue 13): your mail that got no answer, and mail you have not answered."""
+
+    awaiting_reply_days: float = Field(
+        default=3,
+        gt=0,
+        description="Days without an answer before mail you sent that asks something is listed as awaiting a reply (a thread may set its own).",
+    )
+    unanswered_days: float = Field(
+        default=2,
+        gt=0,
+        description="Days before mail that needs your reply and has none is listed as unanswered (a thread may set its own).",
+    )
+    auto_nudge: bool = Field(
+        default=False,
+        description="Put a nudge draft in the approval queue for each thread awaiting a reply when follow-ups are listed, without being asked.",
+    )
+
+
 class LLMSettings(BaseModel):
     chain: list[str] = Field(
         default_factory=lambda: ["local"],
@@ -303,6 +322,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    followups: FollowupSettings = Field(default_factory=FollowupSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
 
     @model_validator(mode="after")
