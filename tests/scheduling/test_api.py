@@ -247,3 +247,55 @@ def test_moved_and_cancelled_instances_keyed_as_the_sync_keys_them(
     assert "2027-03-02T10:00:00-05:00" in starts  # moved away ...
     assert "2027-03-02T14:00:00-05:00" not in starts  # ... to here
     assert "2027-03-03T10:00:00-05:00" in starts  # cancelled
+
+
+def test_another_users_proposed_action_is_not_found(
+    api: TestClient, sessions: sessionmaker[Session], owner: Owner
+) -> None:
+    from secretary.approvals import service as approvals
+    from tests.scheduling.conftest import create_owner, delete_owner
+
+    other = create_owner(sessions)
+    try:
+        with sessions.begin() as session:
+            theirs = approvals.propose(
+                session,
+                user_id=other.user_id,
+                kind="create_event",
+                summary="Book a secret meeting",
+                payload={"event": {}},
+                dedupe_key="secret",
+            ).id
+            mine = approvals.propose(
+                session,
+                user_id=owner.user_id,
+                kind="respond_to_invite",
+                summary="Accept “Mine”",
+                payload={},
+                dedupe_key="mine",
+            ).id
+        listed = api.get("/api/v1/approvals").json()
+        assert [a["id"] for a in listed] == [mine]
+        everything = api.get("/api/v1/approvals", params={"kind": "create_event"}).json()
+        assert everything == []  # Bob's booking is not listed to Alice under any filter
+        for method, path in (
+            ("GET", f"/api/v1/approvals/{theirs}"),
+            ("POST", f"/api/v1/approvals/{theirs}/approve"),
+            ("POST", f"/api/v1/approvals/{theirs}/reject"),
+        ):
+            r = api.request(method, path)
+            assert r.status_code == 404, (path, r.text)
+        # Proposing again with the same key returns the first proposal.
+        with sessions.begin() as session:
+            again = approvals.propose(
+                session,
+                user_id=owner.user_id,
+                kind="respond_to_invite",
+                summary="Accept “Mine” (again)",
+                payload={},
+                dedupe_key="mine",
+            )
+            assert again.id == mine
+            assert again.summary == "Accept “Mine”"
+    finally:
+        delete_owner(sessions, other)
