@@ -123,12 +123,10 @@ def chunk_text(text: str, *, size: int = CHUNK_CHARS, overlap: int = CHUNK_OVERL
 def vector_texts(first: str, body: str, *, max_chunks: int = MAX_CHUNKS) -> list[str]:
     """The texts embedded for an item: ``first`` (for mail: exactly what classification
     embeds, so its stored vector is reused) then body chunks past what ``first`` covers."""
-    texts = [first]
+    # The embedder reads only ~64 word pieces of ``first`` (about one chunk of the body):
+    # the body's later chunks are what it did not see.
     rest = chunk_text(body)
-    covered = len(" ".join(first.split()))
-    if len(" ".join(body.split())) <= covered or len(rest) <= 1:
-        return texts
-    return texts + rest[1:max_chunks]
+    return [first, *rest[1:max_chunks]]
 
 
 def attendee_people(attendees: list[dict[str, object]]) -> list[str]:
