@@ -7,8 +7,6 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from secretary.kit.clock import utcnow
-
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -27,15 +25,11 @@ class IdMixin:
 
 
 class TimestampMixin:
-    # Stamped from the one clock (``kit.clock.utcnow``, pinned by SECRETARY_NOW) so rows agree
-    # with every other "now" in the product; the server default covers raw SQL inserts.
+    # Bookkeeping stamps from the database's clock: the sync sweeps compare them with the
+    # server's now() (a pinned SECRETARY_NOW does not move them; domain times do use it).
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, server_default=func.now(), nullable=False
+        DateTime(timezone=True), server_default=func.now(), nullable=False
     )
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True),
-        default=utcnow,
-        server_default=func.now(),
-        onupdate=utcnow,
-        nullable=False,
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
     )
