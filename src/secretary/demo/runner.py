@@ -39,6 +39,8 @@ from secretary.kit.logging import get_logger
 log = get_logger(__name__)
 
 DEMO_DATABASE = "secretary_demo"
+# The service account the emulator signs the demo's pushes as; the webhook accepts no other.
+DEMO_PUSH_ACCOUNT = "gmail-push@secretary-demo.iam.gserviceaccount.com"
 Progress = Callable[[str, int, int], None]
 
 
@@ -271,6 +273,8 @@ def run_demo(
                     "api_base_url": emulator.base_url,
                     "oauth_base_url": emulator.base_url,
                     "redirect_uri": f"{api_url}/oauth/google/callback",
+                    "pubsub_service_account": settings.google.pubsub_service_account
+                    or DEMO_PUSH_ACCOUNT,
                 }
             ),
         }
@@ -317,6 +321,7 @@ def run_demo(
                 settings.google.pubsub_topic,
                 f"{api_url}/webhooks/google/pubsub",
                 settings.google.pubsub_audience,
+                service_account_email=settings.google.pubsub_service_account,
             )
         state = AppState(root=root, run_background=True)
         api = _ApiServer(create_app(settings, state=state), api_socket)
