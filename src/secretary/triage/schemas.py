@@ -170,3 +170,4 @@ class TriageOut(BaseModel):
     labels_to_apply: list[str]
     classified_at: datetime
     labels_applied_at: datetime | None
+    no_draft_reason: str | None = None  # e.g. cold outreach, newsletter (issue 13)

@@ -30,6 +30,7 @@ from secretary.triage.schemas import (
     RuleIn,
     RulePreview,
 )
+from secretary.triage.steps import outreach
 from secretary.triage.steps.decide import Decision, decide
 from secretary.triage.steps.facts import email_input, mail_facts
 from secretary.worker import repository as tasks_repo
@@ -210,6 +211,8 @@ def classify_message(
         reason = f"{decision.reason} [{note}]" if decision.reason else note
         decision = dataclasses.replace(decision, reason=reason)
         log.info("rules_skipped", message_id=message.id, rule_ids=sorted(outcome.skipped))
+    # Sender history (first contact, ever written to): cold outreach gets no draft (issue 13).
+    decision, no_draft_reason = outreach.refine(session, message, decision)
     repo.upsert_result(
         session,
         {
@@ -229,6 +232,7 @@ def classify_message(
             "labels_to_apply": decision.labels,
             "archive": decision.archive,
             "scores": decision.scores,
+            "no_draft_reason": no_draft_reason,
             "classified_at": utcnow(),
         },
     )
