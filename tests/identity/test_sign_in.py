@@ -118,6 +118,16 @@ def test_an_expired_session_is_refused(
     r = client.get("/drafts", follow_redirects=False)
     assert r.status_code == 303
     assert r.headers["location"].startswith("/login")
+    # Signing in again sweeps the expired session away.
+    assert sign_in_with_google(client).status_code == 303
+    uid = client.get("/api/v1/me").json()["id"]
+    with sessions() as s:
+        expired = s.scalars(
+            select(WebSession.id).where(
+                WebSession.user_id == uid, WebSession.expires_at <= utcnow()
+            )
+        ).all()
+    assert expired == []
 
 
 def test_a_forged_or_replayed_answer_is_refused(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from secretary.db.models import ApiToken, AuditLog, GoogleAccount, User, WebSession
@@ -112,6 +112,10 @@ def create_session(session: Session, user_id: int, *, ttl: timedelta) -> tuple[s
     """A new browser session; returns the cookie value (shown once) and the row."""
     secret = secrets.token_urlsafe(32)
     now = utcnow()
+    # Expired sessions are dead weight: each sign-in sweeps the user's own.
+    session.execute(
+        delete(WebSession).where(WebSession.user_id == user_id, WebSession.expires_at <= now)
+    )
     row = WebSession(
         user_id=user_id,
         token_hash=hash_secret(secret),
