@@ -101,7 +101,12 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
     from secretary.demo.runner import run_demo
 
     name = f"secretary_browser_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin_url = embedded_database_url(TEST_HOME, database="postgres")
+    admin_url = os.environ.get("SECRETARY_TEST_DATABASE_URL") or embedded_database_url(
+        TEST_HOME, database="postgres"
+    )
+    # The demo pins the clock to its workspace's date through the environment: give the
+    # rest of this worker's tests their own clock back afterwards.
+    pinned_before = os.environ.get("SECRETARY_NOW")
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'create database "{name}"'))
@@ -146,6 +151,10 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
     finally:
         stop.set()
         thread.join(30)
+        if pinned_before is None:
+            os.environ.pop("SECRETARY_NOW", None)
+        else:
+            os.environ["SECRETARY_NOW"] = pinned_before
         logging.getLogger().removeHandler(errors)
         engine.dispose()
         with admin.connect() as conn:
