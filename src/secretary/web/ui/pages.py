@@ -361,8 +361,8 @@ def schedule_page(
 def _week_events(session: Session, start: Any, end: Any) -> dict[str, list[dict[str, Any]]]:
     """Calendar events of the week by day (ISO date), when the Calendar store exists."""
     by_day: dict[str, list[dict[str, Any]]] = {}
-    try:
-        from secretary.db.models import CalendarEvent
+    try:  # occurrences, recurring series expanded (the Calendar store, issue 8)
+        from secretary.db.models import CalendarInstance as CalendarEvent
     except ImportError:  # the Calendar store is another stream's; absent in older builds
         return by_day
     start_col = getattr(CalendarEvent, "start_at", None)
