@@ -97,6 +97,16 @@ def test_a_forged_history_id_only_triggers_a_sync(
     r = client.post(URL, json=push_body(connected.email, 10**15, "m-1e15"), headers=headers)
     assert r.status_code == 204
     assert r.headers["x-secretary-push"] == "sync"
+    # Nothing keeps the pushed number: not the queued sync, not the account's sync state.
+    (record,) = sync_records(sessions, connected.account_id)
+    assert str(10**15) not in json.dumps(record.args)
+    with sessions() as s:
+        account = s.get(GoogleAccount, connected.account_id)
+        assert account is not None
+        state = repo.get_state(s, account)
+        assert str(10**15) not in json.dumps(
+            {c.name: str(getattr(state, c.name)) for c in state.__table__.columns}
+        )
     # The sync it triggers reads Gmail's history; the stored cursor is Gmail's, not 10^15.
     after = service.run_sync(sessions, connected.account_id, connected.settings)
     with sessions() as s:

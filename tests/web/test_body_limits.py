@@ -77,7 +77,7 @@ def asgi_request(
         + [(b"host", b"testserver")],
         "state": {},
     }
-    client.portal.call(client.app, scope, receive, send)  # type: ignore[union-attr]
+    client.portal.call(client.app, scope, receive, send)  # type: ignore[union-attr,call-arg,arg-type]
     start = next(m for m in sent if m["type"] == "http.response.start")
     payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return int(start["status"]), payload
