@@ -48,6 +48,7 @@ class ApplyContext:
 
     calendar: Callable[[Session, int], Any] | None = None
     gmail: Callable[[Session, int], Any] | None = None
+    drive: Callable[[Session, int], Any] | None = None
     choices: dict[str, Any] = field(default_factory=dict)
 
 
@@ -69,6 +70,7 @@ def register_applier(kind: str) -> Callable[[Applier], Applier]:
 
 def _load_appliers() -> None:
     # The scheduling appliers register on import; importing here keeps the edges simple.
+    import secretary.assistant.appliers
     import secretary.scheduling.booking
     import secretary.scheduling.invitations  # noqa: F401
 

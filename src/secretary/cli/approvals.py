@@ -85,7 +85,12 @@ def _one(action_id: int, user_id: int | None, verb: str, choice: str | None = No
         elif verb == "reject":
             row = service.reject_action(session, uid, action_id)
         else:
-            context = apply_context(ctx.root.components.gmail, ctx.settings, ctx.sessions)
+            context = apply_context(
+                ctx.root.components.gmail,
+                ctx.settings,
+                ctx.sessions,
+                drive=ctx.root.components.drive,
+            )
             if choice:
                 context.choices = {"response": choice}
             row = service.approve_action(session, uid, action_id, context=context)

@@ -147,6 +147,32 @@ class DriveClient(MeteredClient):
             new_start_page_token=page.get("newStartPageToken"),
         )
 
+    def share(self, file_id: str, emails: list[str], role: str = "reader") -> list[str]:
+        """Give each address ``role`` on the file, once: addresses that already have a
+        permission are left alone, so a retried approval shares nothing twice. Returns the
+        addresses newly shared with."""
+        perms = self.service.permissions()
+        listed = self._execute(
+            perms.list(fileId=file_id, supportsAllDrives=True, fields="permissions(emailAddress)"),
+            "permissions.list",
+        )
+        have = {str(p.get("emailAddress", "")).lower() for p in listed.get("permissions", [])}
+        added = []
+        for email in emails:
+            if email.lower() in have:
+                continue
+            self._execute(
+                perms.create(
+                    fileId=file_id,
+                    supportsAllDrives=True,
+                    sendNotificationEmail=True,
+                    body={"type": "user", "role": role, "emailAddress": email},
+                ),
+                "permissions.create",
+            )
+            added.append(email)
+        return added
+
     def export(self, file_id: str, mime_type: str) -> bytes:
         """A Docs Editors file exported as ``mime_type`` (Google caps exports at 10 MB)."""
         return self._content(

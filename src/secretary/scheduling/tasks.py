@@ -33,10 +33,13 @@ APPLY_TASK = "approvals.apply"
 
 
 def apply_context(
-    gmail: Callable[[Session, int], Any], settings: Any, sessions: sessionmaker[Session]
+    gmail: Callable[[Session, int], Any],
+    settings: Any,
+    sessions: sessionmaker[Session],
+    drive: Callable[[Session, int], Any] | None = None,
 ) -> approvals.ApplyContext:
     return approvals.ApplyContext(
-        calendar=calendar_api.calendar_factory(settings, sessions), gmail=gmail
+        calendar=calendar_api.calendar_factory(settings, sessions), gmail=gmail, drive=drive
     )
 
 
@@ -57,7 +60,9 @@ def apply(ctx: TaskContext, *, action_id: int) -> None:
         raise approvals.ActionNotFound(f"action {action_id} not found")
     sessions = sessionmaker(bind=ctx.session.get_bind(), expire_on_commit=False)
     approvals.apply_action(
-        ctx.session, row, context=apply_context(ctx.deps.gmail, ctx.settings, sessions)
+        ctx.session,
+        row,
+        context=apply_context(ctx.deps.gmail, ctx.settings, sessions, drive=ctx.deps.drive),
     )
 
 

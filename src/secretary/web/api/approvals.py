@@ -46,7 +46,9 @@ def approve(
     A booking whose slot was taken meanwhile comes back ``superseded`` with new slots."""
     from secretary.scheduling.tasks import apply_context
 
-    context = apply_context(state.components.gmail, state.settings, state.sessions)
+    context = apply_context(
+        state.components.gmail, state.settings, state.sessions, drive=state.components.drive
+    )
     if choices is not None:
         context.choices = choices.model_dump(exclude_none=True)
     row = service.approve_action(session, user.user_id, action_id, context=context)
