@@ -189,7 +189,11 @@ def draft_reply(
             spoken = _speakable_times(extraction.proposed_times)
             if spoken:
                 times = " or ".join(spoken[:2])
-                body.append(f"Thanks for suggesting {times}. Let me check my calendar and confirm.")
+                # "we meet": the spoken times start with "on", and "suggesting on Tuesday"
+                # reads as a template with a missing slot (issue 13).
+                body.append(
+                    f"Thanks for suggesting we meet {times}. Let me check my calendar and confirm."
+                )
                 intent, confidence = "acknowledge", 0.5
             elif extraction.proposed_times:
                 body.append("Happy to meet. Let me check my calendar and come back with a time.")
