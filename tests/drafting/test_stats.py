@@ -96,3 +96,49 @@ def test_stats_count_what_happened_to_each_suggestion(
     other = client.get("/api/v1/stats").json()
     assert other["drafts_suggested"] == 0
     assert other["edited"] == 0
+
+
+def test_every_outcome_is_counted_once(session: Session) -> None:
+    import uuid
+
+    from secretary.db.models import Draft, DraftStatus, GoogleAccount, Message, User
+    from secretary.drafting.stats import REVIEW_SECONDS, draft_stats
+    from secretary.kit.clock import utcnow
+
+    tag = uuid.uuid4().hex[:8]
+    user = User(email=f"s-{tag}@example.test")
+    session.add(user)
+    session.flush()
+    account = GoogleAccount(user_id=user.id, google_sub=f"s-{tag}", email=user.email, scopes=[])
+    session.add(account)
+    session.flush()
+    message = Message(
+        user_id=user.id, account_id=account.id, gmail_id=f"g-{tag}", gmail_thread_id="t",
+        internal_date=utcnow(), label_ids=["INBOX"],
+    )  # fmt: skip
+    session.add(message)
+    session.flush()
+    sixty = " ".join(["word"] * 60)
+    outcomes = [
+        (DraftStatus.SENT, False, 0.0, sixty),  # approved as is
+        (DraftStatus.SENT, True, 0.2, sixty),  # edited
+        (DraftStatus.SENT, True, 0.4, sixty),  # edited
+        (DraftStatus.REJECTED, False, None, "no"),
+        (DraftStatus.PENDING, False, None, "later"),
+        (DraftStatus.SUPERSEDED, False, None, "replaced"),  # not a suggestion the user saw
+    ]
+    for status, edited, distance, body in outcomes:
+        session.add(
+            Draft(
+                user_id=user.id, account_id=account.id, message_id=message.id,
+                draft_key=uuid.uuid4().hex, status=status, gmail_thread_id="t", body=body,
+                suggested_body=sixty, human_edited=edited, edit_distance=distance,
+            )
+        )  # fmt: skip
+    session.flush()
+    stats = draft_stats(session, user.id)
+    assert (stats.drafts_suggested, stats.approved_as_is, stats.edited) == (5, 1, 2)
+    assert (stats.rejected, stats.pending) == (1, 1)
+    assert stats.average_edit_size == pytest.approx(0.3)
+    expected = sum(minutes_saved(sixty, d) for d in (0.0, 0.2, 0.4)) - REVIEW_SECONDS / 60
+    assert stats.time_saved_minutes == round(expected, 1)
