@@ -3,10 +3,18 @@ and the official clients read it back."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
@@ -256,3 +264,41 @@ def test_drive_docs_sheets_folders_and_ids(served: Any) -> None:
 def test_a_folder_without_workspace_toml_is_refused(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError, match=r"workspace\.toml"):
         load_workspace(EmulatorState(), tmp_path)
+
+
+def test_emulator_serve_loads_a_workspace_folder(folder: Path, tmp_path: Path) -> None:
+    """``secretary emulator serve --workspace DIR`` serves the folder (summary on stdout)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "SECRETARY_HOME": str(tmp_path / "home")}
+    cmd = [sys.executable, "-m", "secretary", "emulator", "serve", "--workspace", str(folder)]
+    cmd += ["--port", str(port), "--print-token", "--json"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not lines or lines[-1].rstrip() != "}":
+            line = proc.stdout.readline()
+            assert line, "the emulator ended before its summary"
+            lines.append(line)
+        summary = json.loads("".join(lines))
+        assert summary["user"] == EMAIL
+        assert summary["workspace"]["files"] == 4
+        headers = {"Authorization": f"Bearer {summary['access_token']}"}
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                listed = httpx.get(f"{summary['base_url']}/drive/v3/files", headers=headers)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the emulator did not start listening"
+                time.sleep(0.2)
+        assert {f["name"] for f in listed.json()["files"]} >= {"notes", "budget", "scan.pdf"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
