@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -88,7 +90,11 @@ def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
 @pytest.mark.slow
 def test_demo_json_line_for_a_workspace_folder(tmp_path: Path) -> None:
     folder = _workspace(tmp_path / "ws")
-    env = {**os.environ, "SECRETARY_HOME": str(tmp_path / "home"), "XDG_RUNTIME_DIR": "/tmp"}
+    # The embedded server may run as its own user: the home must be reachable by it, which
+    # pytest's private tmp_path (0700) is not.
+    home = Path(tempfile.mkdtemp(prefix="secretary-demo-home-"))
+    home.chmod(0o755)
+    env = {**os.environ, "SECRETARY_HOME": str(home), "XDG_RUNTIME_DIR": "/tmp"}
     env.pop("DATABASE_URL", None)
     env.pop("SECRETARY_NOW", None)  # the folder's [clock] now pins it
     cmd = [sys.executable, "-m", "secretary", "demo", "--workspace", str(folder), "--json"]
@@ -136,5 +142,6 @@ def test_demo_json_line_for_a_workspace_folder(tmp_path: Path) -> None:
             timeout=60,
             check=False,
         )
+    shutil.rmtree(home, ignore_errors=True)
     assert out == "", "stdout carries exactly the one JSON line"
     assert proc.returncode == 0, err[-4000:]
