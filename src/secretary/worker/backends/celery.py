@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from celery.signals import worker_process_init
-from kombu import Exchange, Queue  # type: ignore[attr-defined]
+from kombu import Exchange, Queue  # type: ignore[attr-defined,unused-ignore]  # untyped before kombu 5.6
 
 from secretary.config import Settings
 from secretary.kit.logging import get_logger
@@ -100,7 +100,7 @@ def create_celery_app(settings: Settings, *, composer: ProcessComposer | None = 
         # One direct exchange per queue: sharing the default exchange and routing key would
         # copy every message into all three queues.
         task_queues=[
-            Queue(prefix + q, Exchange(prefix + q, type="direct"), routing_key=prefix + q)  # type: ignore[no-untyped-call]
+            Queue(prefix + q, Exchange(prefix + q, type="direct"), routing_key=prefix + q)  # type: ignore[no-untyped-call,unused-ignore]
             for q in QUEUES
         ],
         task_default_queue=prefix + "default",
