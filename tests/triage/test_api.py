@@ -47,21 +47,21 @@ def test_rules_crud_and_preview(client: TestClient, sessions: sessionmaker[Sessi
             "conditions": {"domain": ["vendor.com"], "subject": "invoice"},
             "actions": {"category": "fyi", "labels": ["Vendors"], "draft": "never"},
         }
-        r = client.post(f"/api/v1/rules", json=body)
+        r = client.post("/api/v1/rules", json=body)
         assert r.status_code == 201, r.text
         rule = r.json()
         assert rule["conditions"]["domain"] == ["vendor.com"]
-        assert client.get(f"/api/v1/rules").json()[0]["id"] == rule["id"]
+        assert client.get("/api/v1/rules").json()[0]["id"] == rule["id"]
         body["name"] = "Renamed"
         r = client.put(f"/api/v1/rules/{rule['id']}", json=body)
         assert r.json()["name"] == "Renamed"
         bad = client.post(
-            f"/api/v1/rules",
+            "/api/v1/rules",
             json={"name": "x", "conditions": {}, "actions": {"archive": True}},
         )
         assert bad.status_code == 422
         preview = client.post(
-            f"/api/v1/rules/preview",
+            "/api/v1/rules/preview",
             json={"conditions": {"domain": ["vendor.com"]}},
         )
         assert preview.status_code == 200
