@@ -55,9 +55,6 @@ TENANT_TABLES: tuple[str, ...] = (
     "scheduling_preferences",
     "meeting_offers",
     "proposed_actions",
-    # search (issue 9)
-    "search_items",
-    "search_vectors",
 )
 
 #: ``users`` is scoped on its own ``id``: a user sees only their own row.
