@@ -24,6 +24,7 @@ def test_every_table_with_user_id_is_a_tenant_table_with_its_policy(session: Ses
         ).scalars()
     )
     assert with_user_id <= set(tenancy.TENANT_TABLES), with_user_id - set(tenancy.TENANT_TABLES)
+    assert len(set(tenancy.TENANT_TABLES)) == len(tenancy.TENANT_TABLES), "listed twice"
     assert tenancy.uncovered_tables(session.connection()) == []
     owners = dict(
         session.execute(
