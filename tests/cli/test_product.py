@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -42,15 +43,14 @@ def run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_help_imports_no_command_module_and_answers_fast() -> None:
+    # Which modules ``--help`` imports decides its speed: none of the heavy ones.
     code = (
-        "import sys, time\n"
-        "t = time.perf_counter()\n"
+        "import sys\n"
         "from secretary.cli.main import main\n"
         "try:\n    main(['--help'])\n"
         "except SystemExit:\n    pass\n"
-        "print(round(time.perf_counter() - t, 3), file=sys.stderr)\n"
         "heavy = sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'googleapiclient',"
-        " 'secretary.cli.', 'secretary.bootstrap', 'psycopg', 'numpy')))\n"
+        " 'secretary.cli.', 'secretary.bootstrap', 'psycopg', 'numpy', 'alembic', 'httpx')))\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
     out = subprocess.run(
@@ -61,10 +61,20 @@ def test_help_imports_no_command_module_and_answers_fast() -> None:
     assert "demo" in out.stdout
     heavy_line = next(line for line in out.stderr.splitlines() if line.startswith("HEAVY"))
     assert heavy_line == "HEAVY ['secretary.cli.main']", heavy_line
-    seconds = float(out.stderr.splitlines()[0])
+
+    # The whole ``secretary --help`` process, interpreter start included, in CPU seconds:
+    # the wall clock on a shared box at load 10+ measures the neighbours, not the CLI.
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    answered = run(["--help"])
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert answered.returncode == 0, answered.stderr
+    assert "Usage" in answered.stdout
     load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
-    print(f"secretary --help in-process: {seconds} s (load {load})")
-    assert seconds < 3.0  # < 1 s on an idle machine; CI boxes are shared
+    print(f"secretary --help: {cpu:.2f} s CPU, {wall:.2f} s wall (load {load})")
+    assert cpu < 1.0, f"{cpu:.2f} s CPU"
 
 
 def test_a_malformed_rule_is_one_line_with_the_fix_and_debug_shows_the_traceback(
