@@ -25,6 +25,7 @@ from secretary.db.models import (
     GoogleAccount,
     Message,
     Rule,
+    StylePreference,
     TaskRecord,
     TriageResult,
     User,
@@ -40,6 +41,7 @@ PAGES = [
     "/triage",
     "/triage?category=needs_reply&priority=high&unread=1",
     "/drafts",
+    "/followups",
     "/rules",
     "/settings",
     "/accounts",
@@ -394,3 +396,112 @@ def test_identity_pages_use_the_layout(client: TestClient, world: World) -> None
     assert tokens.status_code == 200
     assert "Create token" in tokens.text
     assert_in_layout(tokens.text)
+
+
+def test_settings_show_the_learned_style_and_edit_it(
+    client: TestClient, world: World, sessions: sessionmaker[Session]
+) -> None:
+    with sessions.begin() as s:
+        s.add_all(
+            [
+                StylePreference(
+                    user_id=world.user_id, scope="all", key="closing", value="Cheers", evidence=3
+                ),
+                StylePreference(
+                    user_id=world.user_id,
+                    scope="to:boss@example.org",
+                    key="avoid:i hope this email finds you well",
+                    value="I hope this email finds you well.",
+                ),
+            ]
+        )
+    page = client.get("/settings").text
+    assert "Your writing style" in page
+    assert 'value="Cheers"' in page
+    assert "learned from 3 edits" in page
+    assert "“i hope this email finds you well”" in page
+    assert "boss@example.org" in page
+
+    def prefs() -> dict[tuple[str, str], tuple[str, str]]:
+        answer = client.get("/api/v1/preferences/style").json()["preferences"]
+        return {(p["scope"], p["key"]): (p["value"], p["source"]) for p in answer}
+
+    # Edit in place (the row's own form), then add one for a recipient.
+    edited = client.post(
+        "/settings/style",
+        data={"csrf_token": world.csrf, "scope": "all", "key": "closing", "value": "Best"},
+    )
+    assert "Style preference saved." in edited.text
+    assert prefs()[("all", "closing")] == ("Best", "user")
+    added = client.post(
+        "/settings/style",
+        data={"csrf_token": world.csrf, "key": "max_words", "value": "80", "to": "a@example.org"},
+    )
+    assert "Style preference saved." in added.text
+    assert prefs()[("to:a@example.org", "max_words")] == ("80", "user")
+    client.post(
+        "/settings/style",
+        data={"csrf_token": world.csrf, "key": "avoid", "value": "Per my last email."},
+    )
+    assert ("all", "avoid:per my last email") in prefs()
+
+    # Wrong input is a readable line on the page, not a 500 or a raw 422.
+    for data in (
+        {"key": "max_words", "value": "lots"},
+        {"key": "greeting", "value": ""},
+        {"key": "tone", "value": "warm"},
+        {"key": "closing", "value": "x", "scope": "someone"},
+    ):
+        refused = client.post("/settings/style", data={"csrf_token": world.csrf, **data})
+        assert refused.status_code == 200, data
+        assert "Not saved:" in refused.text, data
+
+    with sessions() as s:
+        closing = s.query(StylePreference).filter_by(user_id=world.user_id, key="closing").one()
+    forged = client.post(f"/settings/style/{closing.id}/delete", data={"csrf_token": "x"})
+    assert forged.status_code == 403
+    forgotten = client.post(f"/settings/style/{closing.id}/delete", data={"csrf_token": world.csrf})
+    assert "Style preference forgotten." in forgotten.text
+    assert ("all", "closing") not in prefs()
+
+
+def test_followups_page_lists_both_kinds_with_their_drafts(
+    client: TestClient, world: World, sessions: sessionmaker[Session]
+) -> None:
+    with sessions.begin() as s:
+        account = s.get(GoogleAccount, world.account_id)
+        assert account is not None
+        s.add(
+            Message(
+                user_id=world.user_id,
+                account_id=world.account_id,
+                gmail_id=f"mine-{world.marker}",
+                gmail_thread_id=f"tmine-{world.marker}",
+                subject=f"Figures for Q3? {world.marker}",
+                from_addr=account.email,
+                to_addrs=["jordan@example.org"],
+                body_text="Could you send me the Q3 figures?",
+                label_ids=["SENT"],
+                internal_date=utcnow() - timedelta(days=6),
+            )
+        )
+    home = client.get("/").text
+    assert 'href="/followups"' in home  # in the navigation of every page
+    page = client.get("/followups").text
+    awaiting = page[page.index('id="f-awaiting"') : page.index('id="f-unanswered"')]
+    assert f"Figures for Q3? {world.marker}" in awaiting
+    assert "waiting for jordan@example.org" in awaiting
+    assert f'action="/followups/tmine-{world.marker}/nudge"' in awaiting
+    unanswered = page[page.index('id="f-unanswered"') :]
+    assert "Oldest: the quarterly report" in unanswered  # needs a reply, three days old
+    assert f'href="/drafts/{world.draft_id}"' in unanswered  # its pending reply
+    assert "Newest:" not in unanswered  # one day old: not yet
+    assert client.get("/api/v1/followups").json()["awaiting_reply"][0]["subject"] == (
+        f"Figures for Q3? {world.marker}"
+    )
+
+    forged = client.post(f"/followups/tmine-{world.marker}/nudge", data={"csrf_token": "x"})
+    assert forged.status_code == 403
+    unknown = client.post("/followups/no-such-thread/nudge", data={"csrf_token": world.csrf})
+    assert unknown.status_code == 200
+    assert "flash-error" in unknown.text

@@ -1,5 +1,6 @@
-"""The UI's pages beyond the inbox and the queue: home, accounts, rules, settings, tasks,
-tokens, audit log, search, ask, schedule, the local API docs and the HTML error pages.
+"""The UI's pages beyond the inbox and the queue: home, accounts, rules, settings (with the
+learned style preferences), follow-ups, tasks, tokens, audit log, search, ask, schedule, the
+local API docs and the HTML error pages.
 Pages only call domain services; every state-changing form is a POST guarded by a signed
 CSRF token. Search, ask and scheduling call their JSON APIs from ``static/app.js`` and say
 so plainly while a route is not there yet."""
@@ -13,11 +14,13 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from secretary.accounts import service as accounts
-from secretary.db.models import AuditLog, DraftStatus
+from secretary.db.models import AuditLog, DraftStatus, StylePreference
+from secretary.drafting import followups
 from secretary.drafting import service as drafting
 from secretary.errors import SecretaryError
 from secretary.kit.clock import utcnow
@@ -27,6 +30,7 @@ from secretary.sync import service as sync
 from secretary.sync.schemas import SyncStatus
 from secretary.triage import service as triage
 from secretary.triage.schemas import RuleActions, RuleConditions, RuleIn
+from secretary.web.api.style import StylePreferenceIn
 from secretary.web.app import register_routes
 from secretary.web.auth import PageUser, check_form
 from secretary.web.deps import SessionDep, StateDep
@@ -263,7 +267,7 @@ def delete_rule(
 # --- settings, tokens, audit ---------------------------------------------------------------
 
 
-def _settings_context(request: Request, state: Any) -> dict[str, Any]:
+def _settings_context(request: Request, state: Any, user_id: int) -> dict[str, Any]:
     s = state.settings
     llm = s.llm
     configured = {
@@ -289,12 +293,14 @@ def _settings_context(request: Request, state: Any) -> dict[str, Any]:
         "rate": getattr(s, "rate", None),
         "has_tokens": has_route(request, "/tokens"),
         "has_audit_api": has_route(request, "/api/v1/audit"),
+        "style": _style_rows(state, user_id),
+        "style_keys": STYLE_KEYS,
     }
 
 
 @router.get("/settings", response_class=HTMLResponse)
 def settings_page(request: Request, state: StateDep, user: PageUser) -> HTMLResponse:
-    context = _settings_context(request, state)
+    context = _settings_context(request, state, user.user_id)
     return render(request, state, "settings.html", context, active="settings")
 
 
@@ -306,8 +312,122 @@ def llm_test(
     check_form(request, state.settings, user, csrf_token)
     from secretary.llm.chain import check_providers
 
-    context = {**_settings_context(request, state), "checks": check_providers(state.settings)}
+    checks = check_providers(state.settings)
+    context = {**_settings_context(request, state, user.user_id), "checks": checks}
     return render(request, state, "settings.html", context, active="settings")
+
+
+# --- learned style preferences (``/api/v1/preferences/style``, drafting.learning) -----------
+
+# The form's keys, in the words the page shows; "avoid" becomes ``avoid:<phrase>``.
+STYLE_KEYS = {
+    "greeting": "Greeting",
+    "closing": "Closing",
+    "signature": "Signature",
+    "max_words": "At most (words)",
+    "avoid": "Never write",
+}
+
+
+def _style_rows(state: Any, user_id: int) -> list[StylePreference]:
+    with state.sessions() as session:
+        return list(
+            session.scalars(
+                select(StylePreference)
+                .where(StylePreference.user_id == user_id)
+                .order_by(StylePreference.scope, StylePreference.key)
+            ).all()
+        )
+
+
+def _style_from_form(form: dict[str, str]) -> StylePreferenceIn:
+    """The settings form's preference, validated as the API validates it."""
+    key = form.get("key", "")
+    value = form.get("value", "").strip()
+    if key == "avoid":  # the phrase is the key, as ``learning.preferences_from_edit`` keeps it
+        key = f"avoid:{value.lower().rstrip('.!')[:180]}" if value else ""
+    if key == "max_words" and not (value.isdigit() and 0 < int(value) <= 2000):
+        raise ValueError("At most (words) takes a number of words, e.g. 120.")
+    if key in ("greeting", "closing", "signature") and not value:
+        raise ValueError("Give a value, or forget the preference instead.")
+    address = form.get("to", "").strip()
+    scope = form.get("scope") or (f"to:{address}" if address else "all")
+    return StylePreferenceIn(scope=scope, key=key, value=value)
+
+
+@router.post("/settings/style")
+async def save_style(request: Request, state: StateDep, user: PageUser) -> Response:
+    """Add or change a style preference; yours wins until an edit of a draft changes it."""
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    check_form(request, state.settings, user, form.get("csrf_token", ""))
+    try:
+        pref = _style_from_form(form)
+    except ValidationError as exc:
+        return back("/settings", "error", f"Not saved: {_validation_text(exc)}")
+    except ValueError as exc:
+        return back("/settings", "error", f"Not saved: {exc}")
+    stmt = insert(StylePreference).values(
+        user_id=user.user_id, scope=pref.scope, key=pref.key, value=pref.value, evidence=1,
+        source="user",
+    )  # fmt: skip
+    with state.sessions() as session, session.begin():
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["user_id", "scope", "key"],
+                set_={"value": stmt.excluded.value, "source": "user"},
+            )
+        )
+    return back("/settings", "ok", "Style preference saved.")
+
+
+@router.post("/settings/style/{preference_id}/delete")
+def forget_style(
+    preference_id: int, request: Request, state: StateDep, user: PageUser, csrf_token: Token = ""
+) -> Response:
+    check_form(request, state.settings, user, csrf_token)
+    with state.sessions() as session, session.begin():
+        gone = session.execute(
+            delete(StylePreference)
+            .where(StylePreference.id == preference_id, StylePreference.user_id == user.user_id)
+            .returning(StylePreference.id)
+        ).first()
+    if gone is None:
+        return back("/settings", "error", "That preference was already forgotten.")
+    return back("/settings", "ok", "Style preference forgotten.")
+
+
+# --- follow-ups: mail awaiting a reply, and mail you have not answered ----------------------
+
+
+@router.get("/followups", response_class=HTMLResponse)
+def followups_page(
+    request: Request, session: SessionDep, state: StateDep, user: PageUser
+) -> HTMLResponse:
+    """``GET /api/v1/followups`` as a page, with a nudge button per thread."""
+    settings = state.settings.followups
+    found = followups.list_followups(session, user.user_id, settings)
+    if settings.auto_nudge:  # as the API does: the user asked for nudges without asking
+        found = followups.with_auto_nudges(
+            session, user.user_id, found, gmail_for=state.components.gmail
+        )
+    context = {"awaiting": found.awaiting_reply, "unanswered": found.unanswered}
+    return render(request, state, "followups.html", context, active="followups")
+
+
+@router.post("/followups/{thread_id}/nudge")
+def nudge_thread(
+    thread_id: str, request: Request, state: StateDep, user: PageUser, csrf_token: Token = ""
+) -> Response:
+    check_form(request, state.settings, user, csrf_token)
+    try:
+        with state.sessions() as session, session.begin():
+            draft = followups.nudge(
+                session, user.user_id, thread_id, gmail_for=state.components.gmail
+            )
+            draft_id = draft.id
+    except SecretaryError as exc:
+        return back("/followups", "error", exc.message)
+    return back(f"/drafts/{draft_id}", "ok", "A nudge is ready: read it, then approve or reject.")
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -25,6 +25,7 @@ NAV = [
     ("/", "home", "Home"),
     ("/triage", "triage", "Inbox"),
     ("/drafts", "drafts", "Drafts"),
+    ("/followups", "followups", "Follow-ups"),
     ("/search", "search", "Search"),
     ("/ask", "ask", "Ask"),
     ("/schedule", "schedule", "Schedule"),
