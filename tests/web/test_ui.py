@@ -169,6 +169,28 @@ def test_edit_then_approve_through_the_form_sends_once(
     assert "Reply sent." not in after
 
 
+def test_editing_in_the_box_and_approving_teaches_the_style_shown_in_settings(
+    client: TestClient, pending: Pending, sessions: sessionmaker[Session]
+) -> None:
+    # The queue's usual path: type over the suggestion, press Approve (no separate save).
+    did = pending.draft_id
+    page = client.get("/drafts").text
+    token = csrf_token(page)
+    digest = page.split('name="digest" value="', 1)[1].split('"', 1)[0]
+    typed = "Here is the report you asked for.\r\n\r\nCheers,\r\nAlex"
+    sent = client.post(
+        f"/drafts/{did}/approve", data={"csrf_token": token, "digest": digest, "body": typed}
+    )
+    assert "Reply sent." in sent.text
+    assert draft_row(sessions, did).status == DraftStatus.SENT
+    learned = client.get("/api/v1/preferences/style").json()["preferences"]
+    closing = [p for p in learned if p["key"] == "closing" and p["scope"] == "all"]
+    assert [(p["value"], p["source"]) for p in closing] == [("Cheers,", "edit")], learned
+    settings = client.get("/settings").text
+    assert 'value="Cheers,"' in settings
+    assert "learned from 1 edit" in settings
+
+
 def test_reject_regenerate_and_a_refusal_read_as_flash_messages(
     client: TestClient, pending: Pending, sessions: sessionmaker[Session]
 ) -> None:

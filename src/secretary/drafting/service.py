@@ -653,6 +653,10 @@ def _write_typed_body(
     """The approved version with the text box's words, written to the Gmail draft."""
     assert draft.gmail_draft_id
     text = body.replace("\r\n", "\n")
+    # Edited in the box and approved in one step (the UI's usual path): it teaches style
+    # exactly as a saved edit does (``edit_draft``).
+    learning.record_edit(session, draft.user_id, current.to[0] if current.to else None,
+                         current.body, text)  # fmt: skip
     account = session.get(GoogleAccount, draft.account_id)
     draft.to_addrs, draft.cc_addrs, draft.bcc_addrs = current.to, current.cc, current.bcc
     draft.subject = current.subject
