@@ -17,6 +17,23 @@ starts ``--workers`` Celery worker processes (two pool processes each) on the br
 flows (with ``inline`` the runtime then runs as a ``secretary worker`` subprocess) and
 checks that every message was classified once, no Gmail draft is duplicated, and nothing is
 stuck. Prints one JSON object.
+
+``cpu_per_message_ms`` is CPU per message by process: ``app`` (this process less the
+emulator's threads: the sync, and with ``inline`` the workers), ``emulator`` (its server
+thread and AnyIO worker threads), ``postgres`` (the embedded server and its backends),
+``workers`` (``celery``/``--kill`` subprocesses and their pool processes) and ``broker``
+(the local redis-server or RabbitMQ, shared with whatever else uses it).
+``stage_cpu_per_message_ms``: the worker thread's CPU per stage (claim, task, finish), from
+``secretary_task_stage_cpu_seconds``, plus ``sync`` (the sync loop's thread); in-process
+runtime only.
+
+``--profile PATH`` samples this process and its children with py-spy (100 Hz, on-CPU
+stacks) from the first push to the last label, writes the collapsed stacks to PATH and a
+summary (top functions by own and by inclusive samples) to ``PATH.txt``.
+
+``--sweep`` runs the benchmark at rising rates (a fresh process per rate, ``--runtime``
+inline then celery) until p99 passes 1 s or a backlog remains, and prints one JSON object
+``{"inline": {"max_sustainable_rate": ..., "runs": [...]}, "celery": {...}}``.
 """
 
 from __future__ import annotations
@@ -79,6 +96,199 @@ def _now() -> Any:
     from secretary.kit.clock import utcnow
 
     return utcnow()
+
+
+class CpuMeter:
+    """CPU seconds (user + system) of the processes a run involves, as deltas."""
+
+    def __init__(self, home: Path) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self.me = psutil.Process()
+        self.postmaster = self._find_postmaster(home)
+        self.brokers = [
+            p
+            for p in psutil.process_iter(["name"])
+            if (p.info.get("name") or "") in ("redis-server", "beam.smp")
+        ]
+        self.workers: Workers | None = None
+        self._start: dict[str, float] = {}
+
+    def _find_postmaster(self, home: Path) -> Any:
+        pgdata = str((home / "pgdata").resolve())
+        for proc in self._psutil.process_iter(["cmdline", "ppid"]):
+            cmd = proc.info.get("cmdline") or []
+            if "-D" in cmd and pgdata in cmd:
+                return proc
+        return None
+
+    def _tree(self, proc: Any) -> float:
+        """The process, its reaped children and its live descendants."""
+        try:
+            t = proc.cpu_times()
+            total = float(t.user + t.system + t.children_user + t.children_system)
+            for child in proc.children():
+                total += self._tree(child)
+        except self._psutil.Error:
+            return 0.0
+        return total
+
+    def _emulator_threads(self) -> float:
+        ids = {
+            t.native_id
+            for t in threading.enumerate()
+            if t.name == "google-emulator" or t.name.startswith("AnyIO worker")
+        }
+        return sum(t.user_time + t.system_time for t in self.me.threads() if t.id in ids)
+
+    def sample(self) -> dict[str, float]:
+        t = self.me.cpu_times()
+        emulator = self._emulator_threads()
+        workers = 0.0
+        for proc in self.workers.procs if self.workers else []:
+            with contextlib.suppress(self._psutil.Error):
+                workers += self._tree(self._psutil.Process(proc.pid))
+        return {
+            "app": t.user + t.system - emulator,
+            "emulator": emulator,
+            "postgres": self._tree(self.postmaster) if self.postmaster else 0.0,
+            "workers": workers + t.children_user + t.children_system,
+            "broker": sum(self._tree(p) for p in self.brokers),
+        }
+
+    def start(self) -> None:
+        self._start = self.sample()
+
+    def per_message_ms(self, messages: int) -> dict[str, float]:
+        end = self.sample()
+        out = {k: round(1000 * (end[k] - self._start.get(k, 0.0)) / messages, 2) for k in end}
+        out["total"] = round(sum(v for k, v in out.items() if k != "broker"), 2)
+        return out
+
+
+class Profiler:
+    """py-spy attached to this process (and its children) for the measured window."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        exe = Path(sys.executable).with_name("py-spy")
+        cmd = [str(exe), "record", "--pid", str(os.getpid()), "--subprocesses", "--threads"]
+        cmd += ["--rate", "100", "--nonblocking", "--format", "raw", "--output", str(path)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        if self.path.exists():
+            summary = summarize_profile(self.path)
+            self.path.with_name(self.path.name + ".txt").write_text(summary)
+            sys.stderr.write(summary[:6000])
+
+
+def summarize_profile(path: Path, top: int = 40) -> str:
+    """Top functions by own samples and by inclusive samples, from py-spy's raw stacks."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    threads: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        head = frames[0]
+        threads[head] = threads.get(head, 0) + count
+        for frame in set(frames[1:]):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+
+    def table(counts: dict[str, int]) -> list[str]:
+        rows = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+        return [f"{100 * n / max(total, 1):6.1f}%  {name}" for name, n in rows]
+
+    return "\n".join(
+        [
+            f"samples: {total}",
+            "== by thread ==",
+            *table(threads),
+            "== own ==",
+            *table(own),
+            "== inclusive ==",
+            *table(inclusive),
+            "",
+        ]
+    )
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """Rising rates, one fresh process per run, until p99 > 1 s or a backlog remains."""
+    result: dict[str, Any] = {}
+    for runtime in ("inline", "celery"):
+        runs: list[dict[str, Any]] = []
+        best: float | None = None
+        rate = args.sweep_start
+        failed_at: float | None = None
+        while rate <= args.sweep_max:
+            run = _one_run(args, runtime, rate)
+            runs.append(run)
+            ok = run.get("ok", False)
+            if ok:
+                best = rate
+                rate = round(rate * 1.5, 1)
+            else:
+                failed_at = rate
+                break
+        if best is not None and failed_at is not None and failed_at - best > 5:
+            middle = round((best + failed_at) / 2, 1)
+            run = _one_run(args, runtime, middle)
+            runs.append(run)
+            if run.get("ok"):
+                best = middle
+        result[runtime] = {
+            "max_sustainable_rate": best,
+            "first_failing_rate": failed_at,
+            "runs": runs,
+        }
+    result["load_avg_1m_end"] = os.getloadavg()[0]
+    print(json.dumps(result))
+    return 0
+
+
+def _one_run(args: argparse.Namespace, runtime: str, rate: float) -> dict[str, Any]:
+    messages = max(args.sweep_min_messages, int(rate * args.sweep_seconds))
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--runtime", runtime]
+    cmd += ["--rate", str(rate), "--messages", str(messages), "--broker", args.broker]
+    cmd += ["--workers", str(args.workers), "--timeout", str(max(60.0, messages / rate * 3))]
+    load = os.getloadavg()[0]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        return {"rate": rate, "ok": False, "error": proc.stderr[-500:], "load_avg_1m": load}
+    out = json.loads(lines[-1])
+    p99 = out.get("p99_s")
+    ok = (
+        proc.returncode == 0
+        and p99 is not None
+        and p99 <= 1.0
+        and out.get("finished", 0) >= messages
+    )
+    keep = ("p50_s", "p99_s", "max_s", "finished", "duplicates", "wall_s", "feed_s")
+    summary = {k: out.get(k) for k in keep}
+    summary.update(
+        rate=rate,
+        messages=messages,
+        ok=ok,
+        load_avg_1m=load,
+        cpu_per_message_ms=out.get("cpu_per_message_ms"),
+    )
+    sys.stderr.write(json.dumps(summary) + "\n")
+    return summary
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -176,7 +386,15 @@ def main() -> int:
     parser.add_argument(
         "--no-chain", action="store_true", help="send every stage through the queue"
     )
+    parser.add_argument("--profile", type=Path, default=None, help="write a py-spy profile")
+    parser.add_argument("--sweep", action="store_true", help="find the highest sustainable rate")
+    parser.add_argument("--sweep-start", type=float, default=10.0)
+    parser.add_argument("--sweep-max", type=float, default=200.0)
+    parser.add_argument("--sweep-seconds", type=float, default=15.0, help="feed time per rate")
+    parser.add_argument("--sweep-min-messages", type=int, default=200)
     args = parser.parse_args()
+    if args.sweep:
+        return _sweep(args)
 
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     from sqlalchemy import create_engine, func, select, text
@@ -347,17 +565,22 @@ def main() -> int:
         wake = threading.Event()
         done_pushing = threading.Event()
         sync_errors: list[str] = []
+        sync_cpu = [0.0]
 
         def sync_loop() -> None:
             while not (done_pushing.is_set() and not wake.is_set()):
                 if not wake.wait(0.2):
                     continue
                 wake.clear()
+                cpu_started = time.thread_time()
                 try:
                     sync.run()
                 except Exception as exc:
                     sync_errors.append(type(exc).__name__)
+                sync_cpu[0] += time.thread_time() - cpu_started
+            cpu_started = time.thread_time()
             sync.run()  # a last pass, as the safety poll would
+            sync_cpu[0] += time.thread_time() - cpu_started
 
         syncer = threading.Thread(target=sync_loop, daemon=True)
         syncer.start()
@@ -371,6 +594,23 @@ def main() -> int:
         kill_at = sorted(
             rng.uniform(0.1, 0.9) * args.messages / args.rate for _ in range(args.kill)
         )
+        meter = CpuMeter(home)
+        meter.workers = workers
+        from prometheus_client import REGISTRY
+
+        def stage_cpu() -> dict[str, float]:
+            out: dict[str, float] = {}
+            for metric in REGISTRY.collect():
+                if metric.name != "secretary_task_stage_cpu_seconds":
+                    continue
+                for sample in metric.samples:
+                    if sample.name.endswith("_total"):
+                        out[sample.labels["task"]] = sample.value
+            return out
+
+        stage_cpu_before = stage_cpu()
+        profiler = Profiler(args.profile) if args.profile else None
+        meter.start()
         started = time.perf_counter()
         for i in range(args.messages):
             due = started + i / args.rate
@@ -412,6 +652,17 @@ def main() -> int:
             time.sleep(0.25)
         wall = time.perf_counter() - started
         syncer.join(10)
+        cpu = meter.per_message_ms(args.messages)
+        if profiler is not None:
+            profiler.stop()
+        stage_cpu_after = stage_cpu()
+        stage_cpu_ms = {
+            name.rsplit(".", 1)[-1]: round(
+                1000 * (value - stage_cpu_before.get(name, 0.0)) / args.messages, 2
+            )
+            for name, value in stage_cpu_after.items()
+        }
+        stage_cpu_ms["sync"] = round(1000 * sync_cpu[0] / args.messages, 2)
 
         with sessions() as s:
             rows = s.execute(
@@ -496,6 +747,9 @@ def main() -> int:
                 "mode": quota_book(state).stats()["mode"],
                 **quota_book(state).stats()["users"].get(user_email, {}),
             },
+            "cpu_per_message_ms": cpu,
+            "stage_cpu_per_message_ms": stage_cpu_ms if not subprocess_mode else None,
+            "load_avg_1m": round(os.getloadavg()[0], 2),
             "feed_s": round(feed_seconds, 2),
             "wall_s": round(wall, 2),
         }

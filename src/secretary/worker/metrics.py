@@ -11,6 +11,13 @@ STAGE_SECONDS = Histogram(
     ["task", "outcome"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+# CPU of the worker thread per run (claim, task, finish; not the emulator's or Postgres's):
+# ``bench/pipeline.py`` divides it by the run count to print CPU-seconds per stage.
+STAGE_CPU_SECONDS = Counter(
+    "secretary_task_stage_cpu_seconds",
+    "CPU seconds spent by the worker thread running tasks, by task name",
+    ["task"],
+)
 TASK_RETRIES = Counter(
     "secretary_task_retries_total",
     "Task failures that will be retried, by reason",
