@@ -100,6 +100,7 @@ def claim(session: Session, record_id: int, *, lease_seconds: float) -> Claim | 
     now = utcnow()
     stmt = (
         update(TaskRecord)
+        .execution_options(synchronize_session=False)  # no ORM objects to keep in step
         .where(
             TaskRecord.id == record_id,
             (TaskRecord.status.in_([TaskStatus.QUEUED, TaskStatus.RETRYING]))
@@ -132,6 +133,7 @@ def renew_lease(session: Session, record_id: int, *, attempt: int, lease_seconds
     """Heartbeat: keep a long run's claim alive; False once another worker took it over."""
     result = session.execute(
         update(TaskRecord)
+        .execution_options(synchronize_session=False)  # no ORM objects to keep in step
         .where(
             TaskRecord.id == record_id,
             TaskRecord.status == TaskStatus.RUNNING,
@@ -146,6 +148,7 @@ def mark_succeeded(session: Session, record_id: int, *, attempt: int) -> bool:
     """Finish in the task's own transaction; False means the lease was lost (roll back)."""
     result = session.execute(
         update(TaskRecord)
+        .execution_options(synchronize_session=False)  # no ORM objects to keep in step
         .where(
             TaskRecord.id == record_id,
             TaskRecord.status == TaskStatus.RUNNING,
@@ -172,6 +175,7 @@ def mark_failed(
     """Record the failure: ``retrying`` until ``retry_at``, or ``dead`` when it is None."""
     result = session.execute(
         update(TaskRecord)
+        .execution_options(synchronize_session=False)  # no ORM objects to keep in step
         .where(
             TaskRecord.id == record_id,
             TaskRecord.status == TaskStatus.RUNNING,
