@@ -33,7 +33,17 @@ from sqlalchemy.orm import Session
 
 from secretary.config import Settings
 from secretary.db import tenancy
-from secretary.db.models import ApiToken, Draft, GoogleAccount, Message, Rule, TaskRecord, User
+from secretary.db.models import (
+    ApiToken,
+    Draft,
+    GoogleAccount,
+    Message,
+    ProposedAction,
+    Rule,
+    StylePreference,
+    TaskRecord,
+    User,
+)
 from secretary.errors import NotFound
 from secretary.identity import audit as _audit
 from secretary.identity import service as identity
@@ -178,6 +188,8 @@ OWNED_PATH_PARAMS: dict[str, type[Any]] = {
     "task_id": TaskRecord,
     "message_id": Message,
     "token_id": ApiToken,
+    "action_id": ProposedAction,
+    "preference_id": StylePreference,
 }
 _BIGINT_MAX = 2**63 - 1
 
