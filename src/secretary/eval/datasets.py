@@ -62,6 +62,11 @@ KEPT_HEADERS = (
     "X-MC-User",
     "X-SES-Outgoing",
     "X-Report-Abuse",
+    # The receiving server's verdicts on the sender (RFC 8601, RFC 7208): the first
+    # (topmost) one is kept, which is the user's own provider's. Spam-filter scores are not.
+    "Authentication-Results",
+    "Received-SPF",
+    "DKIM-Signature",
     "X-Spam-Status",
     "X-Spam-Flag",
 )

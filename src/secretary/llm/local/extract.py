@@ -68,6 +68,14 @@ _MEETING = re.compile(
     r"slot|appointment|interview|demo|zoom|teams call|hangout|invite)\b",
     re.IGNORECASE,
 )
+# Logistics around a meeting rather than the asking: invitations and agendas, rooms,
+# dial-in details, travel. Berkeley's 1.4 "logistic arrangements" label covers these.
+_LOGISTICS = re.compile(
+    r"\b(?:invit(?:e|ed|ation)|rsvp|agenda|attend(?:ance)?|please plan|will be held|join us|"
+    r"calendar|conference room|room\s*#?\s*\d+|eb\s*\d{3,}|location|dial[- ]?in|call[- ]?in|"
+    r"passcode|participant code|flight|hotel|itinerary|reservation|directions|parking)\b",
+    re.IGNORECASE,
+)
 _ASK = re.compile(
     r"^(?:please|pls|kindly)\b|\b(?:could|can|would|will) you\b|\blet me know\b|"
     r"\b(?:i|we) (?:need|would like|'d like|want) (?:you|your)\b|\bi(?:'d| would) appreciate\b|"
@@ -315,6 +323,11 @@ def is_ask(sentence: str) -> bool:
 def meeting_evidence(text: str) -> int:
     """Number of scheduling words; the classifier combines it with times and asks."""
     return len(_MEETING.findall(text))
+
+
+def logistics_evidence(text: str) -> int:
+    """Number of meeting-logistics words (invitation, agenda, room, dial-in, travel)."""
+    return len(_LOGISTICS.findall(text))
 
 
 def find_people(email: EmailInput, text: str) -> list[str]:

@@ -196,7 +196,16 @@ _LURES = re.compile(
     r"you(?:'ve| have)? (?:been selected|won)|congratulations|winner|claim your|free gift|reward|"
     r"bitcoin|btc|crypto|seed phrase|recovery phrase|beneficiary|inheritance|next of kin|"
     r"million (?:dollars|usd)|wire transfer|gift card|act now|limited time|expires? (?:today|soon)|"
-    r"action required|final notice|urgent)\b",
+    r"action required|final notice|urgent)\b"
+    # The same lures in the languages phishing most often arrives in besides English
+    # (Portuguese, Spanish, French, German): verify/confirm/update your account or data, the
+    # account is blocked or suspended, an irregularity, a pending notice, a final reminder.
+    r"|\b(?:(?:verifi|confirm|atualiz|actualiz|regulariz)\w* (?:sua|seu|seus|suas|su|sus|votre|vos|"
+    r"ihr\w*) (?:conta|cuenta|compte|konto|dados|datos|donn[ée]es|daten|cadastro|identi\w+)|"
+    r"(?:conta|cuenta|compte|konto|cart[ãa]o|tarjeta) (?:\w+ )?(?:bloquead[oa]|suspens[oa]|"
+    r"suspendid[oa]|bloqu[ée]e?|suspendu|gesperrt)|irregularidade|irregularidad|pend[eê]ncia|"
+    r"regulariza[çc][ãa]o|intima[çc][ãa]o|notifica[çc][ãa]o (?:oficial|judicial|extrajudicial)|"
+    r"[úu]ltimo aviso|dernier rappel|letzte mahnung|aviso urgente|urgente)\b",
     re.IGNORECASE,
 )
 _DISGUISE = re.compile(
@@ -213,7 +222,9 @@ def phishing_evidence(email: EmailInput) -> list[str]:
     brand = _BRANDS.search(name)
     if brand and brand.group(0).lower().replace(" ", "") not in domain.replace("-", ""):
         cues.append("display name claims a brand the sender domain is not")
-    if addr and "@" not in addr:
+    if addr and ("@" not in addr or "." not in domain):
+        # No "@", or a domain without a dot ("avisos@receitafederal"): no real mail system
+        # sends from that, a hand-made header does.
         cues.append("malformed sender address")
     if _DISGUISE.search(f"{email.subject} {name}"):
         cues.append("look-alike or hidden Unicode in subject/sender")
@@ -224,6 +235,93 @@ def phishing_evidence(email: EmailInput) -> list[str]:
     reply_to = (header(email, "Reply-To") or "").lower()
     if reply_to and domain and "@" in reply_to and domain not in reply_to:
         cues.append("Reply-To goes to another domain")
+    cues.extend(authentication_failures(email))
+    return cues
+
+
+_AUTH_VERDICT = {
+    method: re.compile(rf"\b{method}\s*=\s*([a-z]+)", re.IGNORECASE)
+    for method in ("spf", "dkim", "dmarc")
+}
+
+
+def authentication_results(email: EmailInput) -> dict[str, str]:
+    """SPF/DKIM/DMARC verdicts of the user's own provider (RFC 8601 Authentication-Results).
+
+    Only the first (topmost) header is read: it is the one the user's provider added on
+    receipt; any below it came with the message and may be forged. ``Received-SPF``
+    (RFC 7208) fills SPF in when the results header lacks it.
+    """
+    results = " ".join((header(email, "Authentication-Results") or "").split())
+    verdicts = {}
+    for method, pattern in _AUTH_VERDICT.items():
+        match = pattern.search(results)
+        if match:
+            verdicts[method] = match.group(1).lower()
+    received_spf = (header(email, "Received-SPF") or "").split()
+    if "spf" not in verdicts and received_spf:
+        verdicts["spf"] = received_spf[0].lower()
+    return verdicts
+
+
+def authentication_failures(email: EmailInput) -> list[str]:
+    """Named authentication failures: a forged or unauthenticated sender domain.
+
+    Mailing lists re-send mail and legitimately break SPF and DKIM, so list mail (List-Id)
+    is never judged here.
+    """
+    verdicts = authentication_results(email)
+    if not verdicts or header(email, "List-Id") is not None:
+        return []
+    cues = []
+    if verdicts.get("dmarc") == "fail":
+        cues.append("DMARC failed")
+    if verdicts.get("spf") in ("fail", "softfail"):
+        cues.append(f"SPF {verdicts['spf']}")
+    if verdicts.get("dkim") == "fail":
+        cues.append("DKIM failed")
+    if all(verdicts.get(m, "none") == "none" for m in ("spf", "dkim", "dmarc")):
+        # Since 2024 Gmail and Yahoo require SPF or DKIM of every sender: none at all is
+        # either a hand-rolled server or a forged domain.
+        cues.append("sender not authenticated (no SPF, DKIM or DMARC)")
+    return cues
+
+
+# --- bulk / newsletter evidence -----------------------------------------------------------------
+# A sender-run list (marketing, newsletters) announces itself in its headers: an unsubscribe
+# address without a discussion list's List-Id (RFC 2369/2919), RFC 8058 one-click
+# unsubscribe, Precedence: bulk, or a bulk-mail system in X-Mailer. Discussion lists carry
+# List-Id or List-Post and stay "list" mail (the learned head handles them).
+_BULK_MAILER = re.compile(
+    r"\b(?:lyris|listmanager|accucast|stormpost|roving|constant ?contact|mailchimp|mailerlite|"
+    r"sendgrid|campaign ?monitor|exacttarget|responsys|sendinblue|brevo|klaviyo|hubspot|"
+    r"marketo|eloqua|phplist|mailjet|silverpop|emarsys|benchmark email|icontact|aweber|"
+    r"getresponse|mailwizz|acumbamail)\b",
+    re.IGNORECASE,
+)
+_BULK_SUBJECT = re.compile(
+    r"\b(?:digest|newsletter|bulletin|weekly|monthly|issue\s*#?\s*\d+|vol(?:ume)?\.?\s*\d+|"
+    r"(?:word|tip|quote|slang|joke) of the (?:day|week))\b",
+    re.IGNORECASE,
+)
+
+
+def bulk_evidence(email: EmailInput) -> list[str]:
+    """Named cues that a sender-run list sent this (empty for person-to-person mail)."""
+    cues: list[str] = []
+    # A list one can post to is a discussion list (older list servers send List-Post
+    # without List-Id).
+    list_id = header(email, "List-Id") is not None or header(email, "List-Post") is not None
+    if header(email, "List-Unsubscribe") is not None and not list_id:
+        cues.append("List-Unsubscribe without List-Id")
+    if "one-click" in (header(email, "List-Unsubscribe-Post") or "").lower():
+        cues.append("one-click unsubscribe")
+    if (header(email, "Precedence") or "").strip().lower() == "bulk" and not list_id:
+        cues.append("Precedence: bulk")
+    if _BULK_MAILER.search(header(email, "X-Mailer") or ""):
+        cues.append("sent by a bulk-mail system")
+    if _BULK_SUBJECT.search(email.subject):
+        cues.append("newsletter-style subject")
     return cues
 
 
