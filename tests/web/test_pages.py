@@ -183,7 +183,8 @@ def assert_in_layout(html: str) -> None:
 
 
 def test_every_page_renders_in_the_layout(client: TestClient, world: World) -> None:
-    timings = {}
+    wall: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     for url in [*PAGES, f"/messages/{world.message_ids[0]}", f"/drafts/{world.draft_id}"]:
         page = client.get(url)  # the first hit compiles templates and imports lazily
         assert page.status_code == 200, (
@@ -192,13 +193,19 @@ def test_every_page_renders_in_the_layout(client: TestClient, world: World) -> N
         )
         assert "text/html" in page.headers["content-type"], url
         assert_in_layout(page.text)
-        started = time.perf_counter()
-        client.get(url)
-        timings[url] = round((time.perf_counter() - started) * 1000, 1)
+        # Best of three, warm. The CPU seconds of this process (client and app: TestClient
+        # runs the app here) hardly move with the load; the wall clock at load 10+ does.
+        for _ in range(3):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            client.get(url)
+            wall[url] = min(wall.get(url, 1e9), (time.perf_counter() - started) * 1000)
+            cpu[url] = min(cpu.get(url, 1e9), (time.process_time() - cpu_started) * 1000)
     load = open("/proc/loadavg").read().split()[0]  # noqa: SIM115
-    print(f"warm page times (ms, load {load}): {timings}")
-    # < 100 ms each on an idle machine; a generous bound here, since CI boxes are shared.
-    assert max(timings.values()) < 750, timings
+    print(f"warm page times (ms wall, load {load}): { {u: round(t) for u, t in wall.items()} }")
+    print(f"warm page times (ms CPU): { {u: round(t) for u, t in cpu.items()} }")
+    # < 100 ms each on an idle machine; generous bounds, since CI boxes are shared.
+    assert max(cpu.values()) < 300, cpu
+    assert max(wall.values()) < 3000, wall
 
 
 def test_unknown_pages_and_errors_are_html_and_the_api_stays_json(
