@@ -14,6 +14,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from secretary.assistant.lexicon import canonical
 from secretary.assistant.schemas import Entities, Intent, Operation, Service, TimeRange
 
 _STOP = frozenset(
@@ -198,14 +199,18 @@ _OPERATIONS: tuple[tuple[Operation, re.Pattern[str]], ...] = (
         Operation.DRAFT,
         re.compile(
             r"\b(?:draft|write|compose)\s+(?:a\s+|an\s+|the\s+)?(?:quick\s+|short\s+)?"
-            r"(?:reply|response|answer|email|message|note)\b|\b(?:reply|respond)\s+to\b",
+            r"(?:reply|response|answer|email|message|note)\b|\b(?:reply|respond)\s+to\b|"
+            r"\b(?:write|get)\s+back\s+to\b|\blet\s+(?-i:[A-Z][a-z]+)\s+know\b|"
+            r"^\s*(?:tell|email|e-mail|message)\s+(?-i:[A-Z][a-z]+)\b|"
+            r"\bsend\s+(?-i:[A-Z][a-z]+)\s+(?:a|an)\s+(?:note|message|email|reply)\b",
             re.I,
         ),
     ),
     (
         Operation.SCHEDULE,
         re.compile(
-            r"\b(?:schedule|book|set up|arrange|find (?:a )?(?:time|slot)s?|free slots?|"
+            r"\b(?<!my\s)(?<!the\s)(?<!our\s)(?<!your\s)(?:schedule|book|set up|arrange|"
+            r"find (?:a )?(?:time|slot)s?|free slots?|"
             r"when am i free|availability)\b",
             re.I,
         ),
@@ -242,8 +247,9 @@ _SERVICE_WORDS: dict[Service, re.Pattern[str]] = {
     Service.CALENDAR: re.compile(
         r"\b(?:calendar|meetings?|events?|appointments?|schedule[ds]?|busy|free|1:1s?|"
         r"one-on-ones?|call|agenda|invites?|invitation|standup|stand-up|book|slots?|"
-        r"on my calendar|that day|same day|offsite|lunch|dinner|conference)\b|"
-        r"\b(?:do i have|am i (?:doing|busy|free)|what'?s on)\b",
+        r"on my calendar|that day|same day|offsite|lunch|dinner|conference|planned|plans|"
+        r"happening|going on|look like|looks like|booked)\b|"
+        r"\b(?:do i have|did i have|am i (?:doing|busy|free)|what'?s on|what is on)\b",
         re.I,
     ),
     Service.DRIVE: re.compile(
@@ -253,8 +259,17 @@ _SERVICE_WORDS: dict[Service, re.Pattern[str]] = {
     ),
 }
 _SAME_DAY = re.compile(
-    r"\b(?:(?:that|the same|same) (?:day|date|morning|afternoon|evening)|the day of)\b", re.I
+    r"\b(?:(?:that|the same|same) (?:day|date|morning|afternoon|evening|night)|the day of|"
+    r"on that date|at that time)\b|\b(?:calendar|scheduled|planned|booked|have)\s+then\b",
+    re.I,
 )
+# With a time phrase and no other content, the question is about the calendar of that time:
+# "What does my Wednesday look like?", "Anything planned for this weekend?".
+_AGENDA_WORDS = frozenset(
+    {"schedule", "planned", "plans", "plan", "look", "like", "looks", "happening", "going",
+     "agenda", "busy", "free", "booked", "up", "else", "lined", "coming", "morning",
+     "afternoon", "evening", "night", "tonight", "weekend", "after", "before"}
+)  # fmt: skip
 _LATEST = re.compile(r"\b(?:latest|current|final|newest|most recent|last agreed|updated)\b", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _AMOUNT = re.compile(
@@ -263,7 +278,7 @@ _AMOUNT = re.compile(
 # Record locators and reference numbers: 5-8 characters, capitals and digits, at least one
 # digit and one letter (PNRs like "K7QX2M", invoice numbers like "INV-2041").
 _LOCATOR = re.compile(r"\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9][A-Z0-9-]{4,11}\b")
-_CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*\b")
+_CAPITALISED = re.compile(r"(?<![\w'])[A-Z](?:'[A-Z])?[a-z]+(?:[\s-][A-Z](?:'[A-Z])?[a-z]+)*\b")
 _ORG_SUFFIX = re.compile(
     r"\b(?:Airlines?|Airways|Air|Bank|Inc|Ltd|LLC|GmbH|Corp|Corporation|Group|Hotels?|"
     r"University|Partners|Capital|Labs?|Technologies|Systems|Insurance)\b"
@@ -365,15 +380,17 @@ _COMMON_NOUN = re.compile(
 )
 # "the latest budget": how to pick among matches, not something to search for.
 _OPERATOR_WORDS = frozenset(
-    {"latest", "current", "currently", "final", "finally", "newest", "updated", "recent", "most"}
-)
+    {"latest", "current", "currently", "final", "finally", "newest", "updated", "recent", "most",
+     "position", "stance"}
+)  # fmt: skip
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 _WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'&.-]*")
 _PRONOUN_FOLLOW_UP = re.compile(
-    r"^\s*(?:and|what about|how about|also|then)\b|\b(?:it|that one|the one before|"
-    r"the previous one|them|that meeting|that email|that file|before that|after that)\b",
+    r"^\s*(?:and|what about|how about|also|then)\b|\b(?:it|its|that one|the one before|"
+    r"the previous one|them|they|their|theirs|he|she|his|her|there|that meeting|that email|"
+    r"that file|that flight|that call|that event|before that|after that)\b",
     re.I,
 )
 
@@ -386,15 +403,29 @@ def parse_intent(
     previous: Intent | None = None,
 ) -> Intent:
     """Read a question into an intent, resolving a follow-up against the previous turn."""
-    text = " ".join(question.split())
+    text = canonical(" ".join(question.split()))
     operation = next((op for op, pattern in _OPERATIONS if pattern.search(text)), Operation.FIND)
     services = [service for service, pattern in _SERVICE_WORDS.items() if pattern.search(text)]
     time_range = parse_time_range(text, now=now, time_zone=time_zone)
     entities = _entities(text)
-    keywords = _keywords(text, entities)
+    # The time phrase is a filter, not content: "two days from now" searches no "two".
+    keywords = _keywords(text.replace(time_range.text, " ") if time_range else text, entities)
     same_day = bool(_SAME_DAY.search(text))
     if same_day and Service.CALENDAR not in services:
         services.append(Service.CALENDAR)
+    if (
+        time_range is not None
+        and operation in (Operation.FIND, Operation.SUMMARIZE)
+        and previous is None
+        and not entities.people
+        and not entities.organizations
+        and all(k in _AGENDA_WORDS for k in keywords)
+    ):
+        # Only a time and agenda words: the calendar of that time is the whole question.
+        services = [Service.CALENDAR]
+        agenda = True
+    else:
+        agenda = False
     new_keywords = list(keywords)
     follow_up = previous is not None and bool(_PRONOUN_FOLLOW_UP.search(text))
     if follow_up and previous is not None:
@@ -422,7 +453,7 @@ def parse_intent(
         entities=entities,
         time_range=time_range,
         keywords=keywords,
-        target=_target(text, operation),
+        target="agenda" if agenda else _target(text, operation),
         same_day=same_day,
         services_named=services_named,
         new_keywords=new_keywords,
@@ -465,7 +496,9 @@ def _entities(text: str) -> Entities:
     organizations: list[str] = []
     for match in _CAPITALISED.finditer(text):
         phrase = match.group(0)
-        words = [w for w in re.split(r"[\s-]", phrase) if w not in _NOT_NAMES]
+        words = [
+            w for w in re.split(r"[\s-]", phrase) if w not in _NOT_NAMES and w.lower() not in _STOP
+        ]
         if not words:
             continue
         cleaned = " ".join(words)
@@ -525,7 +558,25 @@ _RELATIVE = re.compile(
 _LAST_N = re.compile(
     r"\b(?:last|past|previous)\s+(?P<n>\d{1,3})\s+(?P<unit>days?|weeks?|months?)\b", re.I
 )
-_SINGLE_DAY = re.compile(r"\b(?P<word>today|tonight|tomorrow|yesterday)\b", re.I)
+_SINGLE_DAY = re.compile(
+    r"\b(?P<word>(?:the\s+)?day\s+after\s+tomorrow|(?:the\s+)?day\s+before\s+yesterday|"
+    r"overmorrow|today|tonight|tomorrow|yesterday|this\s+(?:morning|afternoon|evening))\b",
+    re.I,
+)
+_DAY_OFFSETS = {"after": 2, "overmorrow": 2, "before": -2, "tomorrow": 1, "yesterday": -1}
+_IN_N_DAYS = re.compile(
+    r"\b(?:in\s+(?P<ahead>\d{1,2}|a|one|two|three|four|five|six|seven)\s+days?(?:\s+time)?|"
+    r"(?P<ago>\d{1,2}|one|two|three|four|five|six|seven)\s+days?\s+ago|"
+    r"(?P<from>\d{1,2}|one|two|three|four|five|six|seven)\s+days?\s+from\s+(?:now|today))\b",
+    re.I,
+)
+_NUMBER_WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                 "seven": 7}  # fmt: skip
+# Past tense: "What did I have on Monday?" means the Monday just gone.
+_PAST = re.compile(
+    r"\b(?:did|was|were|had|went|met|happened|sent|got|received|emailed|wrote|attended)\b", re.I
+)
+_WEEKEND = re.compile(r"\b(?:on\s+|over\s+|for\s+)?the\s+weekend\b", re.I)
 _ON_WEEKDAY = re.compile(
     r"\b(?:(?P<which>this|next|last|on|coming)\s+)?(?P<day>monday|tuesday|wednesday|thursday|"
     r"friday|saturday|sunday)\b",
@@ -576,8 +627,16 @@ def parse_time_range(text: str, *, now: datetime, time_zone: str = "UTC") -> Tim
                 continue
             return days(day, day + timedelta(days=1), m.group(0))
     if m := _SINGLE_DAY.search(text):
-        offset = {"today": 0, "tonight": 0, "tomorrow": 1, "yesterday": -1}[m["word"].lower()]
+        words = m["word"].lower().split()
+        offset = next((_DAY_OFFSETS[w] for w in words if w in _DAY_OFFSETS), 0)
+        if words[-1] in ("tomorrow", "yesterday") and len(words) > 1:
+            offset = _DAY_OFFSETS[words[-2]]
         day = today + timedelta(days=offset)
+        return days(day, day + timedelta(days=1), m.group(0))
+    if m := _IN_N_DAYS.search(text):
+        raw = (m["ahead"] or m["ago"] or m["from"]).lower()
+        n = int(raw) if raw.isdigit() else _NUMBER_WORDS[raw]
+        day = today + timedelta(days=-n if m["ago"] else n)
         return days(day, day + timedelta(days=1), m.group(0))
     if m := _LAST_N.search(text):
         n = int(m["n"])
@@ -586,6 +645,10 @@ def parse_time_range(text: str, *, now: datetime, time_zone: str = "UTC") -> Tim
         return days(today - timedelta(days=span_days), today + timedelta(days=1), m.group(0))
     if m := _RELATIVE.search(text):
         return _relative(m["which"].lower(), m["unit"].lower(), today, m.group(0), days)
+    if m := _WEEKEND.search(text):
+        # "the weekend": the coming one, or the one just gone when the question looks back.
+        which = "last" if _PAST.search(text) and today.weekday() < 5 else "this"
+        return _relative(which, "weekend", today, m.group(0), days)
     if m := _IN_MONTH.search(text):
         month = _MONTHS[m["month"].lower()]
         year = int(m["year"]) if m["year"] else _nearest_year(today, month, 1, prefer_past=True)
@@ -599,6 +662,8 @@ def parse_time_range(text: str, *, now: datetime, time_zone: str = "UTC") -> Tim
             delta = delta - 7 if delta else -7
         elif which == "next" and delta == 0:
             delta = 7
+        elif which in ("", "on") and delta and _PAST.search(text):
+            delta -= 7  # "which meetings did I have on Monday?": the Monday just gone
         day = today + timedelta(days=delta)
         return days(day, day + timedelta(days=1), m.group(0))
     return None

@@ -32,7 +32,11 @@ def plan_for(intent: Intent) -> Plan:
     query = _query(intent)
     time_range = intent.time_range.model_dump(mode="json") if intent.time_range else None
     services = list(intent.services)
-    if intent.operation in (Operation.FIND, Operation.SUMMARIZE) and intent.keywords:
+    if (
+        intent.operation in (Operation.FIND, Operation.SUMMARIZE)
+        and intent.keywords
+        and intent.target != "agenda"  # "what does my Wednesday look like?": the calendar
+    ):
         # Facts live in mail and documents as often as in the service the question names
         # ("the agenda of the on-site, and when is it on my calendar?"): look there too,
         # and in the calendar when the question asks when something is.

@@ -478,7 +478,7 @@ def _read_step(
                 session, user_id, time_range.start, time_range.end, zone=zone
             )
             words = [w for w in query.split() if w not in _GENERIC_EVENT_WORDS]
-            if words:
+            if words and intent.target != "agenda":
                 listed = [i for i in listed if any(w in i.title.lower() for w in words)]
                 return StepResult(step_id=step.id, ok=True, items=listed)
             return StepResult(step_id=step.id, ok=True, items=listed, value={"listing": True})
@@ -519,6 +519,11 @@ def _is_received_window(intent: Intent) -> bool:
     return bool(_RECEIVED.search(intent.question))
 
 
+_CALENDAR_CLAUSE = re.compile(
+    r"\b(?:calendar|that day|same day|the day of|then|scheduled|planned|else)\b", re.I
+)
+
+
 def _events_on_dates_of(
     session: Session,
     user_id: int,
@@ -528,21 +533,31 @@ def _events_on_dates_of(
     zone: str,
 ) -> StepResult:
     """The user's events on the local days that the input items talk about."""
-    from secretary.assistant.synthesis import relevant_items
+    from secretary.assistant.synthesis import best_sentence, clauses_of, relevant_items
     from secretary.llm.local.extract import find_times
 
     tz = ZoneInfo(zone)
     days: list[datetime] = []
-    ranked = relevant_items(intent, inputs)
+    # The part of the question that names the thing ("my flight home: when does it leave"),
+    # not the part that asks about the calendar, picks the item and its sentence.
+    subject = next(
+        (c for c in clauses_of(intent) if not _CALENDAR_CLAUSE.search(c.question)), intent
+    )
+    ranked = relevant_items(subject, inputs) or relevant_items(intent, inputs)
     for item in ranked[:1]:
         if item.kind == "event" and item.at is not None:
             local = item.at.astimezone(tz)
             days.append(datetime(local.year, local.month, local.day, tzinfo=tz))
             continue
-        for found in find_times(item.text, sent_at=item.at):
+        # The date in the sentence that answers comes first, then the rest of the text.
+        sentence = best_sentence(subject, item.text)
+        found_times = find_times(sentence, sent_at=item.at) if sentence else []
+        for found in [*found_times, *find_times(item.text, sent_at=item.at)]:
             if found.start is None:
                 continue
-            local = found.start.astimezone(tz)
+            # Without a zone the extractor keeps the wall time as written (as UTC): the
+            # date is the one written, not that instant moved into the user's zone.
+            local = found.start.astimezone(tz) if found.timezone else found.start
             day = datetime(local.year, local.month, local.day, tzinfo=tz)
             if day not in days:
                 days.append(day)

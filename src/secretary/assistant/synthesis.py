@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from secretary.assistant.lexicon import canonical, expected_shapes, has_shape, mentions
 from secretary.assistant.schemas import (
     Citation,
     Intent,
@@ -42,7 +43,7 @@ _AMOUNT_CUE = re.compile(
 _WHEN_Q = re.compile(r"\b(?:when|what time|which day|what date|date)\b", re.I)
 _AMOUNT_Q = re.compile(
     r"\b(?:how much|cost|price|total|budget|amount|spend|spent|owe|fee|fare|rate|limit|left|"
-    r"cap|share|position)\b",
+    r"cap|share)\b",
     re.I,
 )
 _PLACE_CUE = re.compile(
@@ -64,7 +65,8 @@ _TYPE_WORDS = frozenset(
     {
         "price", "cost", "time", "date", "day", "number", "code", "address", "amount", "total",
         "fee", "rate", "limit", "period", "duration", "place", "location", "id", "much", "many",
-        "position", "airport", "city", "room", "venue", "terminal", "office",
+        "position", "airport", "city", "room", "venue", "terminal", "office", "street",
+        "percentage", "percent", "night", "nights", "reference", "locator", "name",
     }
 )  # fmt: skip
 _GENERIC_EVENT_NOUNS = frozenset(
@@ -139,11 +141,11 @@ def synthesize(
             else:
                 lines.append(f"Nothing is on your calendar{' ' + span if span else ''}.")
     ranked = _relevant(intent, results, by_step, now)
-    clauses = _clauses(intent)
+    clauses = clauses_of(intent)
     if len(clauses) > 1:
         # Each part of a two-part question brings its best item ("when is it" → the event).
         for clause in clauses:
-            options = _relevant(clause, results, by_step, now)
+            options = _relevant(clause, results, by_step, now, every=True)
             kinds = [k for k, pattern in _CLAUSE_KINDS.items() if pattern.search(clause.question)]
             preferred = [i for i in options if i.kind in kinds] or options
             ranked += [i for i in preferred[:1] if i not in ranked]
@@ -207,7 +209,11 @@ def _count_line(intent: Intent, result: StepResult, citer: _Citer) -> str:
     return f"{head}." + (f" {cites}" if cites else "")
 
 
-_UPDATE_CUE = re.compile(r"\b(?:now|updated|changed|new|revised|instead|moved)\b", re.I)
+_UPDATE_CUE = re.compile(
+    r"\b(?:now|update[ds]?|changed?|new|revised|instead|moved|raised|lowered|increased|"
+    r"decreased|reduced|offer|compromise|counter)\b",
+    re.I,
+)
 _OPERATOR_WORDS = frozenset(
     {"latest", "current", "currently", "final", "finally", "newest", "updated", "recent"}
 )
@@ -241,7 +247,8 @@ def _has(term: str, text: str) -> bool:
     if len(term) > 5 and term.endswith("ly"):
         term = term[:-2]  # "nightly" finds "night"
     pattern = rf"(?<![a-z0-9]){re.escape(term)}(?:s|es|ed|d|ing|al|als|er|ers|'s)?(?![a-z0-9])"
-    return re.search(pattern, text) is not None
+    # Then by stem and paraphrase: "arrival" finds "arrives", "fare" finds "price".
+    return re.search(pattern, text) is not None or mentions(term, text)
 
 
 def _hits(terms: list[str], text: str) -> int:
@@ -262,28 +269,49 @@ _FOCUS_STOP = re.compile(
     re.I,
 )
 _FOCUS_SKIP = frozenset({"the", "my", "our", "a", "an", "on", "this", "that", "its", "their"})
+# Words that frame a question rather than name its subject: "what came in from Priya",
+# "what's planned for December", "our newest position on data retention".
+_FRAME_WORDS = frozenset(
+    {"came", "come", "coming", "get", "got", "received", "receive", "sent", "send", "need",
+     "needed", "needs", "want", "wants", "wanted", "say", "said", "planned", "happening",
+     "going", "happen", "position", "stance", "status", "situation", "news", "update",
+     "else", "new", "ask", "asked", "asking"}
+)  # fmt: skip
 
 
 def focus_terms(intent: Intent) -> list[str]:
     """The words naming what a wh-question asks for ("the wifi password at ..." → wifi,
     password). An answer must mention them, or carry the kind of value asked for."""
-    lead = _WH_LEAD.match(intent.question)
+    question = canonical(intent.question)
+    lead = _WH_LEAD.match(question)
     if lead is None:
         return []
     words: list[str] = []
-    for raw in intent.question[lead.end() :].split():
-        word = raw.strip('?,.!:;"()').lower().removesuffix("'s")
+    tokens = [
+        raw.strip('?,.!:;"()').lower().removesuffix("'s") for raw in question[lead.end() :].split()
+    ]
+    if (
+        lead.group("aux")
+        and len(tokens) >= 3
+        and tokens[0] in ("i", "we", "you")
+        and tokens[2] in ("on", "for", "about", "at")
+    ):
+        tokens = tokens[3:]  # "How much did I spend on taxis?": what the verb is about
+    for word in tokens:
         if not words and word in _FOCUS_SKIP:
             continue
         if _FOCUS_STOP.fullmatch(word):
             break
         words.append(word)
     keywords = set(_terms(intent))
-    return [w for w in words if w in keywords]
+    return [w for w in words if w in keywords and w not in _FRAME_WORDS]
 
 
 def _answers_type(question: str, sentence: str) -> bool:
     """Whether ``sentence`` holds the kind of value the question asks for."""
+    shapes = expected_shapes(question)
+    if shapes:
+        return has_shape(shapes, sentence)
     if _WHEN_Q.search(question) and _DATE_CUE.search(sentence):
         return True
     if _DURATION_Q.search(question) and _DURATION_CUE.search(sentence):
@@ -296,7 +324,10 @@ def _answers_type(question: str, sentence: str) -> bool:
 def _named(intent: Intent) -> list[str]:
     """Entities an answer must mention: all of them, except a person who is only the
     source of the request ("Priya asked for the agreement: is it in my Drive?")."""
-    source = re.compile(r"\s+(?:asked|said|wrote|mentioned|told|wants)\b")
+    source = re.compile(
+        r"\s+(?:asked|asks|said|says|wrote|mentioned|told|wants|needs|requested|emailed|"
+        r"confirmed|sent|replied)\b"
+    )
     people = [
         p
         for p in intent.entities.people
@@ -312,6 +343,8 @@ def _supports(intent: Intent, item: Item) -> bool:
     for entity in _named(intent):
         if not any(_has(word.lower(), haystack) for word in entity.split()):
             return False
+    if not _bound(intent, item):
+        return False
     focus = focus_terms(intent)
     if not focus:
         return True
@@ -323,10 +356,20 @@ def _supports(intent: Intent, item: Item) -> bool:
             return bool(_WHEN_WHERE_Q.search(intent.question))
         return _enough(named, text)
     sentence = best_sentence(intent, item.text) or item.title
+    if (
+        len(_CLAUSE_SPLIT.split(intent.question)) == 1
+        and (shapes := [s for s in expected_shapes(intent.question) if s in _GATED_SHAPES])
+        and not has_shape(shapes, sentence)
+    ):
+        return False  # "when …?" answered by a sentence without a date is no answer
     lowered = f"{item.title} {sentence} {' '.join(item.people)}".lower()
     # What the question is about must be there; what kind of value it wants ("price",
     # "time", "number") may be there as a word or as a value of that kind.
     names = {w.lower() for p in intent.entities.people for w in p.split()}
+    if _VERB_OBJECT.match(canonical(intent.question)) and not _enough(
+        [t for t in focus if t not in names], lowered
+    ):
+        return False  # "How much did I spend on taxis?": no taxis, no answer
     lead = _WH_LEAD.match(intent.question)
     if (
         lead is not None
@@ -336,12 +379,59 @@ def _supports(intent: Intent, item: Item) -> bool:
     ):
         return True  # "What time did Jordan confirm?": a time from the right sender answers
     content = [t for t in focus if t not in _TYPE_WORDS and t not in names]
-    if content and sum(1 for t in content if _has(t, lowered)) * 2 < len(content):
+    if content and not _enough(content, lowered):
         return False
     wanted = [t for t in focus if t in _TYPE_WORDS]
     if not wanted or _enough(wanted, lowered):
         return True
     return _answers_type(intent.question, sentence)
+
+
+_VERB_OBJECT = re.compile(
+    r"^\s*(?:how much|how many|how often|what|when|where)\s+(?:did|do|does|have|has|will)\s+"
+    r"(?:i|we|you)\s+\S+\s+(?:on|for|about|at)\s",
+    re.I,
+)
+_GATED_SHAPES = frozenset({"time", "date", "amount", "percent", "duration", "code", "place"})
+_CLAUSE = re.compile(r";\s*|\s+[—–]\s+|:\s+(?=[A-Z])")
+
+
+def _bound(intent: Intent, item: Item) -> bool:
+    """Whether every entity the question names is what ``item`` is about: in its title,
+    place or people, or in one clause of its text together with something else the
+    question asks about. "My flight to Boston" is not answered by a budget row whose
+    notes say "Boston trip 487.27; Chicago flights 486.20"."""
+    entities = _named(intent)
+    if not entities:
+        return True
+    entity_words = {w.lower() for e in entities for w in e.split()}
+    others = [t for t in _terms(intent) if t not in entity_words and t not in _TYPE_WORDS]
+    about = f"{item.title} {item.location or ''} {' '.join(item.people)}".lower()
+    clauses: list[str] | None = None
+    for entity in entities:
+        words = [w.lower() for w in entity.split()]
+        if any(_has(w, about) for w in words):
+            continue
+        if not others:
+            continue
+        if clauses is None:
+            clauses = _text_clauses(item.text)
+        if not any(
+            any(_has(w, clause) for w in words) and any(_has(t, clause) for t in others)
+            for clause in clauses
+        ):
+            return False
+    return True
+
+
+def _text_clauses(text: str) -> list[str]:
+    """The text's clauses, lowered; a sheet row's first cell stays with each of its cells."""
+    out: list[str] = []
+    for sentence in _sentences(text):
+        head, dash, rest = sentence.partition(" — ")
+        parts = _CLAUSE.split(rest if dash else sentence)
+        out.extend(f"{head if dash else ''} {part}".lower() for part in parts)
+    return out
 
 
 def _enough(focus: list[str], text: str) -> bool:
@@ -357,6 +447,8 @@ def _relevant(
     results: Mapping[str, StepResult],
     by_step: Mapping[str, object],
     now: datetime | None = None,
+    *,
+    every: bool = False,
 ) -> list[Item]:
     """Items from search steps that can answer the question, best first: the leading
     cluster only, so a weak match never trails a strong one into the answer."""
@@ -397,13 +489,16 @@ def _relevant(
         # then the newest.
         cluster.sort(
             key=lambda pair: (
-                bool(_UPDATE_CUE.search(best_sentence(intent, pair[1].text))),
+                bool(_UPDATE_CUE.search(best_sentence(intent, pair[1].text, pairs=False))),
                 round(pair[0], 1),
                 pair[1].at if pair[1].at and pair[1].at <= moment else floor,
             ),
             reverse=True,
         )
         return [item for _, item in cluster]
+    if every:
+        # One part of a two-part question picks its own kind from all that can answer.
+        return [item for _, item in scored]
     chosen = [item for score, item in scored if score >= top * 0.8]
     # A service the question names ("... and when is it on my calendar?", "is it in my
     # Drive?") contributes its best supported item even when another kind leads.
@@ -420,7 +515,8 @@ def _relevant(
 
 
 _CLAUSE_SPLIT = re.compile(
-    r",?\s+and\s+(?=(?:what|when|where|who|which|how|is|are|does|do)\b)", re.I
+    r"(?:,?\s+and|[:;?]|,)\s+(?=(?:what|when|where|who|which|how|is|are|does|do|did)\b)",
+    re.I,
 )
 
 
@@ -431,17 +527,29 @@ _CLAUSE_KINDS = {
 }
 
 
-def _clauses(intent: Intent) -> list[Intent]:
+def clauses_of(intent: Intent) -> list[Intent]:
     """One intent per part of a two-part question ("When is X, and what should I bring?"),
     each keeping only its own words, so each part gets its own sentence."""
-    parts = _CLAUSE_SPLIT.split(intent.question)
+    parts = _CLAUSE_SPLIT.split(canonical(intent.question))
     if len(parts) < 2:
         return [intent]
     out = []
     for part in parts:
         lowered = part.lower()
         own = [k for k in intent.keywords if k in lowered]
-        out.append(intent.model_copy(update={"question": part, "keywords": own or intent.keywords}))
+        # A part names only its own entities: "Priya needs X: when is that on my calendar?"
+        # asks the calendar about X, not about Priya.
+        entities = intent.entities.model_copy(
+            update={
+                "people": [p for p in intent.entities.people if p.lower() in lowered],
+                "organizations": [o for o in intent.entities.organizations if o.lower() in lowered],
+            }
+        )
+        out.append(
+            intent.model_copy(
+                update={"question": part, "keywords": own or intent.keywords, "entities": entities}
+            )
+        )
     return out
 
 
@@ -456,7 +564,7 @@ def _item_line(intent: Intent, item: Item, zone: ZoneInfo) -> str:
         line = f"{_event_line(item, zone)}."
         detail = best_sentence(intent, item.text)
         return f"{line} {detail}" if detail else line
-    parts = [best_sentence(clause, item.text) for clause in _clauses(intent)]
+    parts = [best_sentence(clause, item.text) for clause in clauses_of(intent)]
     picked = list(dict.fromkeys(p for p in parts if p))
     sentence = " … ".join(picked[:2]) or _lead(item.text) or item.title
     if item.kind == "email":
@@ -474,6 +582,7 @@ _TRIVIAL = re.compile(
 
 
 _WRAPPED = re.compile(r"(?<=[a-z,;])\n(?=[a-z(])")
+_INDENTED = re.compile(r"\n[ \t]+(?=\S)")
 _LIST_ITEM = re.compile(r"^(?:\d+[.)]|[-*•])\s")
 
 
@@ -500,8 +609,10 @@ def _sentences(text: str) -> list[str]:
     rows = _csv_rows(text)
     if rows is not None:
         return rows
-    # A line wrapped mid-sentence ("Company\nproposes 30 days") is one sentence.
+    # A line wrapped mid-sentence ("Company\nproposes 30 days") is one sentence, and so
+    # is a heading with its indented lines ("Return: Friday" / "  Flight SH 517" / "  Seat").
     text = _WRAPPED.sub(" ", text)
+    text = _INDENTED.sub(" ", text)
     out: list[str] = []
     heading = False
     for raw in _SENTENCE.split(text):
@@ -528,7 +639,7 @@ def _lead(text: str, count: int = 2) -> str:
     return " ".join(kept[:count])
 
 
-def best_sentence(intent: Intent, text: str) -> str:
+def best_sentence(intent: Intent, text: str, *, pairs: bool = True) -> str:
     """The sentence (or two adjacent short lines) of ``text`` that best answers the
     question; ties go to the shorter, then the earlier. Empty when nothing matches."""
     names = {w.lower() for p in intent.entities.people for w in p.split()}
@@ -537,23 +648,59 @@ def best_sentence(intent: Intent, text: str) -> str:
     question = intent.question
     sentences = [s for s in _sentences(text) if not _TRIVIAL.match(s)]
     candidates = list(sentences)
-    candidates += [f"{a} {b}" for a, b in itertools.pairwise(sentences) if len(a) + len(b) < 220]
+    if pairs:
+        candidates += [
+            f"{a} {b}" for a, b in itertools.pairwise(sentences) if len(a) + len(b) < 220
+        ]
+    ends = _trip_ends(intent.question)
     fresh = [t for t in intent.new_keywords if t in terms] if intent.follow_up else []
+    # The words naming what is asked for ("how much *notice*") weigh more than the rest.
+    focus = [t for t in focus_terms(intent) if t in terms]
     best, best_key = "", (0.0, 0)
     for sentence in candidates:
         score = (
             float(_hits(terms, sentence))
             + 0.5 * _hits(name_terms, sentence)
             + 2.0 * _hits(fresh, sentence)
+            + _hits(focus, sentence)
         )
         if score == 0:
             continue
         if _answers_type(question, sentence):
             score += 1.5
+        if ends and _against(ends, sentence):
+            score -= 2.0  # "my flight *to* Chicago" is not the one departing Chicago
         key = (score, -len(sentence))
         if key > best_key:
             best, best_key = sentence, key
     return best
+
+
+_TO_PLACE = re.compile(r"\b(?P<way>to|from)\s+(?P<place>(?-i:[A-Z][\w']+))", re.I)
+
+
+def _trip_ends(question: str) -> dict[str, str]:
+    """The places a question travels to or from: {"chicago": "to"} for "my flight to
+    Chicago"."""
+    return {m["place"].lower(): m["way"].lower() for m in _TO_PLACE.finditer(question)}
+
+
+def _against(ends: dict[str, str], sentence: str) -> bool:
+    """Whether ``sentence`` has a place the other way round: leaving the place the
+    question goes to ("18:10 depart Chicago"), or arriving where it comes from."""
+    lowered = sentence.lower()
+    for place, way in ends.items():
+        name = re.escape(place)
+        leaving = re.search(
+            rf"\b(?:depart\w*|leav\w*|from)\s+(?:\S+\s+)?{name}\b|\b{name}\b[^>.;]{{0,30}}->",
+            lowered,
+        )
+        arriving = re.search(rf"(?:\barriv\w*|\bto|->)\s+(?:\S+\s+)?{name}\b", lowered)
+        if way == "to" and leaving and not arriving:
+            return True
+        if way == "from" and arriving and not leaving:
+            return True
+    return False
 
 
 def _event_line(item: Item, zone: ZoneInfo) -> str:

@@ -1,0 +1,240 @@
+"""The local tier answers questions worded differently from the mail, and only those.
+
+Each test is one generalisation (stems and paraphrase groups, value shapes, relative time
+phrases, agenda questions, entity binding), checked on small items rather than on the
+demo workspace, so that a rule cannot pass by knowing the eval's questions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from secretary.assistant.intent import parse_intent, parse_time_range
+from secretary.assistant.lexicon import canonical, expected_shapes, has_shape, mentions, stem
+from secretary.assistant.planner import plan_for
+from secretary.assistant.schemas import Item, Operation, Service, StepResult
+from secretary.assistant.synthesis import NOT_FOUND, best_sentence, synthesize
+
+NOW = datetime(2026, 11, 17, 14, 30, tzinfo=UTC)  # a Tuesday, 09:30 in New York
+ZONE = "America/New_York"
+
+ITINERARY = Item(
+    kind="file",
+    id="f-trip",
+    title="Denver trip itinerary",
+    text=(
+        "Denver trip (3-4 March 2027)\n"
+        "- 06:50 depart Boston Logan (BOS), Mesa Air MA 210, seat 7F\n"
+        "- 09:35 arrive Denver (DEN), local time\n"
+        "- 17:20 depart Denver (DEN), Mesa Air MA 211, seat 9C\n"
+    ),
+)
+BOOKING = Item(
+    kind="email",
+    id="m-book",
+    title="Your booking BX42QZ",
+    text=(
+        "Thanks for booking with Mesa Air.\n\n"
+        "Outbound: Wednesday, March 3, 2027\n"
+        "  Flight MA 210  Boston (BOS) 06:50  ->  Denver (DEN) 09:35\n"
+        "  Seat 7F\n\n"
+        "Return: Thursday, March 4, 2027\n"
+        "  Flight MA 211  Denver (DEN) 17:20  ->  Boston (BOS) 22:55\n"
+        "  Seat 9C\n"
+    ),
+    at=datetime(2027, 2, 1, 12, 0, tzinfo=UTC),
+)
+BUDGET = Item(
+    kind="file",
+    id="f-budget",
+    title="Team budget 2027",
+    text=(
+        "Category,Budget (USD),Notes\n"
+        "Travel,5000.00,Seattle trip 612.40; Denver flights 540.00\n"
+        "Events,3000.00,Booth\n"
+    ),
+)
+
+
+def _answer(question: str, *items: Item) -> str:
+    intent = parse_intent(question, now=NOW, time_zone=ZONE)
+    plan = plan_for(intent)
+    results = {"drive_search": StepResult(step_id="drive_search", ok=True, items=list(items))}
+    return synthesize(intent, plan, results, time_zone=ZONE, now=NOW).text
+
+
+# --- stems, paraphrases, shapes -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("arrival", "arrives"),
+        ("departure", "depart"),
+        ("delivery", "delivered"),
+        ("cancellation", "cancelled"),
+        ("prices", "price"),
+        ("nights", "night"),
+    ],
+)
+def test_inflections_share_a_stem(a: str, b: str) -> None:
+    assert stem(a) == stem(b)
+
+
+def test_paraphrase_groups_match_and_stay_narrow() -> None:
+    assert mentions("arrival", "- 09:35 arrive Denver (DEN)")
+    assert mentions("land", "Arrives 09:35 local time")
+    assert mentions("fare", "Total price: USD 540.00")
+    assert mentions("per-day", "the limit is now $75 per day")
+    assert not mentions("home", "Return: Thursday, March 4")  # only "flight home" is a return
+    assert not mentions("taxis", "taxes USD 32.86")
+
+
+def test_multi_word_phrasings_become_one_word() -> None:
+    assert canonical("When does my flight home take off?") == "When does my return flight depart?"
+    assert canonical("What's my seat on the way back?") == "What's my seat on the return?"
+
+
+@pytest.mark.parametrize(
+    ("question", "shapes"),
+    [
+        ("What's my arrival time in Denver?", ["time"]),
+        ("When does the pilot start?", ["time", "date"]),
+        ("How many nights is the booking?", ["duration"]),
+        ("How much notice do we need to give?", ["duration"]),
+        ("By what percentage does the price go up?", ["percent", "amount"]),
+        ("What is the order number?", ["code"]),
+        ("What's the name of my hotel?", ["person"]),
+        ("What does Priya need from me?", []),
+    ],
+)
+def test_questions_ask_for_value_shapes(question: str, shapes: list[str]) -> None:
+    assert expected_shapes(question) == shapes
+
+
+def test_value_shapes() -> None:
+    assert has_shape(["time"], "Check-in from 15:00")
+    assert has_shape(["percent"], "a 12% revenue share")
+    assert has_shape(["duration"], "King room, 1 night")
+    assert not has_shape(["time", "date"], "Notes: Seattle trip 612.40")
+
+
+# --- time phrases ---------------------------------------------------------------------
+
+
+def _local_day(question: str) -> date:
+    span = parse_time_range(question, now=NOW, time_zone=ZONE)
+    assert span is not None
+    assert span.start is not None
+    return span.start.astimezone(ZoneInfo(ZONE)).date()
+
+
+@pytest.mark.parametrize(
+    ("question", "day"),
+    [
+        ("What's on the day after tomorrow?", date(2026, 11, 19)),
+        ("What happened the day before yesterday?", date(2026, 11, 15)),
+        ("Anything in 3 days?", date(2026, 11, 20)),
+        ("What is on my agenda two days from now?", date(2026, 11, 19)),
+        ("Which meetings did I have on Monday?", date(2026, 11, 16)),  # past tense: behind
+        ("What do I have on Monday?", date(2026, 11, 23)),  # otherwise: ahead
+        ("Anything planned for the weekend?", date(2026, 11, 21)),
+        ("What did I do over the weekend?", date(2026, 11, 14)),
+    ],
+)
+def test_relative_day_phrases(question: str, day: date) -> None:
+    assert _local_day(question) == day
+
+
+def test_time_phrase_is_not_a_search_word() -> None:
+    intent = parse_intent("What's on my agenda two days from now?", now=NOW, time_zone=ZONE)
+    assert "two" not in intent.keywords
+    assert "now" not in intent.keywords
+
+
+# --- intent ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What does my Wednesday look like?",
+        "Anything planned for this weekend?",
+        "What's on my schedule the day after tomorrow?",
+    ],
+)
+def test_a_time_and_agenda_words_list_the_calendar(question: str) -> None:
+    intent = parse_intent(question, now=NOW, time_zone=ZONE)
+    assert intent.operation is Operation.FIND  # "my schedule" is a noun, not a request
+    assert intent.services == [Service.CALENDAR]
+    assert intent.target == "agenda"
+    assert [step.id for step in plan_for(intent).steps] == ["calendar_search", "answer"]
+
+
+@pytest.mark.parametrize(
+    ("question", "operation"),
+    [
+        ("Write back to Jordan saying Tuesday works", Operation.DRAFT),
+        ("Let Priya know the guide is updated", Operation.DRAFT),
+        ("Send Jordan a note proposing Wednesday", Operation.DRAFT),
+        ("What's Jordan Lee's email address?", Operation.FIND),
+        ("Can you let me know when the call is?", Operation.FIND),
+    ],
+)
+def test_drafting_paraphrases(question: str, operation: Operation) -> None:
+    assert parse_intent(question, now=NOW).operation is operation
+
+
+def test_names_skip_capitalised_function_words_and_keep_apostrophes() -> None:
+    intent = parse_intent("By what percentage does Contoso raise the price at O'Hare?", now=NOW)
+    assert intent.entities.people == ["Contoso", "O'Hare"]
+
+
+def test_follow_up_by_pronoun() -> None:
+    first = parse_intent("When is the Contoso renewal call?", now=NOW)
+    second = parse_intent("How much are they proposing?", now=NOW, previous=first)
+    assert second.follow_up
+    assert "contoso" in second.keywords
+
+
+def test_then_asks_about_the_same_day() -> None:
+    intent = parse_intent("When does my parcel arrive, and what's on my calendar then?", now=NOW)
+    assert intent.same_day
+
+
+# --- synthesis ------------------------------------------------------------------------
+
+
+def test_arrival_time_is_found_under_another_word() -> None:
+    answer = _answer("What's my arrival time in Denver?", ITINERARY)
+    assert "09:35" in answer
+
+
+def test_direction_picks_the_right_leg() -> None:
+    intent = parse_intent("When does my flight to Denver leave?", now=NOW, time_zone=ZONE)
+    assert "06:50" in best_sentence(intent, BOOKING.text)
+    back = parse_intent("What's my seat on the way back?", now=NOW, time_zone=ZONE)
+    assert "9C" in best_sentence(back, BOOKING.text)  # "Return:" and its indented lines
+
+
+def test_entity_in_another_clause_of_a_row_does_not_answer() -> None:
+    # The row names Seattle and flights, but not a Seattle flight: no answer, no citation.
+    assert _answer("When is my flight to Seattle?", BUDGET) == NOT_FOUND
+    assert _answer("Which hotel am I staying at in Seattle?", BUDGET) == NOT_FOUND
+    assert "612.40" in _answer("How much did the Seattle trip cost?", BUDGET)
+
+
+def test_when_is_not_answered_without_a_date() -> None:
+    note = Item(kind="file", id="f1", title="Notes", text="The Denver offsite is being planned.")
+    assert _answer("When is the Denver offsite?", note) == NOT_FOUND
+
+
+def test_what_the_verb_is_about_must_be_there() -> None:
+    receipt = Item(
+        kind="email", id="m1", title="Denver receipt", text="Hotel: USD 240.00; taxes USD 31.00"
+    )
+    assert _answer("How much did I spend on taxis in Denver?", receipt) == NOT_FOUND
+    assert "240.00" in _answer("How much did I spend on the hotel in Denver?", receipt)
