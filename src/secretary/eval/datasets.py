@@ -126,6 +126,7 @@ def email_input_from_raw(raw: bytes, *, user_email: str | None = None) -> EmailI
         headers=headers,
         user_email=user_email,
         has_attachments=bool(parsed.attachments),
+        has_calendar_invite=parsed.calendar_invite is not None,
     )
 
 

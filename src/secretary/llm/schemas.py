@@ -33,6 +33,7 @@ class SenderStats(BaseModel):
     user_wrote_to_sender: bool = False
     messages_from_sender: int = 0
     replies_to_sender: int = 0
+    user_in_thread: bool = False  # the user has written in this message's thread
 
     @property
     def reply_ratio(self) -> float:
@@ -57,6 +58,7 @@ class EmailInput(BaseModel):
     user_email: str | None = None  # the mailbox owner
     sender_stats: SenderStats | None = None
     has_attachments: bool = False
+    has_calendar_invite: bool = False  # a text/calendar part (an invitation or an update)
     label_ids: list[str] = Field(default_factory=list)
 
 

@@ -197,7 +197,8 @@ def classify_message(
     user_email = account.email if account else None
     facts = mail_facts(message, label_names=repo.label_names(session, message.account_id))
     specs = rule_specs(repo.list_rules(session, message.user_id, enabled_only=True))
-    email = email_input(message, user_email=user_email)
+    history = outreach.sender_history(session, message)
+    email = email_input(message, user_email=user_email, sender_stats=history.sender_stats())
     decisions = plain_english.decide_instructions(specs, facts, email, tier)
     outcome = evaluate(specs, facts, decisions)
     classification: Classification | None = None
@@ -212,7 +213,7 @@ def classify_message(
         decision = dataclasses.replace(decision, reason=reason)
         log.info("rules_skipped", message_id=message.id, rule_ids=sorted(outcome.skipped))
     # Sender history (first contact, ever written to): cold outreach gets no draft (issue 13).
-    decision, no_draft_reason = outreach.refine(session, message, decision)
+    decision, no_draft_reason = outreach.refine(session, message, decision, history=history)
     repo.upsert_result(
         session,
         {

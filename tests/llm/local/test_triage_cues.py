@@ -16,7 +16,7 @@ from secretary.llm.local.features import (
     authentication_results,
     bulk_evidence,
 )
-from secretary.llm.schemas import Category, EmailInput
+from secretary.llm.schemas import Category, EmailInput, SenderStats
 
 _INVOICE = EmailInput(
     subject="Invoice 4471 for November",
@@ -136,3 +136,24 @@ def test_meeting_logistics_words_raise_the_meeting_flag(tier: LocalTier) -> None
         tier.classify(logistics).flag_confidences["meeting_request"]
         > tier.classify(other).flag_confidences["meeting_request"] + 0.3
     )
+
+
+def test_a_thread_the_user_writes_in_is_not_spam(tier: LocalTier) -> None:
+    body = "Congratulations, you won the raffle! Claim your prize at the party."
+    email = EmailInput(
+        subject="Re: Raffle at the party",
+        from_addr="sam@partner.example",
+        to=["dana@example.test"],
+        user_email="dana@example.test",
+        body_text=body,
+        full_text=body,
+    )
+    in_thread = email.model_copy(update={"sender_stats": SenderStats(user_in_thread=True)})
+    assert tier.classify(email).category == Category.SPAM
+    assert tier.classify(in_thread).category != Category.SPAM
+
+
+def test_a_calendar_invitation_is_a_meeting(tier: LocalTier) -> None:
+    email = EmailInput(subject="Updated: Q4 review", body_text="Notes from the last one attached.")
+    assert not tier.classify(email).meeting_request
+    assert tier.classify(email.model_copy(update={"has_calendar_invite": True})).meeting_request

@@ -219,8 +219,11 @@ class LocalTier:
             logits["newsletter"] += BULK_WEIGHT * len(bulk)
             evidence.extend(bulk)
         stats = email.sender_stats
-        if stats and (stats.user_wrote_to_sender or stats.replies_to_sender):
-            # People the user writes to are rarely spam or bulk senders.
+        if stats and (
+            stats.user_wrote_to_sender or stats.replies_to_sender or stats.user_in_thread
+        ):
+            # People the user writes to, and threads the user writes in, are rarely spam or
+            # bulk mail.
             logits["personal"] += 2.0
             logits["spam"] -= 3.0
             logits["newsletter"] -= 1.0
@@ -266,11 +269,17 @@ class LocalTier:
             + 1.2 * intent
             + 1.0 * bool(meeting_evidence(email.subject))
             + 0.5 * (len(text.split()) < SHORT_NOTE_WORDS)
+            + 4.0 * email.has_calendar_invite  # an invitation is a meeting, whatever its words
             - 3.0 * (1 - personal)
         )
         deadline = has_deadline_cue(text)
         deadline_score = (2.0 if deadline else -3.0) - 2.0 * (1 - personal)
-        known = bool(stats and (stats.user_wrote_to_sender or stats.messages_from_sender > 1))
+        known = bool(
+            stats
+            and (
+                stats.user_wrote_to_sender or stats.user_in_thread or stats.messages_from_sender > 1
+            )
+        )
         outreach = len(_OUTREACH.findall(subject_text))
         cold_score = -3.5 + 1.5 * min(outreach, 3) - 2.5 * known - 3.0 * (1 - share["personal"])
         flags = {

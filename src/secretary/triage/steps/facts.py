@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from secretary.db.models import Message
-from secretary.llm.schemas import EmailInput
+from secretary.llm.schemas import EmailInput, SenderStats
 from secretary.triage.rules import MailFacts
 
 
@@ -32,7 +32,11 @@ def mail_facts(message: Message, *, label_names: dict[str, str] | None = None) -
     )
 
 
-def email_input(message: Message, *, user_email: str | None) -> EmailInput:
+def email_input(
+    message: Message, *, user_email: str | None, sender_stats: SenderStats | None = None
+) -> EmailInput:
+    """``sender_stats`` is the sender's and the thread's history in the user's own mail
+    (``outreach.sender_history``): the tier trusts people the user writes to (issue 13)."""
     candidates = (
         ("List-Id", message.list_id),
         ("List-Unsubscribe", message.list_unsubscribe),
@@ -54,5 +58,7 @@ def email_input(message: Message, *, user_email: str | None) -> EmailInput:
         headers=headers,
         user_email=user_email,
         has_attachments=bool(message.has_attachments),
+        has_calendar_invite=bool(message.has_calendar_invite),
+        sender_stats=sender_stats,
         label_ids=list(message.label_ids or []),
     )

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from secretary.db.models import Message
-from secretary.llm.schemas import Category, Priority
+from secretary.llm.schemas import Category, Priority, SenderStats
 from secretary.triage.steps.decide import Decision
 
 _SALES = re.compile(
@@ -41,6 +41,17 @@ class SenderHistory:
     messages_from_sender: int  # before this one
     user_wrote_to_sender: bool
     earlier_in_thread: int  # other messages of the same thread
+    messages_to_sender: int = 0  # the user's sent messages to this sender
+    user_in_thread: bool = False  # the user has sent a message in this thread
+
+    def sender_stats(self) -> SenderStats:
+        """What the intelligence tier reads of this history."""
+        return SenderStats(
+            user_wrote_to_sender=self.user_wrote_to_sender,
+            messages_from_sender=self.messages_from_sender,
+            replies_to_sender=self.messages_to_sender,
+            user_in_thread=self.user_in_thread,
+        )
 
 
 def sales_phrases(text: str) -> list[str]:
@@ -75,25 +86,36 @@ def sender_history(session: Session, message: Message) -> SenderHistory:
         earlier = earlier.where(Message.internal_date <= message.internal_date)
     before = session.scalar(earlier)
     wrote = session.scalar(
-        select(Message.id)
-        .where(
+        select(func.count(Message.id)).where(
             Message.account_id == message.account_id,
             Message.label_ids.contains(["SENT"]),
             Message.to_addrs.contains([sender]) | Message.cc_addrs.contains([sender]),
         )
-        .limit(1)
     )
-    in_thread = session.scalar(
-        select(func.count(Message.id)).where(
+    sent = Message.label_ids.contains(["SENT"])
+    in_thread = session.execute(
+        select(func.count(Message.id), func.count(Message.id).filter(sent)).where(
             Message.account_id == message.account_id,
             Message.gmail_thread_id == message.gmail_thread_id,
             Message.id.is_distinct_from(message.id),
         )
+    ).one()
+    return SenderHistory(
+        messages_from_sender=int(before or 0),
+        user_wrote_to_sender=bool(wrote),
+        earlier_in_thread=int(in_thread[0] or 0),
+        messages_to_sender=int(wrote or 0),
+        user_in_thread=bool(in_thread[1]),
     )
-    return SenderHistory(int(before or 0), wrote is not None, int(in_thread or 0))
 
 
-def refine(session: Session, message: Message, decision: Decision) -> tuple[Decision, str | None]:
+def refine(
+    session: Session,
+    message: Message,
+    decision: Decision,
+    *,
+    history: SenderHistory | None = None,
+) -> tuple[Decision, str | None]:
     """The decision with cold outreach detected from the sender's history, and the reason no
     draft is written (None when one is, or when the category never asks for one)."""
     from dataclasses import replace
@@ -101,7 +123,7 @@ def refine(session: Session, message: Message, decision: Decision) -> tuple[Deci
     cold = cold_outreach_reason(
         message.subject or "",
         message.reply_text or message.body_text or message.snippet or "",
-        sender_history(session, message),
+        history or sender_history(session, message),
         classifier_flag=decision.cold_outreach,
     )
     if cold is not None:
