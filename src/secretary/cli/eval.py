@@ -76,7 +76,9 @@ def classify(
 def ask_eval(
     tier: str = typer.Option("both", "--tier", help="local, llm (scripted) or both."),
     split: str = typer.Option(
-        "all", "--split", help="holdout (report this), test, dev or all (each reported)."
+        "all",
+        "--split",
+        help="holdout2 (blind, report this), holdout, test, dev or all (each reported).",
     ),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N questions."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -89,8 +91,8 @@ def ask_eval(
     tiers = ("local", "llm") if tier == "both" else (tier,)
     if not set(tiers) <= {"local", "llm"}:
         raise typer.BadParameter("tier must be local, llm or both")
-    if split not in ("holdout", "test", "dev", "all"):
-        raise typer.BadParameter("split must be holdout, test, dev or all")
+    if split not in ("holdout2", "holdout", "test", "dev", "all"):
+        raise typer.BadParameter("split must be holdout2, holdout, test, dev or all")
     report = evaluate_ask(get_ctx().settings, tiers=tiers, limit=limit, split=split)
     if json_out:
         emit_json(report)

@@ -53,14 +53,26 @@ class Question:
     split: str = "dev"  # "dev": tuned on; "test": held out
 
 
+#: The splits, in report order. ``holdout2`` lives in its own file
+#: (``ask_questions_holdout2.json``), written blind by someone who never saw the tier.
+SPLITS = ("holdout2", "holdout", "test", "dev")
+
+
 def load_questions() -> list[Question]:
-    raw = json.loads(
-        resources.files("secretary.eval").joinpath("ask_questions.json").read_text("utf-8")
+    """``ask_questions.json`` and every ``ask_questions_*.json`` beside it."""
+    folder = resources.files("secretary.eval")
+    extra = sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if entry.name.startswith("ask_questions_") and entry.name.endswith(".json")
     )
+    names = ["ask_questions.json", *extra]
     out = []
-    for item in raw["questions"]:
-        cite = [c if isinstance(c, list) else [c] for c in item.get("cite", [])]
-        out.append(Question(**{**item, "cite": cite}))
+    for name in names:
+        raw = json.loads(folder.joinpath(name).read_text("utf-8"))
+        for item in raw["questions"]:
+            cite = [c if isinstance(c, list) else [c] for c in item.get("cite", [])]
+            out.append(Question(**{**item, "cite": cite}))
     return out
 
 
@@ -385,7 +397,7 @@ def evaluate_ask(
 
 def _by_split(results: list[Scored], sent: int) -> dict[str, Any]:
     out: dict[str, Any] = {"all": summarize(results, sent_without_approval=sent)}
-    for name in ("holdout", "test", "dev"):
+    for name in SPLITS:
         part = [r for r in results if r.question.split == name]
         if part:
             out[name] = summarize(part, sent_without_approval=sent)
