@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -164,3 +167,31 @@ def test_operators_and_time_phrases_filter_results(
             )
             == 3
         )
+
+
+def test_a_repeated_question_is_embedded_once_and_answered_alike(
+    mailboxes: Callable[[], Mailbox],
+    indexer: Indexer,
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    box = mailboxes()
+    box.add("Flight to Lisbon", "Your boarding pass for TP1351 is ready.")
+    box.add("Budget review", "The quarterly budget spreadsheet is attached for review.")
+    indexer.run(box.user_id)
+    real = service.query_embedder()
+    embedded: list[str] = []
+
+    class CountingEmbedder:
+        def embed(self, texts: list[str]) -> Any:
+            embedded.extend(texts)
+            return real.embed(texts)
+
+    monkeypatch.setattr(service, "query_embedder", CountingEmbedder)
+    monkeypatch.setattr(service, "_query_vectors", OrderedDict())  # nothing from earlier tests
+    question = "plane ticket"
+    first = _search(sessions, indexer, box.user_id, question)
+    second = _search(sessions, indexer, box.user_id, question)
+    assert first == second
+    assert first[0] == "Flight to Lisbon"
+    assert embedded == [question]

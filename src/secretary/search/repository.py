@@ -8,8 +8,18 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, delete, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    any_,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from secretary.db.models import (
@@ -400,11 +410,16 @@ def nearest(
     """Best cosine similarity per item among the user's ``limit`` nearest chunks (HNSW).
 
     pgvector 0.8's iterative scan keeps walking the graph until ``limit`` rows pass the
-    user filter, so a small user in a big table still gets a full answer.
+    user filter, so a small user in a big table still gets a full answer. Two round trips:
+    the scan settings (one ``set_config`` each, local to the transaction), then the scan.
     """
-    session.execute(text(f"set local hnsw.ef_search = {int(ef_search)}"))
-    session.execute(text("set local hnsw.iterative_scan = relaxed_order"))
-    literal = "[" + ",".join(f"{x:.6f}" for x in query_vector.tolist()) + "]"
+    session.execute(
+        text(
+            "select set_config('hnsw.ef_search', :ef, true),"
+            " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+        ),
+        {"ef": str(int(ef_search))},
+    )
     # Only this constant is formatted into the SQL; every value is a bound parameter.
     kind_sql = "and kind = :k " if kind else ""
     sql = (
@@ -414,7 +429,7 @@ def nearest(
     )
     rows = session.execute(
         text(sql),
-        {"q": literal, "u": user_id, "k": kind, "n": limit},
+        {"q": vector_literal(query_vector), "u": user_id, "k": kind, "n": limit},
     )
     out: dict[tuple[str, int], float] = {}
     for k, sid, sim in rows:
@@ -423,25 +438,112 @@ def nearest(
     return out
 
 
+def vector_literal(vector: np.ndarray[Any, np.dtype[np.float32]]) -> str:
+    """``[x,y,...]``: pgvector's text form (half precision keeps ~3 significant digits)."""
+    return "[" + ",".join(f"{x:.5g}" for x in vector.tolist()) + "]"
+
+
 # -- hydration ------------------------------------------------------------------------------
 
 
-def messages_of_user(session: Session, user_id: int, ids: Sequence[int]) -> dict[int, Message]:
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """What ranking, the operators and a hit need of a message: not its body, which is most
+    of a row's bytes. A candidate list is ~100 rows; loading them as full ORM rows was
+    most of a query's time (docs/evaluation.md, "Search at 100k")."""
+
+    id: int
+    gmail_id: str
+    gmail_thread_id: str
+    subject: str | None
+    from_name: str | None
+    from_addr: str | None
+    to_addrs: list[str]
+    cc_addrs: list[str]
+    label_ids: list[str]
+    has_attachments: bool
+    internal_date: datetime | None
+    sent_at: datetime | None
+
+
+_FACT_COLUMNS = (
+    Message.id,
+    Message.gmail_id,
+    Message.gmail_thread_id,
+    Message.subject,
+    Message.from_name,
+    Message.from_addr,
+    Message.to_addrs,
+    Message.cc_addrs,
+    Message.label_ids,
+    Message.has_attachments,
+    Message.internal_date,
+    Message.sent_at,
+)
+
+
+def _ids(ids: Sequence[int]) -> Any:
+    # One array parameter, so the statement text (and psycopg's parse of it) is the same
+    # whatever the number of ids.
+    return any_(bindparam("ids", [int(i) for i in ids], type_=ARRAY(BigInteger)))
+
+
+def messages_of_user(session: Session, user_id: int, ids: Sequence[int]) -> dict[int, MessageFacts]:
+    """The user's messages among ``ids``, without their bodies (``message_texts``)."""
     if not ids:
         return {}
-    rows = session.scalars(
-        select(Message).where(Message.user_id == user_id, Message.id.in_(list(ids)))
+    rows = session.execute(
+        select(*_FACT_COLUMNS).where(Message.user_id == user_id, Message.id == _ids(ids))
     )
-    return {m.id: m for m in rows}
+    out: dict[int, MessageFacts] = {}
+    for row in rows:
+        mid, gid, thread, subject, name, addr, to, cc, labels, attach, at, sent = row
+        out[int(mid)] = MessageFacts(
+            int(mid),
+            str(gid),
+            str(thread),
+            subject,
+            name,
+            addr,
+            list(to or []),
+            list(cc or []),
+            list(labels or []),
+            bool(attach),
+            at,
+            sent,
+        )
+    return out
+
+
+SNIPPET_SOURCE_CHARS = 10_000
+
+
+def message_texts(session: Session, user_id: int, ids: Sequence[int]) -> dict[int, str]:
+    """The start of the new text of each message's body (as ``indexer.message_body``), for
+    snippets. Only a prefix: Postgres then decompresses only that much of a long TOASTed
+    body (measured 3.2 ms against 0.55 ms for ten bench hits on the loaded machine)."""
+    if not ids:
+        return {}
+    text_sql = func.left(
+        func.coalesce(
+            func.nullif(Message.reply_text, ""),
+            func.nullif(Message.body_text, ""),
+            func.nullif(Message.snippet, ""),
+            "",
+        ),
+        SNIPPET_SOURCE_CHARS,
+    )
+    rows = session.execute(
+        select(Message.id, text_sql).where(Message.user_id == user_id, Message.id == _ids(ids))
+    )
+    return {int(i): str(t) for i, t in rows}
 
 
 def events_of_user(session: Session, user_id: int, ids: Sequence[int]) -> dict[int, CalendarEvent]:
     if not ids:
         return {}
     rows = session.scalars(
-        select(CalendarEvent).where(
-            CalendarEvent.user_id == user_id, CalendarEvent.id.in_(list(ids))
-        )
+        select(CalendarEvent).where(CalendarEvent.user_id == user_id, CalendarEvent.id == _ids(ids))
     )
     return {e.id: e for e in rows}
 
@@ -450,7 +552,7 @@ def files_of_user(session: Session, user_id: int, ids: Sequence[int]) -> dict[in
     if not ids:
         return {}
     rows = session.scalars(
-        select(DriveFile).where(DriveFile.user_id == user_id, DriveFile.id.in_(list(ids)))
+        select(DriveFile).where(DriveFile.user_id == user_id, DriveFile.id == _ids(ids))
     )
     return {f.id: f for f in rows}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -30,13 +31,14 @@ from secretary.search.fusion import (
     rank,
     recency_prior,
 )
-from secretary.search.indexer import event_body, message_body
+from secretary.search.indexer import event_body
 from secretary.search.lexical import open_index, user_index_path
 from secretary.search.query import Kind, ParsedQuery, parse_query
 from secretary.search.schemas import SearchHit
 from secretary.search.snippets import query_words, snippet
 
 CANDIDATES = 100  # per side, before fusion
+QUERY_CACHE = 1024  # query vectors kept per process (1.5 KB each)
 Key = tuple[str, int]
 
 _query_vectors: OrderedDict[str, Any] = OrderedDict()
@@ -53,26 +55,51 @@ def query_embedder() -> Any:
     return Embedder(threads=1)
 
 
-def embed_query(text: str) -> Any:
-    """The query's vector (the same MiniLM as the items), memoised per process."""
+def cached_query_vector(text: str) -> Any | None:
     with _query_lock:
         hit = _query_vectors.get(text)
         if hit is not None:
             _query_vectors.move_to_end(text)
-            return hit
+        return hit
+
+
+def embed_query(text: str) -> Any:
+    """The query's vector (the same MiniLM as the items), memoised per process: a repeated
+    question, a UI page reloaded or the assistant's retry costs no embedding."""
+    hit = cached_query_vector(text)
+    if hit is not None:
+        return hit
     vector = query_embedder().embed([text])[0]
     with _query_lock:
         _query_vectors[text] = vector
-        while len(_query_vectors) > 256:
+        while len(_query_vectors) > QUERY_CACHE:
             _query_vectors.popitem(last=False)
     return vector
+
+
+@lru_cache(maxsize=1)
+def _embedding_thread() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="search-query-embed")
+
+
+def _start_embedding(text: str) -> Future[Any]:
+    """Embed in the background while tantivy searches: onnxruntime releases the GIL, so the
+    two overlap, and the embedding is most of a hybrid query's time."""
+    hit = cached_query_vector(text)
+    if hit is not None:
+        done: Future[Any] = Future()
+        done.set_result(hit)
+        return done
+    return _embedding_thread().submit(embed_query, text)
 
 
 def _contains(haystack: Sequence[str | None], needle: str) -> bool:
     return any(needle in (h or "").lower() for h in haystack)
 
 
-def message_matches(query: ParsedQuery, message: Message, label_names: dict[str, str]) -> bool:
+def message_matches(
+    query: ParsedQuery, message: Message | repo.MessageFacts, label_names: dict[str, str]
+) -> bool:
     """The operators, checked on a hydrated row (vector candidates never passed tantivy's
     filters; lexical ones did, and pass again)."""
     labels = list(message.label_ids or [])
@@ -141,14 +168,17 @@ def search(
     parsed = parse_query(query, now=moment, kind=kind)
     root = home or (settings or get_settings()).home_path
     index = open_index(user_index_path(root, user_id))
+    pending = (
+        _start_embedding(parsed.text) if parsed.text and not parsed.needs_lexical_match else None
+    )
     lexical_hits = index.search(parsed, limit=CANDIDATES)
     lexical: dict[Key, float] = {(h.kind, h.source_id): h.score for h in lexical_hits}
     vector: dict[Key, float] = {}
-    if parsed.text and not parsed.needs_lexical_match:
+    if pending is not None:
         vector = repo.nearest(
             session,
             user_id,
-            np.asarray(embed_query(parsed.text), dtype=np.float32),
+            np.asarray(pending.result(), dtype=np.float32),
             kind=parsed.kind,
             limit=CANDIDATES,
         )
@@ -158,7 +188,9 @@ def search(
     messages = repo.messages_of_user(session, user_id, [s for k, s in fused if k == "email"])
     events = repo.events_of_user(session, user_id, [s for k, s in fused if k == "event"])
     files = repo.files_of_user(session, user_id, [s for k, s in fused if k == "file"])
-    names = repo.label_names(session, user_id) if vector else {}
+    # Label names are only needed to check ``label:`` on candidates tantivy did not filter.
+    wants_names = bool(vector) and bool(parsed.labels or parsed.excluded_labels)
+    names = repo.label_names(session, user_id) if wants_names else {}
     kept: dict[Key, float] = {}
     ages: dict[Key, float | None] = {}
     threads: dict[Key, str | None] = {}
@@ -204,7 +236,11 @@ def search(
     scored = expand_threads(recency_prior(kept, ages, params), threads, params)
     words = query_words(parsed.text)
     hits = []
-    for key, score in rank(scored, limit):
+    ranked = rank(scored, limit)
+    texts = repo.message_texts(
+        session, user_id, [s for k, s in (key for key, _ in ranked) if k == "email"]
+    )
+    for key, score in ranked:
         item_kind, source_id = key
         if item_kind == "email":
             message = messages[source_id]
@@ -213,7 +249,7 @@ def search(
                     kind="email",
                     id=message.gmail_id,
                     title=message.subject or "(no subject)",
-                    snippet=snippet(message_body(message), words),
+                    snippet=snippet(texts.get(source_id, ""), words),
                     score=round(float(score), 6),
                     source_id=message.id,
                     thread_id=message.gmail_thread_id,

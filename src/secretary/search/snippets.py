@@ -23,11 +23,15 @@ def snippet(text: str, words: list[str], *, width: int = WIDTH) -> str:
     starts = [m.start() for m in pattern.finditer(flat)]
     if not starts:
         return flat[:width].rsplit(" ", 1)[0] + " …"
-    best, best_count = starts[0], 0
+    # The window starting at each hit that holds the most hits: two pointers, linear in the
+    # number of hits (a long body can hold thousands of "the").
+    best, best_count, end = starts[0], 0, 0
     for i, start in enumerate(starts):
-        count = sum(1 for s in starts[i:] if s < start + width)
-        if count > best_count:
-            best, best_count = start, count
+        end = max(end, i)
+        while end < len(starts) and starts[end] < start + width:
+            end += 1
+        if end - i > best_count:
+            best, best_count = start, end - i
     begin = max(0, best - width // 4)
     if begin:
         space = flat.find(" ", begin)
