@@ -238,3 +238,56 @@ def test_what_the_verb_is_about_must_be_there() -> None:
     )
     assert _answer("How much did I spend on taxis in Denver?", receipt) == NOT_FOUND
     assert "240.00" in _answer("How much did I spend on the hotel in Denver?", receipt)
+
+
+# --- second round: value words, possessors, alternatives, ordinals, counting --------------
+
+
+def test_an_amount_stands_in_for_the_verb_naming_it() -> None:
+    renewal = Item(
+        kind="email",
+        id="m2",
+        title="Fabrikam renewal",
+        text="Our current agreement runs to June at USD 12,500 per year.\n\nBest,\nLee",
+    )
+    assert "12,500" in _answer("How much is Fabrikam paying per year right now?", renewal)
+
+
+def test_every_word_of_a_name_must_be_there() -> None:
+    receipt = Item(kind="email", id="m3", title="Denver receipt", text="Hotel: USD 240.00")
+    assert _answer("How much did the Denver Lyft cost?", receipt) == NOT_FOUND
+
+
+def test_an_owner_in_the_question_must_be_in_the_item() -> None:
+    memo = Item(kind="email", id="m4", title="Policy memo", text="The cancellation policy: 48h.")
+    assert _answer("What's the hotel's cancellation policy?", memo) == NOT_FOUND
+    assert "48h" in _answer("What's the cancellation policy in the policy memo?", memo)
+
+
+def test_alternatives_ask_for_their_unit() -> None:
+    booking = Item(
+        kind="email",
+        id="m5",
+        title="Reservation confirmed: Harbor Inn",
+        text="Confirmation number: 5521\nHotel: Harbor Inn, Denver\nRoom: Queen, 2 nights\n",
+    )
+    answer = _answer("Is my hotel in Denver booked for one night or two?", booking)
+    assert "2 nights" in answer
+
+
+def test_ordinal_day_of_month() -> None:
+    assert _local_day("What do I have on the 23rd?") == date(2026, 11, 23)
+    assert _local_day("What did I have on the 2nd?") == date(2026, 11, 2)
+
+
+def test_counting_things_on_the_calendar() -> None:
+    intent = parse_intent("How many things are on my calendar on Friday?", now=NOW)
+    assert intent.operation is Operation.COUNT
+    assert intent.target == "events"
+
+
+def test_per_unit_is_one_term() -> None:
+    intent = parse_intent("How much do we pay Fabrikam per year?", now=NOW)
+    assert "per-year" in intent.keywords
+    assert mentions("per-year", "USD 72,000 per year")
+    assert mentions("per-year", "the annual fee")

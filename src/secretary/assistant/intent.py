@@ -225,7 +225,8 @@ _OPERATIONS: tuple[tuple[Operation, re.Pattern[str]], ...] = (
         Operation.COUNT,
         re.compile(
             r"\bhow many (?:e-?mails|messages|meetings|events|calls|files|docs|documents|"
-            r"invites|invitations|threads|replies)\b|\b(?:count|sum of|add up|in total|"
+            r"invites|invitations|threads|replies|things|items|appointments|entries)\b|"
+            r"\bhow many\s+\w+\s+(?:are|were|do i have)\s+(?:on|in) my (?:calendar|inbox|drive)\b|\b(?:count|sum of|add up|in total|"
             r"total (?:of|spent))\b|"
             r"\bnumber of (?:e-?mails|messages|events|meetings|calls|files|docs|documents)\b",
             re.I,
@@ -381,7 +382,7 @@ _COMMON_NOUN = re.compile(
 # "the latest budget": how to pick among matches, not something to search for.
 _OPERATOR_WORDS = frozenset(
     {"latest", "current", "currently", "final", "finally", "newest", "updated", "recent", "most",
-     "position", "stance"}
+     "position", "stance", "now", "per"}
 )  # fmt: skip
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
@@ -469,6 +470,8 @@ def _target(text: str, operation: Operation) -> str | None:
         return "next_event"
     if operation is Operation.COUNT:
         for word, target in (
+            ("calendar", "events"),
+            ("appointment", "events"),
             ("meeting", "events"),
             ("event", "events"),
             ("file", "files"),
@@ -576,6 +579,8 @@ _NUMBER_WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "
 _PAST = re.compile(
     r"\b(?:did|was|were|had|went|met|happened|sent|got|received|emailed|wrote|attended)\b", re.I
 )
+# "on the 23rd": the next such date (the last one when the question looks back).
+_ORDINAL_DAY = re.compile(r"\b(?:on\s+)?the\s+(?P<day>[12]?\d|3[01])(?:st|nd|rd|th)\b", re.I)
 _WEEKEND = re.compile(r"\b(?:on\s+|over\s+|for\s+)?the\s+weekend\b", re.I)
 _ON_WEEKDAY = re.compile(
     r"\b(?:(?P<which>this|next|last|on|coming)\s+)?(?P<day>monday|tuesday|wednesday|thursday|"
@@ -645,6 +650,13 @@ def parse_time_range(text: str, *, now: datetime, time_zone: str = "UTC") -> Tim
         return days(today - timedelta(days=span_days), today + timedelta(days=1), m.group(0))
     if m := _RELATIVE.search(text):
         return _relative(m["which"].lower(), m["unit"].lower(), today, m.group(0), days)
+    if m := _ORDINAL_DAY.search(text):
+        wanted = int(m["day"])
+        step = -1 if _PAST.search(text) else 1
+        for offset in range(0, 62 * step, step):
+            day = today + timedelta(days=offset)
+            if day.day == wanted:
+                return days(day, day + timedelta(days=1), m.group(0))
     if m := _WEEKEND.search(text):
         # "the weekend": the coming one, or the one just gone when the question looks back.
         which = "last" if _PAST.search(text) and today.weekday() < 5 else "this"

@@ -33,6 +33,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bcheck(?:ing)?[\s-]out\b", re.I), "check-out"),
     (re.compile(r"\bsign(?:ing)?[\s-]off\b", re.I), "sign-off"),
     (re.compile(r"\bpoint of contact\b", re.I), "contact"),
+    (re.compile(r"\bper\s+(day|night|week|month|year|quarter|person|hour)\b", re.I), r"per-\1"),
+    (re.compile(r"\b(?:right now|at the moment|at present|as of now)\b", re.I), "currently"),
 )
 
 # Words that name the same thing. A question word matches a text word of any group it is
@@ -65,7 +67,17 @@ _GROUPS: tuple[tuple[str, ...], ...] = (
     ("retention", "retain", "keep"),
     ("notice", "notification"),
     ("owner", "own", "responsible"),
+    ("quarter", "quarterly", "q1", "q2", "q3", "q4"),
 )
+# Words that name the kind of value asked for rather than its subject: "how much is Contoso
+# *paying*" is answered by an amount, whatever verb the text uses.
+_VALUE_WORDS = {
+    "amount": ("cost", "price", "fare", "charge", "pay", "paid", "spend", "spent", "fee", "rate",
+               "amount", "total", "sum", "much", "value", "worth"),
+    "time": ("time", "hour", "clock"),
+    "date": ("date", "day", "when"),
+    "duration": ("long", "period", "duration", "length", "term"),
+}  # fmt: skip
 
 _SUFFIXES = (
     ("ational", ""), ("ations", ""), ("ation", ""), ("ments", ""), ("ment", ""),
@@ -141,9 +153,13 @@ def mentions(term: str, text: str) -> bool:
     found = text_stems(text)
     if any(v in found for v in variants(term)):
         return True
-    parts = [p for p in re.split(r"['-]", term) if len(p) > 2]
-    # "per-day" is found in "$75 per day".
-    return len(parts) > 1 and all(any(v in found for v in variants(p)) for p in parts)
+    pieces = [p for p in re.split(r"['-]", term) if len(p) > 2]
+    parts = [p for p in pieces if p != "per"]
+    # "sign-off" is found in "sign off", "per-day" in "$75 per day" and "per-year" in
+    # "annual" ("per" need not be there); "on-site" is not found in "this site".
+    return (
+        len(pieces) > 1 and bool(parts) and all(any(v in found for v in variants(p)) for p in parts)
+    )
 
 
 # --- value shapes ----------------------------------------------------------------------
@@ -183,10 +199,22 @@ _COUNT_UNIT = re.compile(
 )
 
 
+_ALTERNATIVES = re.compile(
+    r"\b(?:one|two|three|four|five|\d+)\s+(?:nights?|days?|weeks?|months?|years?|hours?)\s+"
+    r"or\s+(?:one|two|three|four|five|\d+)\b",
+    re.I,
+)
+ALTERNATIVE_UNIT = re.compile(
+    r"\b(?:one|two|three|four|five|\d+)\s+(?P<unit>[a-z]+?)s?\s+or\s+(?:one|two|three|four|"
+    r"five|\d+)\b",
+    re.I,
+)
+
+
 def expected_shapes(question: str) -> list[str]:
     """The shapes of value that answer ``question`` (empty when any answer may do)."""
     q = canonical(question).lower()
-    if _COUNT_UNIT.search(q):
+    if _COUNT_UNIT.search(q) or _ALTERNATIVES.search(q):
         return ["duration"]
     if re.search(r"\b(?:what|which) (?:percentage|percent|share)\b|\bby how much\b", q):
         return ["percent", "amount"]
@@ -213,6 +241,18 @@ def expected_shapes(question: str) -> list[str]:
     if re.search(r"^\s*who\b|\bname of\b|\bwhat(?:'s| is) (?:it|that|the \w+) called\b", q):
         return ["person"]
     return []
+
+
+@lru_cache(maxsize=1)
+def _value_stems() -> dict[str, frozenset[str]]:
+    return {shape: frozenset(stem(w) for w in words) for shape, words in _VALUE_WORDS.items()}
+
+
+def is_value_word(word: str, shapes: list[str]) -> bool:
+    """Whether ``word`` only names the kind of value ``shapes`` describe ("paying" for an
+    amount), so a value of that shape stands in for it."""
+    own = stem(word)
+    return any(own in _value_stems().get(shape, frozenset()) for shape in shapes)
 
 
 def has_shape(shapes: list[str], text: str) -> bool:

@@ -544,6 +544,12 @@ def _events_on_dates_of(
         (c for c in clauses_of(intent) if not _CALENDAR_CLAUSE.search(c.question)), intent
     )
     ranked = relevant_items(subject, inputs) or relevant_items(intent, inputs)
+    span = intent.time_range
+    if span is not None and span.start and span.end and span.end - span.start <= timedelta(days=1):
+        # "I'm flying to Chicago on Thursday. What else do I have that day?": the day is said.
+        local = span.start.astimezone(tz)
+        days.append(datetime(local.year, local.month, local.day, tzinfo=tz))
+        ranked = ranked[:0]
     for item in ranked[:1]:
         if item.kind == "event" and item.at is not None:
             local = item.at.astimezone(tz)

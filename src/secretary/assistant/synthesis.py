@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from secretary.assistant.lexicon import canonical, expected_shapes, has_shape, mentions
+from secretary.assistant.lexicon import (
+    ALTERNATIVE_UNIT,
+    canonical,
+    expected_shapes,
+    has_shape,
+    is_value_word,
+    mentions,
+)
 from secretary.assistant.schemas import (
     Citation,
     Intent,
@@ -148,6 +155,9 @@ def synthesize(
             options = _relevant(clause, results, by_step, now, every=True)
             kinds = [k for k, pattern in _CLAUSE_KINDS.items() if pattern.search(clause.question)]
             preferred = [i for i in options if i.kind in kinds] or options
+            # "… is it in my Drive?": the item that *is* the thing, named in its title.
+            title_terms = _terms(intent)
+            preferred.sort(key=lambda i: _hits(title_terms, i.title), reverse=True)
             ranked += [i for i in preferred[:1] if i not in ranked]
     found = [i for i in ranked if (i.kind, i.id) not in listed]
     if intent.operation is not Operation.COUNT or intent.target == "amount":
@@ -271,6 +281,8 @@ _FOCUS_STOP = re.compile(
 _FOCUS_SKIP = frozenset({"the", "my", "our", "a", "an", "on", "this", "that", "its", "their"})
 # Words that frame a question rather than name its subject: "what came in from Priya",
 # "what's planned for December", "our newest position on data retention".
+# "Which Drive file has the notes": the service is where to look, not what to find.
+_SERVICE_NOUNS = frozenset({"drive", "calendar", "inbox", "mail", "email", "gmail"})
 _FRAME_WORDS = frozenset(
     {"came", "come", "coming", "get", "got", "received", "receive", "sent", "send", "need",
      "needed", "needs", "want", "wants", "wanted", "say", "said", "planned", "happening",
@@ -285,7 +297,9 @@ def focus_terms(intent: Intent) -> list[str]:
     question = canonical(intent.question)
     lead = _WH_LEAD.match(question)
     if lead is None:
-        return []
+        # "Is the booking for one night or two?": the unit of the alternatives.
+        alternative = ALTERNATIVE_UNIT.search(question)
+        return [alternative["unit"].lower()] if alternative else []
     words: list[str] = []
     tokens = [
         raw.strip('?,.!:;"()').lower().removesuffix("'s") for raw in question[lead.end() :].split()
@@ -304,7 +318,7 @@ def focus_terms(intent: Intent) -> list[str]:
             break
         words.append(word)
     keywords = set(_terms(intent))
-    return [w for w in words if w in keywords and w not in _FRAME_WORDS]
+    return [w for w in words if w in keywords and w not in _FRAME_WORDS and w not in _SERVICE_NOUNS]
 
 
 def _answers_type(question: str, sentence: str) -> bool:
@@ -319,6 +333,17 @@ def _answers_type(question: str, sentence: str) -> bool:
     if _AMOUNT_Q.search(question) and _AMOUNT_CUE.search(sentence):
         return True
     return bool(_WHERE_Q.search(question) and _PLACE_CUE.search(sentence))
+
+
+_POSSESSIVE = re.compile(r"\b(?P<owner>[a-z]{3,})'s\b")
+
+
+def _possessors(intent: Intent) -> list[str]:
+    """Common nouns the question makes owners ("the hotel's policy"): what it is about."""
+    return [m["owner"] for m in _POSSESSIVE.finditer(intent.question) if m["owner"] not in _STOPS]
+
+
+_STOPS = frozenset({"what", "who", "where", "when", "that", "there", "here", "it", "one", "today"})
 
 
 def _named(intent: Intent) -> list[str]:
@@ -341,8 +366,13 @@ def _supports(intent: Intent, item: Item) -> bool:
     it mentions what a wh-question asks for (or holds that kind of value)."""
     haystack = f"{item.title} {item.text} {item.location or ''} {' '.join(item.people)}".lower()
     for entity in _named(intent):
-        if not any(_has(word.lower(), haystack) for word in entity.split()):
+        # Every word of a name ("Chicago Uber" is not found by "Chicago" alone).
+        words = [w.lower() for w in entity.split() if len(w) > 2] or [entity.lower()]
+        if not all(_has(word, haystack) for word in words):
             return False
+    for owner in _possessors(intent):
+        if not _has(owner, haystack):
+            return False  # "the hotel's cancellation policy" is about the hotel
     if not _bound(intent, item):
         return False
     focus = focus_terms(intent)
@@ -378,10 +408,15 @@ def _supports(intent: Intent, item: Item) -> bool:
         and _answers_type(intent.question, sentence)
     ):
         return True  # "What time did Jordan confirm?": a time from the right sender answers
-    content = [t for t in focus if t not in _TYPE_WORDS and t not in names]
+    shapes_wanted = expected_shapes(intent.question)
+    content = [
+        t
+        for t in focus
+        if t not in _TYPE_WORDS and t not in names and not is_value_word(t, shapes_wanted)
+    ]
     if content and not _enough(content, lowered):
         return False
-    wanted = [t for t in focus if t in _TYPE_WORDS]
+    wanted = [t for t in focus if t in _TYPE_WORDS or is_value_word(t, shapes_wanted)]
     if not wanted or _enough(wanted, lowered):
         return True
     return _answers_type(intent.question, sentence)
@@ -393,7 +428,7 @@ _VERB_OBJECT = re.compile(
     re.I,
 )
 _GATED_SHAPES = frozenset({"time", "date", "amount", "percent", "duration", "code", "place"})
-_CLAUSE = re.compile(r";\s*|\s+[—–]\s+|:\s+(?=[A-Z])")
+_CLAUSE = re.compile(r";\s*|\s+[—–]\s+")
 
 
 def _bound(intent: Intent, item: Item) -> bool:
@@ -455,6 +490,7 @@ def _relevant(
     terms = _terms(intent)
     scored: list[tuple[float, Item]] = []
     seen: set[tuple[str, str]] = set()
+    named_kinds = {_KIND_OF[service.value] for service in intent.services}
     for step_id, result in results.items():
         step = by_step.get(step_id)
         if not result.ok or getattr(step, "action", "") not in ("search",):
@@ -475,7 +511,14 @@ def _relevant(
             if not _supports(intent, item):
                 continue
             bonus = 0.3 * title_hits / len(terms) if terms else 0.0
-            scored.append((coverage + bonus + 0.05 / (rank + 1), item))
+            # The sentence that would be quoted counts as well as the item as a whole, so a
+            # sheet row holding the words beats a long mail that scatters them.
+            sentence = best_sentence(intent, item.text) if item.kind != "event" else ""
+            quoted = f"{item.title} {sentence} {' '.join(item.people)}"
+            evidence = 0.3 * _hits(terms, quoted) / len(terms) if terms else 0.0
+            # The service the question names ("did Jordan email me") comes first.
+            named = 0.1 if intent.services_named and item.kind in named_kinds else 0.0
+            scored.append((coverage + bonus + evidence + named + 0.05 / (rank + 1), item))
     if not scored:
         return []
     scored.sort(key=lambda pair: pair[0], reverse=True)
@@ -514,6 +557,7 @@ def _relevant(
     return chosen
 
 
+_KIND_OF = {"mail": "email", "calendar": "event", "drive": "file"}
 _CLAUSE_SPLIT = re.compile(
     r"(?:,?\s+and|[:;?]|,)\s+(?=(?:what|when|where|who|which|how|is|are|does|do|did)\b)",
     re.I,
@@ -656,6 +700,9 @@ def best_sentence(intent: Intent, text: str, *, pairs: bool = True) -> str:
     fresh = [t for t in intent.new_keywords if t in terms] if intent.follow_up else []
     # The words naming what is asked for ("how much *notice*") weigh more than the rest.
     focus = [t for t in focus_terms(intent) if t in terms]
+    # "How much is Contoso *paying*": an amount stands in for the verb naming it.
+    shapes = expected_shapes(question)
+    value_terms = [t for t in terms if is_value_word(t, shapes)]
     best, best_key = "", (0.0, 0)
     for sentence in candidates:
         score = (
@@ -664,6 +711,8 @@ def best_sentence(intent: Intent, text: str, *, pairs: bool = True) -> str:
             + 2.0 * _hits(fresh, sentence)
             + _hits(focus, sentence)
         )
+        if value_terms and not _hits(value_terms, sentence) and has_shape(shapes, sentence):
+            score += 1.0
         if score == 0:
             continue
         if _answers_type(question, sentence):
