@@ -15,8 +15,10 @@ from secretary.llm.local.features import (
     authentication_failures,
     authentication_results,
     bulk_evidence,
+    phishing_evidence,
 )
 from secretary.llm.schemas import Category, EmailInput, SenderStats
+from tests.conftest import shared_data
 
 _INVOICE = EmailInput(
     subject="Invoice 4471 for November",
@@ -157,3 +159,15 @@ def test_a_calendar_invitation_is_a_meeting(tier: LocalTier) -> None:
     email = EmailInput(subject="Updated: Q4 review", body_text="Notes from the last one attached.")
     assert not tier.classify(email).meeting_request
     assert tier.classify(email.model_copy(update={"has_calendar_invite": True})).meeting_request
+
+
+def test_phishing_pot_placeholder_sender_is_not_read_as_a_cue() -> None:
+    """The set anonymised some senders to phishing@pot: a rule must not score the artefact."""
+    root = shared_data("phishing_pot_sample").parent
+    items = list(ds.load_phishing(root))
+    masked = [i for i in items if b"\nFrom: phishing@pot" in (root / i.key).read_bytes()]
+    assert masked  # the branch is exercised
+    assert all(i.email.from_addr is None for i in masked)
+    assert not any("malformed sender address" in phishing_evidence(i.email) for i in masked)
+    forged = EmailInput(from_addr="avisos@receitafederal", subject="Aviso")
+    assert "malformed sender address" in phishing_evidence(forged)

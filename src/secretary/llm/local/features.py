@@ -222,11 +222,9 @@ def phishing_evidence(email: EmailInput) -> list[str]:
     brand = _BRANDS.search(name)
     if brand and brand.group(0).lower().replace(" ", "") not in domain.replace("-", ""):
         cues.append("display name claims a brand the sender domain is not")
-    own = addr in (a.lower() for a in email.to)
-    if addr and ("@" not in addr or ("." not in domain and not own)):
+    if addr and ("@" not in addr or "." not in domain):
         # No "@", or a domain without a dot ("avisos@receitafederal"): no real mail system
-        # sends from that, a hand-made header does. Mail from the recipient's own address is
-        # left alone (a local test mailbox; phishing_pot anonymises both to phishing@pot).
+        # sends from that, a hand-made header does.
         cues.append("malformed sender address")
     if _DISGUISE.search(f"{email.subject} {name}"):
         cues.append("look-alike or hidden Unicode in subject/sender")
