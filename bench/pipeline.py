@@ -12,7 +12,8 @@ with the local tier (or ``--tier``), drafts, creates the Gmail draft (``drafts.c
 labels. ``p50_s``/``p99_s`` are push → Gmail draft stored, over messages that got a draft.
 
 ``--runtime inline`` runs the in-process runtime in this process; ``--runtime celery``
-starts ``--workers`` Celery worker processes (two pool processes each) on the broker.
+starts ``--workers`` Celery worker processes on the broker, each with a ``--celery-pool``
+(default ``threads``) of ``--concurrency`` slots, like the in-process runtime.
 ``--kill N`` kills worker processes with SIGKILL N times at random moments while mail
 flows (with ``inline`` the runtime then runs as a ``secretary worker`` subprocess) and
 checks that every message was classified once, no Gmail draft is duplicated, and nothing is
@@ -170,10 +171,11 @@ class CpuMeter:
 class Profiler:
     """py-spy attached to this process (and its children) for the measured window."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, pid: int | None = None) -> None:
         self.path = path
         exe = Path(sys.executable).with_name("py-spy")
-        cmd = [str(exe), "record", "--pid", str(os.getpid()), "--subprocesses", "--threads"]
+        cmd = [str(exe), "record", "--pid", str(pid or os.getpid()), "--subprocesses"]
+        cmd += ["--threads"]
         cmd += ["--rate", "100", "--nonblocking", "--format", "raw", "--output", str(path)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -264,6 +266,7 @@ def _one_run(args: argparse.Namespace, runtime: str, rate: float) -> dict[str, A
     messages = max(args.sweep_min_messages, int(rate * args.sweep_seconds))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--runtime", runtime]
     cmd += ["--rate", str(rate), "--messages", str(messages), "--broker", args.broker]
+    cmd += ["--celery-pool", args.celery_pool, "--concurrency", str(args.concurrency)]
     cmd += ["--workers", str(args.workers), "--timeout", str(max(60.0, messages / rate * 3))]
     load = os.getloadavg()[0]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
@@ -302,14 +305,26 @@ def _percentile(values: list[float], q: float) -> float:
 class Workers:
     """Worker subprocesses (``secretary worker``) that can be killed with SIGKILL."""
 
-    def __init__(self, runtime: str, count: int, env: dict[str, str], tier: str | None) -> None:
+    def __init__(
+        self,
+        runtime: str,
+        count: int,
+        env: dict[str, str],
+        tier: str | None,
+        *,
+        pool: str = "threads",
+        concurrency: int = 4,
+    ) -> None:
         self.runtime, self.count, self.env, self.tier = runtime, count, env, tier
+        self.pool, self.concurrency = pool, concurrency
         self.procs: list[subprocess.Popen[bytes]] = []
         self.log = open(Path(env["SECRETARY_HOME"]) / "workers.log", "ab")  # noqa: SIM115
 
     def _start_one(self) -> subprocess.Popen[bytes]:
         cmd = [sys.executable, "-m", "secretary", "worker", "--runtime", self.runtime]
-        cmd += ["--concurrency", "2" if self.runtime == "celery" else "4", "--loglevel", "WARNING"]
+        cmd += ["--concurrency", str(self.concurrency), "--loglevel", "WARNING"]
+        if self.runtime == "celery":
+            cmd += ["--pool", self.pool]
         if self.tier:
             cmd += ["--tier", self.tier]
         return subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=self.log, stderr=self.log)
@@ -374,7 +389,13 @@ def main() -> int:
     parser.add_argument("--runtime", choices=["inline", "celery"], default="inline")
     parser.add_argument("--broker", default="redis", help="redis, rabbitmq or a broker URL")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (subprocess mode)")
-    parser.add_argument("--concurrency", type=int, default=4, help="inline runtime slots")
+    parser.add_argument("--concurrency", type=int, default=4, help="slots per worker process")
+    parser.add_argument(
+        "--celery-pool",
+        choices=["threads", "prefork"],
+        default="threads",
+        help="Celery pool (prefork: one process per slot)",
+    )
     parser.add_argument("--kill", type=int, default=0, help="SIGKILL worker processes N times")
     parser.add_argument("--tier", default=None, help="intelligence tier as module:attr")
     parser.add_argument("--timeout", type=float, default=300.0)
@@ -542,7 +563,14 @@ def main() -> int:
                 app = create_celery_app(settings)
                 backend = app.conf.secretary_backend
                 set_backend(backend)
-            workers = Workers(args.runtime, args.workers, env, tier_spec)
+            workers = Workers(
+                args.runtime,
+                args.workers,
+                env,
+                tier_spec,
+                pool=args.celery_pool,
+                concurrency=args.concurrency,
+            )
             workers.start()
         else:
             from secretary.worker.backends.inline import InlineBackend
