@@ -13,7 +13,7 @@ labels. ``p50_s``/``p99_s`` are push → Gmail draft stored, over messages that 
 
 ``--runtime inline`` runs the in-process runtime in this process; ``--runtime celery``
 starts ``--workers`` Celery worker processes on the broker, each with a ``--celery-pool``
-(default ``threads``) of ``--concurrency`` slots, like the in-process runtime.
+(default ``prefork``) of ``--concurrency`` slots (default 2; the in-process runtime has 4).
 ``--kill N`` kills worker processes with SIGKILL N times at random moments while mail
 flows (with ``inline`` the runtime then runs as a ``secretary worker`` subprocess) and
 checks that every message was classified once, no Gmail draft is duplicated, and nothing is
@@ -266,7 +266,9 @@ def _one_run(args: argparse.Namespace, runtime: str, rate: float) -> dict[str, A
     messages = max(args.sweep_min_messages, int(rate * args.sweep_seconds))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--runtime", runtime]
     cmd += ["--rate", str(rate), "--messages", str(messages), "--broker", args.broker]
-    cmd += ["--celery-pool", args.celery_pool, "--concurrency", str(args.concurrency)]
+    cmd += ["--celery-pool", args.celery_pool]
+    if args.concurrency_given:
+        cmd += ["--concurrency", str(args.concurrency)]
     cmd += ["--workers", str(args.workers), "--timeout", str(max(60.0, messages / rate * 3))]
     load = os.getloadavg()[0]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
@@ -312,7 +314,7 @@ class Workers:
         env: dict[str, str],
         tier: str | None,
         *,
-        pool: str = "threads",
+        pool: str = "prefork",
         concurrency: int = 4,
     ) -> None:
         self.runtime, self.count, self.env, self.tier = runtime, count, env, tier
@@ -389,11 +391,13 @@ def main() -> int:
     parser.add_argument("--runtime", choices=["inline", "celery"], default="inline")
     parser.add_argument("--broker", default="redis", help="redis, rabbitmq or a broker URL")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (subprocess mode)")
-    parser.add_argument("--concurrency", type=int, default=4, help="slots per worker process")
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="slots per worker (inline 4, Celery 2)"
+    )
     parser.add_argument(
         "--celery-pool",
         choices=["threads", "prefork"],
-        default="threads",
+        default="prefork",
         help="Celery pool (prefork: one process per slot)",
     )
     parser.add_argument("--kill", type=int, default=0, help="SIGKILL worker processes N times")
@@ -414,6 +418,9 @@ def main() -> int:
     parser.add_argument("--sweep-seconds", type=float, default=15.0, help="feed time per rate")
     parser.add_argument("--sweep-min-messages", type=int, default=200)
     args = parser.parse_args()
+    args.concurrency_given = args.concurrency is not None
+    if args.concurrency is None:
+        args.concurrency = 2 if args.runtime == "celery" else 4
     if args.sweep:
         return _sweep(args)
 

@@ -27,6 +27,12 @@ def worker(
     tier: str = typer.Option(
         None, "--tier", help="Intelligence tier as module:attr (default: the configured chain)."
     ),
+    pool: str = typer.Option(
+        "prefork",
+        "--pool",
+        help="Celery pool: prefork (a process per slot) or threads (one process, one model, "
+        "slots overlap their database and Google waits).",
+    ),
     loglevel: str = typer.Option("INFO", "--loglevel", help="Celery log level."),
     include: list[str] = typer.Option(
         [], "--include", "-I", help="Extra modules declaring tasks (plugins)."
@@ -56,17 +62,24 @@ def worker(
         return
     if chosen != "celery":
         raise typer.BadParameter("--runtime must be celery or inline")
-    from secretary.worker.backends.celery import create_celery_app
+    if pool not in ("prefork", "threads"):
+        raise typer.BadParameter("--pool must be prefork or threads")
+    from secretary.worker.backends.celery import create_celery_app, warm_up_in_background
+
+    # A threads pool shares one engine among its slots and their lease heartbeats.
+    pool_size = 2 if pool == "prefork" else 2 * (concurrency or 4) + 2
 
     def compose_process(s: Settings) -> Secretary:
-        return compose(s, tier_spec=tier, pool_size=2)
+        return compose(s, tier_spec=tier, pool_size=pool_size)
 
     app = create_celery_app(settings, composer=compose_process)
+    if pool == "threads":
+        warm_up_in_background(app)  # this process runs the tasks: no pool-process signal
     argv = [
         "worker",
         f"--loglevel={loglevel}",
         "--queues=" + ",".join(settings.worker.queue_prefix + q for q in queues.split(",")),
-        "--pool=prefork",
+        f"--pool={pool}",
         "--without-gossip",
         "--without-mingle",
     ]

@@ -148,7 +148,19 @@ def create_celery_app(settings: Settings, *, composer: ProcessComposer | None = 
         ).start()
 
     app.conf.secretary_backend = backend
+    app.conf.secretary_process_runtime = process_runtime
     return app
+
+
+def warm_up_in_background(app: Celery) -> None:
+    """Compose and warm this process now (a ``threads`` pool runs tasks in it, and
+    ``worker_process_init`` only fires in prefork children)."""
+    threading.Thread(
+        target=_warm_up,
+        args=(app.conf.secretary_process_runtime,),
+        name="secretary-warm-up",
+        daemon=True,
+    ).start()
 
 
 def _warm_up(process_runtime: _ProcessRuntime) -> None:
