@@ -239,13 +239,15 @@ def _sweep(args: argparse.Namespace) -> int:
         while rate <= args.sweep_max:
             run = _one_run(args, runtime, rate)
             runs.append(run)
-            ok = run.get("ok", False)
-            if ok:
+            if run.get("ok", False):
                 best = rate
                 rate = round(rate * 1.5, 1)
-            else:
-                failed_at = rate
-                break
+                continue
+            failed_at = rate
+            if best is None and rate > 1.0:  # the start already fails: look lower
+                rate = max(1.0, round(rate / 2, 1))
+                continue
+            break
         if best is not None and failed_at is not None and failed_at - best > 5:
             middle = round((best + failed_at) / 2, 1)
             run = _one_run(args, runtime, middle)
@@ -291,6 +293,9 @@ def _one_run(args: argparse.Namespace, runtime: str, rate: float) -> dict[str, A
         ok=ok,
         load_avg_1m=load,
         cpu_per_message_ms=out.get("cpu_per_message_ms"),
+        stage_cpu_per_message_ms=out.get("stage_cpu_per_message_ms"),
+        dead=out.get("dead"),
+        extra_attempts=out.get("extra_attempts"),
     )
     sys.stderr.write(json.dumps(summary) + "\n")
     return summary
@@ -410,6 +415,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--no-chain", action="store_true", help="send every stage through the queue"
+    )
+    parser.add_argument(
+        "--no-index", action="store_true", help="skip the search.index stage (diagnosis)"
     )
     parser.add_argument("--profile", type=Path, default=None, help="write a py-spy profile")
     parser.add_argument("--sweep", action="store_true", help="find the highest sustainable rate")
@@ -593,7 +601,14 @@ def main() -> int:
 
         from secretary import pipeline
 
-        sync = GmailSync(sessions, account_id, settings, on_stored=pipeline.entry(settings))
+        on_stored = pipeline.entry(settings)
+        if args.no_index:  # diagnosis: start only the message's own chain, no search.index
+            from secretary.triage.service import enqueue_new_messages
+
+            def on_stored(session: Any, account: int, message_ids: list[int]) -> None:
+                enqueue_new_messages(session, account, message_ids, settings=settings)
+
+        sync = GmailSync(sessions, account_id, settings, on_stored=on_stored)
         sync.run()  # baseline: empty mailbox, history cursor set
 
         # Push → sync loop, coalescing pushes that arrive while a sync runs.
