@@ -291,3 +291,115 @@ def test_per_unit_is_one_term() -> None:
     assert "per-year" in intent.keywords
     assert mentions("per-year", "USD 72,000 per year")
     assert mentions("per-year", "the annual fee")
+
+
+# --- third round: listings, addresses, bare follow-ups, event heads -----------------------
+
+
+def test_rest_of_the_week() -> None:
+    span = parse_time_range("Show my meetings for the rest of the week.", now=NOW, time_zone=ZONE)
+    assert span is not None
+    assert span.start is not None
+    assert span.end is not None
+    zone = ZoneInfo(ZONE)
+    assert span.start.astimezone(zone).date() == date(2026, 11, 18)
+    assert span.end.astimezone(zone).date() == date(2026, 11, 23)
+
+
+def test_mail_of_a_time_is_listed() -> None:
+    intent = parse_intent("What emails did I get today?", now=NOW, time_zone=ZONE)
+    assert intent.services == [Service.MAIL]
+    assert intent.target == "inbox"
+    assert [step.id for step in plan_for(intent).steps] == ["mail_search", "answer"]
+    listing = StepResult(
+        step_id="mail_search",
+        ok=True,
+        items=[Item(kind="email", id="m9", title="Lunch?", people=["Ana Ruiz", "ana@x.test"])],
+        value={"listing": "mail"},
+    )
+    text = synthesize(intent, plan_for(intent), {"mail_search": listing}, time_zone=ZONE).text
+    assert text == "Your mail today: “Lunch?” from Ana Ruiz [1]."
+
+
+def test_an_address_is_read_from_the_headers() -> None:
+    mail = Item(
+        kind="email",
+        id="m6",
+        title="Release checklist",
+        text="Please sign off by Thursday.",
+        people=["Marco Bianchi", "marco.bianchi@example.test"],
+    )
+    intent = parse_intent("What's Marco's email address?", now=NOW)
+    results = {"mail_search": StepResult(step_id="mail_search", ok=True, items=[mail])}
+    answer = synthesize(intent, plan_for(intent), results, time_zone=ZONE)
+    assert "Marco: marco.bianchi@example.test [1]" in answer.text
+
+
+def test_an_email_line_names_its_sender() -> None:
+    mail = Item(
+        kind="email",
+        id="m7",
+        title="Denver checklist",
+        text="The Denver checklist needs your sign-off by Friday.",
+        people=["Marco Bianchi", "marco@example.test"],
+        at=datetime(2026, 11, 16, 16, 0, tzinfo=UTC),
+    )
+    answer = _answer("Who sent me the Denver checklist?", mail)
+    assert "from Marco Bianchi" in answer
+
+
+def test_a_bare_question_follows_up() -> None:
+    first = parse_intent("Where is the Northwind on-site?", now=NOW)
+    second = parse_intent("what time?", now=NOW, previous=first)
+    assert second.follow_up
+    assert "on-site" in second.keywords
+
+
+def test_the_day_it_is_due_is_the_same_day() -> None:
+    intent = parse_intent(
+        "Marco asked for my sign-off; what's on my calendar the day it's due?", now=NOW
+    )
+    assert intent.same_day
+
+
+def test_an_event_question_needs_that_event() -> None:
+    mail = Item(
+        kind="email",
+        id="m8",
+        title="Meet next week about the proposal?",
+        text="Beyond Friday's on-site, I'd like to go through it before we take it to our board.",
+    )
+    assert _answer("When is the Fabrikam board meeting?", mail) == NOT_FOUND
+
+
+def test_a_quarter_selects_a_value() -> None:
+    sheet = Item(
+        kind="file",
+        id="f2",
+        title="Budget 2027",
+        text="Item,Q3,Q4\nDesign,18000,19000\n",
+    )
+    assert _answer("How much is the Design budget for Q1?", sheet) == NOT_FOUND
+    assert "19000" in _answer("How much is the Design budget for Q4?", sheet)
+
+
+def test_what_a_document_says_about_a_topic() -> None:
+    guide = Item(
+        kind="file",
+        id="f3",
+        title="Team handbook",
+        text="Team handbook (draft)\nDay one: laptop and accounts.\nExpenses: the daily limit is $50.",
+    )
+    assert "$50" in _answer("What does the team handbook say about expenses?", guide)
+
+
+def test_a_section_heading_dates_its_lines() -> None:
+    from secretary.assistant.service import _section_times
+
+    text = (
+        "Trip\n\nThursday 19 November\n- 08:40 arrive Chicago\n\nFriday 20 November\n- 18:10 depart"
+    )
+    found = _section_times(text, "- 08:40 arrive Chicago", datetime(2026, 11, 9, tzinfo=UTC))
+    assert found
+    assert found[0].start is not None
+    assert found[0].start.date() == date(2026, 11, 19)

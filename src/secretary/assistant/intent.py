@@ -261,9 +261,14 @@ _SERVICE_WORDS: dict[Service, re.Pattern[str]] = {
 }
 _SAME_DAY = re.compile(
     r"\b(?:(?:that|the same|same) (?:day|date|morning|afternoon|evening|night)|the day of|"
-    r"on that date|at that time)\b|\b(?:calendar|scheduled|planned|booked|have)\s+then\b",
+    r"on that date|at that time|the day (?:it|it's|it is|they|that)\b)|"
+    r"\b(?:calendar|scheduled|planned|booked|have)\s+then\b",
     re.I,
 )
+_BARE_FOLLOW_UP = frozenset(
+    {"time", "where", "when", "who", "how", "much", "long", "date", "day", "address", "place",
+     "price", "cost", "else", "more", "details"}
+)  # fmt: skip
 # With a time phrase and no other content, the question is about the calendar of that time:
 # "What does my Wednesday look like?", "Anything planned for this weekend?".
 _AGENDA_WORDS = frozenset(
@@ -422,13 +427,25 @@ def parse_intent(
         and not entities.organizations
         and all(k in _AGENDA_WORDS for k in keywords)
     ):
-        # Only a time and agenda words: the calendar of that time is the whole question.
-        services = [Service.CALENDAR]
-        agenda = True
+        # Only a time and agenda words: the calendar (or, when only mail is named, the
+        # mail) of that time is the whole question.
+        listing = (
+            "inbox" if Service.MAIL in services and Service.CALENDAR not in services else "agenda"
+        )
+        services = [Service.MAIL if listing == "inbox" else Service.CALENDAR]
     else:
-        agenda = False
+        listing = None
     new_keywords = list(keywords)
-    follow_up = previous is not None and bool(_PRONOUN_FOLLOW_UP.search(text))
+    # "and the one before that?", or a bare "what time?" that names nothing of its own.
+    follow_up = previous is not None and (
+        bool(_PRONOUN_FOLLOW_UP.search(text))
+        or (
+            len(text.split()) <= 4
+            and not entities.people
+            and not entities.organizations
+            and all(k in _BARE_FOLLOW_UP for k in keywords)
+        )
+    )
     if follow_up and previous is not None:
         # "and the one before that?" keeps the subject of the previous turn.
         if not services:
@@ -454,7 +471,7 @@ def parse_intent(
         entities=entities,
         time_range=time_range,
         keywords=keywords,
-        target="agenda" if agenda else _target(text, operation),
+        target=listing or _target(text, operation),
         same_day=same_day,
         services_named=services_named,
         new_keywords=new_keywords,
@@ -579,6 +596,11 @@ _NUMBER_WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "
 _PAST = re.compile(
     r"\b(?:did|was|were|had|went|met|happened|sent|got|received|emailed|wrote|attended)\b", re.I
 )
+_REST_OF = re.compile(
+    r"\b(?:(?:for|during)\s+)?(?:the\s+)?(?:rest|remainder)\s+of\s+(?:the|this)\s+"
+    r"(?P<unit>week|month)\b|\blater\s+this\s+(?P<unit2>week)\b",
+    re.I,
+)
 # "on the 23rd": the next such date (the last one when the question looks back).
 _ORDINAL_DAY = re.compile(r"\b(?:on\s+)?the\s+(?P<day>[12]?\d|3[01])(?:st|nd|rd|th)\b", re.I)
 _WEEKEND = re.compile(r"\b(?:on\s+|over\s+|for\s+)?the\s+weekend\b", re.I)
@@ -648,6 +670,14 @@ def parse_time_range(text: str, *, now: datetime, time_zone: str = "UTC") -> Tim
         unit = m["unit"].lower().rstrip("s")
         span_days = n * {"day": 1, "week": 7, "month": 30}[unit]
         return days(today - timedelta(days=span_days), today + timedelta(days=1), m.group(0))
+    if m := _REST_OF.search(text):
+        # "the rest of the week": from tomorrow to the end of this week (or month).
+        start = today + timedelta(days=1)
+        if (m["unit"] or m["unit2"]).lower() == "week":
+            end = today - timedelta(days=today.weekday()) + timedelta(days=7)
+        else:
+            end = date(today.year + today.month // 12, today.month % 12 + 1, 1)
+        return days(start, max(end, start + timedelta(days=1)), m.group(0))
     if m := _RELATIVE.search(text):
         return _relative(m["which"].lower(), m["unit"].lower(), today, m.group(0), days)
     if m := _ORDINAL_DAY.search(text):

@@ -67,7 +67,7 @@ _GROUPS: tuple[tuple[str, ...], ...] = (
     ("retention", "retain", "keep"),
     ("notice", "notification"),
     ("owner", "own", "responsible"),
-    ("quarter", "quarterly", "q1", "q2", "q3", "q4"),
+    ("quarter", "quarterly"),
 )
 # Words that name the kind of value asked for rather than its subject: "how much is Contoso
 # *paying*" is answered by an amount, whatever verb the text uses.

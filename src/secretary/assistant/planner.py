@@ -35,7 +35,7 @@ def plan_for(intent: Intent) -> Plan:
     if (
         intent.operation in (Operation.FIND, Operation.SUMMARIZE)
         and intent.keywords
-        and intent.target != "agenda"  # "what does my Wednesday look like?": the calendar
+        and intent.target not in ("agenda", "inbox")  # "what does my Wednesday look like?"
     ):
         # Facts live in mail and documents as often as in the service the question names
         # ("the agenda of the on-site, and when is it on my calendar?"): look there too,

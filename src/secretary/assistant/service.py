@@ -465,6 +465,12 @@ def _read_step(
     if step.action == "search":
         kind = step.args.get("kind")
         query = str(step.args.get("query", ""))
+        if kind == "email" and intent.target == "inbox":
+            # "What emails did I get today?": the mail that arrived then, newest first.
+            _, received = tools.count_messages(
+                session, user_id, time_range=time_range, sample=10, received_only=True
+            )
+            return StepResult(step_id=step.id, ok=True, items=received, value={"listing": "mail"})
         if (
             kind == "event"
             and intent.services_named
@@ -519,6 +525,24 @@ def _is_received_window(intent: Intent) -> bool:
     return bool(_RECEIVED.search(intent.question))
 
 
+def _section_times(text: str, sentence: str, sent_at: datetime | None) -> list[Any]:
+    """The dates of the nearest line above ``sentence`` in ``text`` that has one."""
+    from secretary.llm.local.extract import find_times
+
+    lines = text.splitlines()
+    opening = " ".join(sentence.split()[:4]).lower()
+    at = next(
+        (i for i, line in enumerate(lines) if opening in " ".join(line.split()).lower()), None
+    )
+    if at is None:
+        return []
+    for line in reversed(lines[:at]):
+        found = [f for f in find_times(line, sent_at=sent_at) if f.start is not None]
+        if found:
+            return found
+    return []
+
+
 _CALENDAR_CLAUSE = re.compile(
     r"\b(?:calendar|that day|same day|the day of|then|scheduled|planned|else)\b", re.I
 )
@@ -555,9 +579,14 @@ def _events_on_dates_of(
             local = item.at.astimezone(tz)
             days.append(datetime(local.year, local.month, local.day, tzinfo=tz))
             continue
-        # The date in the sentence that answers comes first, then the rest of the text.
-        sentence = best_sentence(subject, item.text)
-        found_times = find_times(sentence, sent_at=item.at) if sentence else []
+        # The date in the sentence that answers comes first, then the date of the section
+        # it sits in ("Thursday 19 November" above "- 08:40 arrive Chicago"), then the rest.
+        sentence = best_sentence(subject, item.text, pairs=False)
+        found_times = (
+            [f for f in find_times(sentence, sent_at=item.at) if f.start] if sentence else []
+        )
+        if sentence and not found_times:
+            found_times = _section_times(item.text, sentence, item.at)
         for found in [*found_times, *find_times(item.text, sent_at=item.at)]:
             if found.start is None:
                 continue

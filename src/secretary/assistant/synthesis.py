@@ -139,7 +139,20 @@ def synthesize(
     for result in results.values():
         if result.ok and isinstance(result.value, dict) and result.value.get("listing"):
             span = intent.time_range.text if intent.time_range else ""
-            if result.items:
+            if result.value.get("listing") == "mail":
+                mails = "; ".join(
+                    f"“{item.title}”"
+                    + (f" from {item.people[0]}" if item.people else "")
+                    + f" {citer.cite(item)}"
+                    for item in result.items[:10]
+                )
+                lines.append(
+                    f"Your mail{' ' + span if span else ''}: {mails}."
+                    if result.items
+                    else f"No mail arrived{' ' + span if span else ''}."
+                )
+                listed.update((item.kind, item.id) for item in result.items)
+            elif result.items:
                 events = "; ".join(
                     f"{_event_line(item, zone)} {citer.cite(item)}" for item in result.items[:12]
                 )
@@ -147,6 +160,7 @@ def synthesize(
                 listed.update((item.kind, item.id) for item in result.items)
             else:
                 lines.append(f"Nothing is on your calendar{' ' + span if span else ''}.")
+    lines.extend(_address_lines(intent, results, citer))
     ranked = _relevant(intent, results, by_step, now)
     clauses = clauses_of(intent)
     if len(clauses) > 1:
@@ -190,6 +204,34 @@ def synthesize(
     if failures:
         text += "\n\n" + " ".join(failures)
     return Answer(text=text, citations=citer.citations, partial_failures=failures)
+
+
+_ADDRESS_Q = re.compile(r"\be-?mail address(?:es)?\b|\baddress(?:es)? (?:to|for) e-?mail\b", re.I)
+
+
+def _address_lines(intent: Intent, results: Mapping[str, StepResult], citer: _Citer) -> list[str]:
+    """ "What's Marco's email address?": the address a named person writes from (or is
+    invited with), read from the headers of retrieved items, cited to one of them."""
+    if not _ADDRESS_Q.search(intent.question):
+        return []
+    lines = []
+    for person in intent.entities.people:
+        first = person.split()[0].lower()
+        for result in results.values():
+            found = None
+            for item in result.items if result.ok else []:
+                named = item.kind == "email" and any(first in p.lower() for p in item.people[:1])
+                for address in item.people:
+                    local = address.partition("@")[0].lower()
+                    if "@" in address and (named or re.match(rf"{re.escape(first)}\b", local)):
+                        found = (address, item)
+                        break
+                if found:
+                    break
+            if found:
+                lines.append(f"{person}: {found[0]} {citer.cite(found[1])}")
+                break
+    return lines
 
 
 def _failures(plan: Plan, results: Mapping[str, StepResult]) -> list[str]:
@@ -278,6 +320,11 @@ _FOCUS_STOP = re.compile(
     r"would|should|can|have|has|had|i|we|me)\b",
     re.I,
 )
+_SAYS_ABOUT = re.compile(
+    r"\b(?:say|says|said|mention|mentions|mentioned|write|wrote|written|state|states)\s+"
+    r"(?:about|on|regarding)\s+(?P<topic>.+)$",
+    re.I,
+)
 _FOCUS_SKIP = frozenset({"the", "my", "our", "a", "an", "on", "this", "that", "its", "their"})
 # Words that frame a question rather than name its subject: "what came in from Priya",
 # "what's planned for December", "our newest position on data retention".
@@ -287,7 +334,8 @@ _FRAME_WORDS = frozenset(
     {"came", "come", "coming", "get", "got", "received", "receive", "sent", "send", "need",
      "needed", "needs", "want", "wants", "wanted", "say", "said", "planned", "happening",
      "going", "happen", "position", "stance", "status", "situation", "news", "update",
-     "else", "new", "ask", "asked", "asking"}
+     "else", "new", "ask", "asked", "asking", "expected", "estimated", "supposed", "likely",
+     "agree", "agreed", "confirm", "confirmed", "decided", "settled", "says"}
 )  # fmt: skip
 
 
@@ -311,6 +359,9 @@ def focus_terms(intent: Intent) -> list[str]:
         and tokens[2] in ("on", "for", "about", "at")
     ):
         tokens = tokens[3:]  # "How much did I spend on taxis?": what the verb is about
+    elif about := _SAYS_ABOUT.search(question):
+        # "What does the guide say about expenses?": the topic, not the source.
+        tokens = [t.strip('?,.!:;"()').lower() for t in about["topic"].split()]
     for word in tokens:
         if not words and word in _FOCUS_SKIP:
             continue
@@ -385,7 +436,15 @@ def _supports(intent: Intent, item: Item) -> bool:
         if not named:
             return bool(_WHEN_WHERE_Q.search(intent.question))
         return _enough(named, text)
-    sentence = best_sentence(intent, item.text) or item.title
+    title = item.title if item.kind == "file" else ""
+    sentence = best_sentence(intent, item.text, title=title) or item.title
+    if (head := _EVENT_HEAD.search(intent.question)) and not _names_event(
+        head["noun"].lower(), focus_terms(intent), f"{item.title} {' '.join(item.people)}", sentence
+    ):
+        return False  # "when is the board meeting?" is not "before we take it to our board"
+    for quarter in _QUARTER.findall(intent.question):
+        if not _has(quarter.lower(), f"{item.title} {sentence}".lower()):
+            return False  # "the Design budget for Q1" is not the Q3 and Q4 figures
     if (
         len(_CLAUSE_SPLIT.split(intent.question)) == 1
         and (shapes := [s for s in expected_shapes(intent.question) if s in _GATED_SHAPES])
@@ -394,8 +453,9 @@ def _supports(intent: Intent, item: Item) -> bool:
         return False  # "when …?" answered by a sentence without a date is no answer
     lowered = f"{item.title} {sentence} {' '.join(item.people)}".lower()
     # What the question is about must be there; what kind of value it wants ("price",
-    # "time", "number") may be there as a word or as a value of that kind.
-    names = {w.lower() for p in intent.entities.people for w in p.split()}
+    # "time", "number") may be there as a word or as a value of that kind. Names are
+    # checked above, as entities.
+    names = {w.lower() for p in _named(intent) + intent.entities.people for w in p.split()}
     if _VERB_OBJECT.match(canonical(intent.question)) and not _enough(
         [t for t in focus if t not in names], lowered
     ):
@@ -416,10 +476,46 @@ def _supports(intent: Intent, item: Item) -> bool:
     ]
     if content and not _enough(content, lowered):
         return False
+    if (
+        item.kind == "email"
+        and len(content) > 1
+        and _split_between(content, item.title.lower(), sentence.lower())
+    ):
+        # "the board meeting": "board" in the sentence and "meet" only in the title is
+        # two things, not the one asked about.
+        return False
     wanted = [t for t in focus if t in _TYPE_WORDS or is_value_word(t, shapes_wanted)]
     if not wanted or _enough(wanted, lowered):
         return True
     return _answers_type(intent.question, sentence)
+
+
+_QUARTER = re.compile(r"\bQ[1-4]\b")
+_EVENT_NOUNS = (
+    "meeting", "call", "appointment", "session", "conference", "interview", "review", "lunch",
+    "dinner", "on-site", "offsite", "webinar", "standup", "1:1",
+)  # fmt: skip
+_EVENT_HEAD = re.compile(
+    r"^\s*(?:when|what time|what day|what date)\b.*\b(?P<noun>" + "|".join(_EVENT_NOUNS) + r")s?"
+    r"\s*\??\s*$",
+    re.I,
+)
+
+
+def _names_event(noun: str, focus: list[str], title: str, sentence: str) -> bool:
+    """Whether the answer is about the kind of event asked for: the sentence names it, or
+    the title names it together with the question's other words."""
+    if mentions(noun, sentence):
+        return True
+    others = [t for t in focus if not mentions(t, noun)]
+    return mentions(noun, title) and all(_has(t, title.lower()) for t in others)
+
+
+def _split_between(words: list[str], title: str, sentence: str) -> bool:
+    """Whether some of ``words`` are only in the title and others only in the sentence."""
+    only_title = [w for w in words if _has(w, title) and not _has(w, sentence)]
+    only_sentence = [w for w in words if _has(w, sentence) and not _has(w, title)]
+    return bool(only_title) and bool(only_sentence)
 
 
 _VERB_OBJECT = re.compile(
@@ -608,12 +704,18 @@ def _item_line(intent: Intent, item: Item, zone: ZoneInfo) -> str:
         line = f"{_event_line(item, zone)}."
         detail = best_sentence(intent, item.text)
         return f"{line} {detail}" if detail else line
-    parts = [best_sentence(clause, item.text) for clause in clauses_of(intent)]
+    title = item.title if item.kind == "file" else ""
+    parts = [best_sentence(clause, item.text, title=title) for clause in clauses_of(intent)]
     picked = list(dict.fromkeys(p for p in parts if p))
     sentence = " … ".join(picked[:2]) or _lead(item.text) or item.title
     if item.kind == "email":
         when = item.at.astimezone(zone).strftime("%-d %b %Y") if item.at else ""
-        source = f"“{item.title}”" + (f", {when}" if when else "")
+        sender = item.people[0] if item.people else ""
+        source = (
+            f"“{item.title}”"
+            + (f", from {sender}" if sender else "")
+            + (f", {when}" if when else "")
+        )
         return f"{sentence} ({source})"
     return f"{sentence} (“{item.title}”)"
 
@@ -683,11 +785,15 @@ def _lead(text: str, count: int = 2) -> str:
     return " ".join(kept[:count])
 
 
-def best_sentence(intent: Intent, text: str, *, pairs: bool = True) -> str:
+def best_sentence(intent: Intent, text: str, *, pairs: bool = True, title: str = "") -> str:
     """The sentence (or two adjacent short lines) of ``text`` that best answers the
-    question; ties go to the shorter, then the earlier. Empty when nothing matches."""
+    question; ties go to the shorter, then the earlier. Empty when nothing matches.
+
+    Words the item's ``title`` already has ("what does the onboarding *guide* say about
+    expenses") are true of every sentence, so they do not pick one."""
     names = {w.lower() for p in intent.entities.people for w in p.split()}
     terms = [t for t in _terms(intent) if t not in names]
+    titled = {t for t in terms if _has(t, title.lower())} if title else set()
     name_terms = [t for t in _terms(intent) if t in names]
     question = intent.question
     sentences = [s for s in _sentences(text) if not _TRIVIAL.match(s)]
@@ -699,7 +805,7 @@ def best_sentence(intent: Intent, text: str, *, pairs: bool = True) -> str:
     ends = _trip_ends(intent.question)
     fresh = [t for t in intent.new_keywords if t in terms] if intent.follow_up else []
     # The words naming what is asked for ("how much *notice*") weigh more than the rest.
-    focus = [t for t in focus_terms(intent) if t in terms]
+    focus = [t for t in focus_terms(intent) if t in terms and t not in titled]
     # "How much is Contoso *paying*": an amount stands in for the verb naming it.
     shapes = expected_shapes(question)
     value_terms = [t for t in terms if is_value_word(t, shapes)]
@@ -707,6 +813,7 @@ def best_sentence(intent: Intent, text: str, *, pairs: bool = True) -> str:
     for sentence in candidates:
         score = (
             float(_hits(terms, sentence))
+            - 0.7 * _hits(list(titled), sentence)
             + 0.5 * _hits(name_terms, sentence)
             + 2.0 * _hits(fresh, sentence)
             + _hits(focus, sentence)

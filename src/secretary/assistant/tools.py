@@ -98,9 +98,12 @@ def count_messages(
     people: Sequence[str] = (),
     time_range: TimeRange | None = None,
     sample: int = 5,
+    received_only: bool = False,
 ) -> tuple[int, list[Item]]:
     """How many visible messages match (sender, time), and the newest few to cite."""
     query = _visible_messages(user_id)
+    if received_only:
+        query = query.where(~Message.label_ids.overlap(["SENT", "DRAFT"]))
     if people:
         query = query.where(_person_filter(people))
     query = query.where(*_in_range(Message.internal_date, time_range))
