@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -462,6 +463,8 @@ def test_search(page: Any, product: Product) -> None:
     wait_until(page, "document.querySelector('#search-count').textContent.length > 0")
     assert page.locator("#results li").count() >= 1
     shot(page, "search")
+    page.locator("#results li a[href^='/messages/']").first.click()  # a hit opens its mail
+    page.wait_for_url(re.compile(r"/messages/\d+(#m\d+)?$"))
 
 
 def test_ask_streams_an_answer_with_citations(page: Any, product: Product) -> None:
@@ -478,6 +481,11 @@ def test_ask_streams_an_answer_with_citations(page: Any, product: Product) -> No
     )
     assert page.locator("#answer").inner_text().strip()
     shot(page, "ask")
+    cited = page.locator("#citations a")
+    assert cited.count() >= 1, page.locator("#citations").inner_text()
+    cited.first.click()  # a citation opens the message it cites
+    page.wait_for_url(re.compile(r"/messages/\d+(#m\d+)?$"))
+    assert page.get_by_role("heading", level=1).inner_text().strip()
 
 
 def test_edit_and_approve_sends_exactly_the_edited_text(page: Any, product: Product) -> None:
@@ -648,6 +656,34 @@ def test_settings_show_the_learned_style_and_edit_it(page: Any, product: Product
 
 
 def test_followups_are_a_page_with_a_nudge(page: Any, product: Product) -> None:
+    # A question the user sent ten days ago that nobody answered: awaiting a reply.
+    subject = f"Q3 figures? {uuid.uuid4().hex[:6]}"
+    msg = EmailMessage()
+    msg["From"] = product.email
+    msg["To"] = "Jordan Lee <jordan.lee@partner.example>"
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(utcnow() - timedelta(days=10))
+    msg["Message-ID"] = make_msgid(domain="demo.secretary.test")
+    msg.set_content("Hi Jordan,\n\nCould you send me the Q3 figures by Friday?\n\nAlex")
+    raw = base64.urlsafe_b64encode(msg.as_bytes()).decode()
+    imported = (
+        gmail(product)
+        .users()
+        .messages()
+        .import_(
+            userId="me", body={"raw": raw, "labelIds": ["SENT"]}, internalDateSource="dateHeader"
+        )
+        .execute()
+    )
+
+    def stored() -> bool:
+        with product.sessions() as s:
+            return (
+                s.scalar(select(Message.id).where(Message.gmail_id == imported["id"])) is not None
+            )
+
+    wait_until_true(page, stored, "the sent question was not synced", 60_000)
+
     page.goto("/")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Follow-ups").click()
     page.wait_for_url(re.compile(r"/followups$"))
@@ -659,16 +695,23 @@ def test_followups_are_a_page_with_a_nudge(page: Any, product: Product) -> None:
         f"follow-ups: {len(listed['awaiting_reply'])} awaiting, "
         f"{len(listed['unanswered'])} unanswered"
     )
+    row = page.locator("ul[aria-labelledby='f-awaiting'] li", has_text=subject)
+    assert "waiting for jordan.lee@partner.example" in row.inner_text()
     shot(page, "followups")
-    nudge = page.get_by_role("button", name="Write a nudge")
-    if nudge.count() == 0:
-        pytest.skip("the demo's mailbox has no thread awaiting a reply without a nudge")
-    nudge.first.click()
+    row.get_by_role("button", name="Write a nudge").click()
     page.wait_for_url(re.compile(r"/drafts/\d+$"))
     assert "A nudge is ready" in page.locator(".flash-ok").inner_text()
     draft_id = int(page.url.rsplit("/", 1)[1])
     with product.sessions() as s:
-        assert s.get(Draft, draft_id).status == DraftStatus.PENDING
+        nudge = s.get(Draft, draft_id)
+        assert nudge.status == DraftStatus.PENDING
+        assert nudge.to_addrs == ["jordan.lee@partner.example"]
+        assert nudge.gmail_thread_id == imported["threadId"]
+    page.goto("/followups")  # the thread now offers its nudge for review, not a new one
+    row = page.locator("ul[aria-labelledby='f-awaiting'] li", has_text=subject)
+    assert row.get_by_role("link", name="Review the nudge").get_attribute("href") == (
+        f"/drafts/{draft_id}"
+    )
 
 
 def test_api_docs_render_from_local_assets(page: Any, product: Product) -> None:
