@@ -93,6 +93,47 @@ def test_a_malformed_rule_is_one_line_with_the_fix_and_debug_shows_the_traceback
     assert "Traceback" in debug.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["drafts", "show", "999999999"], "not found"),
+        (["sync", "--account", "nobody@example.invalid", "--json"], "no such account"),
+    ],
+)
+def test_every_cli_error_is_one_line_and_debug_shows_the_traceback(
+    settings: Settings, args: list[str], expected: str
+) -> None:
+    env = {"DATABASE_URL": str(settings.database_url), "SECRETARY_HOME": str(settings.home)}
+    out = run(args, **env)
+    assert out.returncode == 1, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("error: ")
+    assert expected in lines[0].lower()
+    assert out.stdout == ""  # nothing half-printed where --json output would go
+    debug = run(["--debug", *args], **env)
+    assert "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["sync", "--service", "fax"], "--service must be gmail, calendar, drive or all."),
+        (["drfts", "list"], "no such command 'drfts'. did you mean 'drafts'?"),
+        (["drafts", "list", "--nope"], "no such option: --nope."),
+    ],
+)
+def test_a_usage_error_is_one_line_too(args: list[str], expected: str) -> None:
+    out = run(args)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr  # not Click's six-line box
+    assert lines[0].startswith("error: ")
+    assert expected in lines[0].lower()
+    assert "--help`." in lines[0]  # where to look
+
+
 def test_commands_print_no_library_noise(settings: Settings) -> None:
     env = {"DATABASE_URL": str(settings.database_url), "SECRETARY_HOME": str(settings.home)}
     out = run(["db", "upgrade", "--json"], **env)

@@ -16,9 +16,15 @@ import re
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
+
+# Typer 0.29 runs on its own vendored Click: its usage errors are these classes, not the
+# ``click`` package's (pinned by uv.lock; a Typer upgrade that moves them fails the tests).
+from typer._click import Context
+from typer._click.exceptions import UsageError
+from typer.core import TyperGroup
 
 HELP = "Secretary: a self-hostable AI secretary for Google Workspace."
 _CLI_DIR = Path(__file__).parent
@@ -26,11 +32,49 @@ _NOT_COMMANDS = {"__init__", "main", "context"}
 _COMMAND_RE = re.compile(r"""\broot\.command\(\s*["']([a-z][a-z0-9-]*)["']\s*\)""")
 _TYPER_RE = re.compile(r"""\broot\.add_typer\([^)]*name\s*=\s*["']([a-z][a-z0-9-]*)["']""")
 _DOC_RE = re.compile(r'^"""(.*?)(?:"""|\n\n)', re.DOTALL)
+_DEBUG = False  # ``--debug``: errors keep their traceback (set by ``main``)
+
+
+class _OneLineUsageErrors(TyperGroup):
+    """A wrong option or command is one line too (Click would draw a six-line box): the
+    root group runs every sub-command, so catching here covers them all."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as exc:
+            _usage_error(exc)
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            _usage_error(exc)
+
+
+def _usage_error(exc: UsageError) -> NoReturn:
+    from typer._click import exceptions
+
+    no_args_is_help = getattr(exceptions, "NoArgsIsHelpError", ())
+    if _DEBUG or isinstance(exc, no_args_is_help):
+        raise exc  # --debug, or Click's own way of printing help for a bare group
+    from secretary.cli.context import err_console
+
+    message = exc.format_message().rstrip()
+    if message and message[-1] not in ".?!":
+        message += "."
+    where = f" See `{exc.ctx.command_path} --help`." if exc.ctx is not None else ""
+    err_console.print(f"[red]error:[/] {message}{where}", highlight=False, soft_wrap=True)
+    sys.exit(exc.exit_code)
 
 
 def _new_app() -> typer.Typer:
     root = typer.Typer(
-        name="secretary", help=HELP, no_args_is_help=True, pretty_exceptions_enable=False
+        name="secretary",
+        help=HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        cls=_OneLineUsageErrors,
     )
     root.callback()(_root)
     return root
@@ -175,8 +219,9 @@ def explain(exc: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    global _DEBUG
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+    debug = _DEBUG = "--debug" in args
     try:
         build_app(args)(args=args, prog_name="secretary")
     except SystemExit:
