@@ -403,3 +403,51 @@ def test_a_section_heading_dates_its_lines() -> None:
     assert found
     assert found[0].start is not None
     assert found[0].start.date() == date(2026, 11, 19)
+
+
+# --- fourth round: parts of the day, yes/no questions, sources --------------------------
+
+
+def test_parts_of_today_and_next_weekday() -> None:
+    span = parse_time_range("Do I have anything tonight?", now=NOW, time_zone=ZONE)
+    assert span is not None
+    assert span.start is not None
+    assert span.start.astimezone(ZoneInfo(ZONE)).hour == 17
+    assert _local_day("What's on my calendar next Wednesday?") == date(2026, 11, 25)
+    assert _local_day("What's on my calendar on Wednesday?") == date(2026, 11, 18)
+
+
+def test_yes_no_question_needs_all_its_words() -> None:
+    booking = Item(
+        kind="email",
+        id="m10",
+        title="Your booking BX42QZ",
+        text="Return: Thursday, March 4, 2027\n  Flight MA 211 Denver 17:20\n  Seat 9C\n",
+    )
+    assert _answer("Is a meal included on my return flight?", booking) == NOT_FOUND
+
+
+def test_a_value_without_its_subject_is_no_answer() -> None:
+    hotel = Item(
+        kind="email",
+        id="m11",
+        title="Reservation confirmed: Harbor Inn",
+        text="Rate: USD 180.00 per night; taxes USD 20.00",
+    )
+    assert _answer("How much does parking cost at Harbor Inn?", hotel) == NOT_FOUND
+    assert "180.00" in _answer("How much does the room cost per night at Harbor Inn?", hotel)
+
+
+def test_written_numbers_are_durations() -> None:
+    assert has_shape(["duration"], "We propose a six-month pilot")
+
+
+def test_start_is_answered_by_a_time() -> None:
+    mail = Item(
+        kind="email",
+        id="m12",
+        title="Re: Fabrikam on-site",
+        text="Let's do 10:00 to 12:00 at our HQ.",
+        people=["Jo Park", "jo@fabrikam.test"],
+    )
+    assert "10:00" in _answer("What time does the Fabrikam on-site start?", mail)

@@ -273,7 +273,7 @@ _BARE_FOLLOW_UP = frozenset(
 # "What does my Wednesday look like?", "Anything planned for this weekend?".
 _AGENDA_WORDS = frozenset(
     {"schedule", "planned", "plans", "plan", "look", "like", "looks", "happening", "going",
-     "agenda", "busy", "free", "booked", "up", "else", "lined", "coming", "morning",
+     "agenda", "busy", "free", "booked", "up", "else", "lined", "coming", "morning", "doing",
      "afternoon", "evening", "night", "tonight", "weekend", "after", "before"}
 )  # fmt: skip
 _LATEST = re.compile(r"\b(?:latest|current|final|newest|most recent|last agreed|updated)\b", re.I)
@@ -583,6 +583,10 @@ _SINGLE_DAY = re.compile(
     r"overmorrow|today|tonight|tomorrow|yesterday|this\s+(?:morning|afternoon|evening))\b",
     re.I,
 )
+_PART_OF_TODAY = re.compile(
+    r"\b(?:this\s+(?P<part>morning|afternoon|evening)|(?P<tonight>tonight))\b", re.I
+)
+_PARTS = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24), "tonight": (17, 24)}
 _DAY_OFFSETS = {"after": 2, "overmorrow": 2, "before": -2, "tomorrow": 1, "yesterday": -1}
 _IN_N_DAYS = re.compile(
     r"\b(?:in\s+(?P<ahead>\d{1,2}|a|one|two|three|four|five|six|seven)\s+days?(?:\s+time)?|"
@@ -653,6 +657,16 @@ def parse_time_range(text: str, *, now: datetime, time_zone: str = "UTC") -> Tim
             except ValueError:
                 continue
             return days(day, day + timedelta(days=1), m.group(0))
+    if m := _PART_OF_TODAY.search(text):
+        # "tonight", "this afternoon": that part of today, in local hours.
+        first, last = _PARTS[(m["part"] or m["tonight"]).lower()]
+        return TimeRange(
+            start=datetime.combine(today, time(first), zone).astimezone(ZoneInfo("UTC")),
+            end=(datetime.combine(today, time(), zone) + timedelta(hours=last)).astimezone(
+                ZoneInfo("UTC")
+            ),
+            text=m.group(0),
+        )
     if m := _SINGLE_DAY.search(text):
         words = m["word"].lower().split()
         offset = next((_DAY_OFFSETS[w] for w in words if w in _DAY_OFFSETS), 0)
@@ -702,8 +716,10 @@ def parse_time_range(text: str, *, now: datetime, time_zone: str = "UTC") -> Tim
         delta = (target - today.weekday()) % 7
         if which == "last":
             delta = delta - 7 if delta else -7
-        elif which == "next" and delta == 0:
-            delta = 7
+        elif which == "next":
+            # "next Wednesday" is the Wednesday of next week (said on a Tuesday: not
+            # tomorrow, which would be "this Wednesday" or "on Wednesday").
+            delta = 7 - today.weekday() + target
         elif which in ("", "on") and delta and _PAST.search(text):
             delta -= 7  # "which meetings did I have on Monday?": the Monday just gone
         day = today + timedelta(days=delta)

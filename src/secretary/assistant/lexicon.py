@@ -68,13 +68,14 @@ _GROUPS: tuple[tuple[str, ...], ...] = (
     ("notice", "notification"),
     ("owner", "own", "responsible"),
     ("quarter", "quarterly"),
+    ("release", "ship", "launch"),
 )
 # Words that name the kind of value asked for rather than its subject: "how much is Contoso
 # *paying*" is answered by an amount, whatever verb the text uses.
 _VALUE_WORDS = {
     "amount": ("cost", "price", "fare", "charge", "pay", "paid", "spend", "spent", "fee", "rate",
                "amount", "total", "sum", "much", "value", "worth"),
-    "time": ("time", "hour", "clock"),
+    "time": ("time", "hour", "clock", "start", "begin", "kickoff"),
     "date": ("date", "day", "when"),
     "duration": ("long", "period", "duration", "length", "term"),
 }  # fmt: skip
@@ -180,7 +181,9 @@ SHAPES: dict[str, re.Pattern[str]] = {
     ),
     "percent": re.compile(r"\b\d+(?:\.\d+)?\s?(?:%|percent\b)", re.I),
     "duration": re.compile(
-        r"\b\d+\s?(?:months?|years?|weeks?|days?|hours?|minutes?|nights?)\b", re.I
+        r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)[\s-]?"
+        r"(?:months?|years?|weeks?|days?|hours?|minutes?|nights?)\b",
+        re.I,
     ),
     "code": re.compile(r"#?\b(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{2,}\b|\b[A-Z]{5,8}\b"),
     "place": re.compile(

@@ -162,8 +162,10 @@ def synthesize(
                 lines.append(f"Nothing is on your calendar{' ' + span if span else ''}.")
     lines.extend(_address_lines(intent, results, citer))
     ranked = _relevant(intent, results, by_step, now)
+    top = 3 if intent.wants_latest is False else 1
     clauses = clauses_of(intent)
     if len(clauses) > 1:
+        ranked = ranked[:top]
         # Each part of a two-part question brings its best item ("when is it" → the event).
         for clause in clauses:
             options = _relevant(clause, results, by_step, now, every=True)
@@ -173,9 +175,10 @@ def synthesize(
             title_terms = _terms(intent)
             preferred.sort(key=lambda i: _hits(title_terms, i.title), reverse=True)
             ranked += [i for i in preferred[:1] if i not in ranked]
+        top = len(ranked)  # each part's pick is answered, whatever the whole ranked
     found = [i for i in ranked if (i.kind, i.id) not in listed]
     if intent.operation is not Operation.COUNT or intent.target == "amount":
-        for item in found[: 3 if intent.wants_latest is False else 1]:
+        for item in found[:top]:
             line = _item_line(intent, item, zone)
             if line:
                 lines.append(f"{line} {citer.cite(item)}")
@@ -317,9 +320,10 @@ _WH_LEAD = re.compile(
 _TYPE_LEADS = frozenset({"when", "where", "what time", "how much", "how many", "how long"})
 _FOCUS_STOP = re.compile(
     r"\b(?:at|for|in|on|of|from|with|to|by|about|during|before|after|do|does|did|is|was|will|"
-    r"would|should|can|have|has|had|i|we|me)\b",
+    r"would|should|can|have|has|had|i|we|me|according|per)\b",
     re.I,
 )
+_YES_NO = re.compile(r"^\s*(?:is|are|was|were|does|do|did|has|have|will|can)\b", re.I)
 _SAYS_ABOUT = re.compile(
     r"\b(?:say|says|said|mention|mentions|mentioned|write|wrote|written|state|states)\s+"
     r"(?:about|on|regarding)\s+(?P<topic>.+)$",
@@ -347,7 +351,12 @@ def focus_terms(intent: Intent) -> list[str]:
     if lead is None:
         # "Is the booking for one night or two?": the unit of the alternatives.
         alternative = ALTERNATIVE_UNIT.search(question)
-        return [alternative["unit"].lower()] if alternative else []
+        if alternative:
+            return [alternative["unit"].lower()]
+        if _YES_NO.match(question) and len(_CLAUSE_SPLIT.split(question)) == 1:
+            # "Is a meal included on my return flight?": all of it must be there.
+            return [t for t in intent.keywords if t not in _FRAME_WORDS and t not in _SERVICE_NOUNS]
+        return []
     words: list[str] = []
     tokens = [
         raw.strip('?,.!:;"()').lower().removesuffix("'s") for raw in question[lead.end() :].split()
@@ -431,7 +440,8 @@ def _supports(intent: Intent, item: Item) -> bool:
         return True
     if item.kind == "event":
         # An event answers "when" and "where" by what it is, if it is the event named.
-        named = [t for t in focus if t not in _GENERIC_EVENT_NOUNS]
+        shapes = expected_shapes(intent.question)
+        named = [t for t in focus if t not in _GENERIC_EVENT_NOUNS and not is_value_word(t, shapes)]
         text = f"{item.title} {item.location or ''} {item.text}".lower()
         if not named:
             return bool(_WHEN_WHERE_Q.search(intent.question))
@@ -460,14 +470,6 @@ def _supports(intent: Intent, item: Item) -> bool:
         [t for t in focus if t not in names], lowered
     ):
         return False  # "How much did I spend on taxis?": no taxis, no answer
-    lead = _WH_LEAD.match(intent.question)
-    if (
-        lead is not None
-        and (lead.group("aux") or "").lower() not in ("", "is", "are", "was", "were")
-        and lead.group("wh").lower() in _TYPE_LEADS
-        and _answers_type(intent.question, sentence)
-    ):
-        return True  # "What time did Jordan confirm?": a time from the right sender answers
     shapes_wanted = expected_shapes(intent.question)
     content = [
         t
@@ -587,6 +589,8 @@ def _relevant(
     scored: list[tuple[float, Item]] = []
     seen: set[tuple[str, str]] = set()
     named_kinds = {_KIND_OF[service.value] for service in intent.services}
+    said = _SOURCE.search(intent.question)
+    source = [t for t in _terms(intent) if said and t in said["source"].lower()]
     for step_id, result in results.items():
         step = by_step.get(step_id)
         if not result.ok or getattr(step, "action", "") not in ("search",):
@@ -612,8 +616,11 @@ def _relevant(
             sentence = best_sentence(intent, item.text) if item.kind != "event" else ""
             quoted = f"{item.title} {sentence} {' '.join(item.people)}"
             evidence = 0.3 * _hits(terms, quoted) / len(terms) if terms else 0.0
-            # The service the question names ("did Jordan email me") comes first.
+            # The service the question names ("did Jordan email me") comes first, and the
+            # item it names as the source ("according to the roadmap") before that.
             named = 0.1 if intent.services_named and item.kind in named_kinds else 0.0
+            if source and _hits(source, item.title) == len(source):
+                named += 0.3
             scored.append((coverage + bonus + evidence + named + 0.05 / (rank + 1), item))
     if not scored:
         return []
@@ -653,7 +660,13 @@ def _relevant(
     return chosen
 
 
+_IT = re.compile(r"\b(?:it|its|that|they|them|there)\b", re.I)
 _KIND_OF = {"mail": "email", "calendar": "event", "drive": "file"}
+_SOURCE = re.compile(
+    r"\b(?:according to|as per|based on|in|from)\s+(?:the|my|our)\s+(?P<source>[\w\s-]{3,40}?)"
+    r"\s*(?:sheet|doc|document|notes|file|spreadsheet)?\s*(?:\?|$|,)",
+    re.I,
+)
 _CLAUSE_SPLIT = re.compile(
     r"(?:,?\s+and|[:;?]|,)\s+(?=(?:what|when|where|who|which|how|is|are|does|do|did)\b)",
     re.I,
@@ -677,6 +690,9 @@ def clauses_of(intent: Intent) -> list[Intent]:
     for part in parts:
         lowered = part.lower()
         own = [k for k in intent.keywords if k in lowered]
+        if _IT.search(part) or all(k in _TYPE_WORDS or is_value_word(k, ["time"]) for k in own):
+            # "… and what time does *it* start?": the subject is the other part's.
+            own = list(intent.keywords)
         # A part names only its own entities: "Priya needs X: when is that on my calendar?"
         # asks the calendar about X, not about Priya.
         entities = intent.entities.model_copy(
