@@ -60,6 +60,9 @@ class Message(IdMixin, TimestampMixin, Base):
     list_unsubscribe: Mapped[str | None] = mapped_column(Text)
     precedence: Mapped[str | None] = mapped_column(String(64))
     auto_submitted: Mapped[str | None] = mapped_column(String(64))
+    # Topmost Authentication-Results / Received-SPF (the user's provider's verdicts),
+    # List-Unsubscribe-Post and X-Mailer, for the local triage tier; only those present.
+    triage_headers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
 
     # Body (full fetch).
     body_text: Mapped[str | None] = mapped_column(Text)
