@@ -512,3 +512,14 @@ def test_followups_page_lists_both_kinds_with_their_drafts(
     unknown = client.post("/followups/no-such-thread/nudge", data={"csrf_token": world.csrf})
     assert unknown.status_code == 200
     assert "flash-error" in unknown.text
+
+
+def test_the_settings_test_button_checks_each_provider(client: TestClient, world: World) -> None:
+    # The tests' chain is the offline tier alone: nothing leaves the machine.
+    checked = client.post("/settings/llm-test", data={"csrf_token": world.csrf})
+    assert checked.status_code == 200
+    results = checked.text[checked.text.index('aria-label="Test results"') :]
+    assert "<strong>local</strong>" in results
+    assert 'class="pill pill-ok">ok<' in results
+    forged = client.post("/settings/llm-test", data={"csrf_token": "x"})
+    assert forged.status_code == 403
