@@ -105,12 +105,15 @@ class MemoryHybrid:
         self.lexical.clear()
         self.lexical.upsert(list(docs))
         owners: list[int] = []
+        later: list[bool] = []
         texts: list[str] = []
         for doc, chunks in zip(docs, vector_chunks, strict=True):
-            for chunk in chunks:
+            for n, chunk in enumerate(chunks):
                 owners.append(doc.source_id)
+                later.append(n > 0)
                 texts.append(chunk)
         self.owners = np.asarray(owners, dtype=np.int64)
+        self.later = np.asarray(later, dtype=bool)
         self.matrix = np.asarray(embed(texts), dtype=np.float32)
         self.embed = embed
 
@@ -118,9 +121,12 @@ class MemoryHybrid:
         parsed = parse_query(query, now=utcnow())
         return {h.source_id: h.score for h in self.lexical.search(parsed, limit=k)}
 
-    def vector_scores(self, query: str, k: int) -> dict[int, float]:
+    def vector_scores(
+        self, query: str, k: int, *, later_chunk_penalty: float = 0.0
+    ) -> dict[int, float]:
+        """As ``repository.nearest``: best chunk per item, later chunks penalised."""
         vector = np.asarray(self.embed([query]), dtype=np.float32)[0]
-        sims = self.matrix @ vector
+        sims = self.matrix @ vector - later_chunk_penalty * self.later
         take = min(len(sims), k * 4)
         top = np.argpartition(-sims, take - 1)[:take] if take else np.zeros(0, dtype=np.int64)
         best: dict[int, float] = {}
@@ -133,7 +139,11 @@ class MemoryHybrid:
         self, query: str, mode: str, *, k: int = 100, params: FusionParams = DEFAULT_PARAMS
     ) -> list[int]:
         lexical = self.lexical_scores(query, k) if mode != "vector" else {}
-        vector = self.vector_scores(query, k) if mode != "bm25" else {}
+        vector = (
+            self.vector_scores(query, k, later_chunk_penalty=params.later_chunk_penalty)
+            if mode != "bm25"
+            else {}
+        )
         fused = fuse(lexical, vector, params) if mode == "hybrid" else (lexical or vector)
         return [key for key, _ in rank(fused, 10)]
 
@@ -170,7 +180,12 @@ def evaluate_search(
         "split": split,
         "indexed_emails": len(emails),
         "queries": len(queries),
-        "fusion": {"method": params.method, "alpha": params.alpha, "rrf_k": params.rrf_k},
+        "fusion": {
+            "method": params.method,
+            "alpha": params.alpha,
+            "rrf_k": params.rrf_k,
+            "later_chunk_penalty": params.later_chunk_penalty,
+        },
     }
     with tempfile.TemporaryDirectory(prefix="secretary-eval-search-") as tmp:
         started = time.perf_counter()

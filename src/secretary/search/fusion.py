@@ -37,6 +37,11 @@ class FusionParams:
     # An item only the vector side found must be at least this similar (cosine) to stay:
     # nearest neighbours always exist, relevant or not. Checked on the AESLC dev split.
     vector_only_floor: float = 0.3
+    # An item's later body chunks count for a little less than its first (subject and
+    # opening lines): max over chunks let a passing paragraph outrank the mail's gist.
+    # On the AESLC dev split, 0.1 took hybrid hit@10 from 0.867 to 0.873 (first chunk
+    # only: 0.874) while still letting a strongly matching later chunk find its mail.
+    later_chunk_penalty: float = 0.1
 
 
 DEFAULT_PARAMS = FusionParams()

@@ -406,8 +406,10 @@ def nearest(
     kind: str | None,
     limit: int,
     ef_search: int = 100,
+    later_chunk_penalty: float = 0.0,
 ) -> dict[tuple[str, int], float]:
-    """Best cosine similarity per item among the user's ``limit`` nearest chunks (HNSW).
+    """Best cosine similarity per item among the user's ``limit`` nearest chunks (HNSW),
+    a chunk after the first counting ``later_chunk_penalty`` less.
 
     pgvector 0.8's iterative scan keeps walking the graph until ``limit`` rows pass the
     user filter, so a small user in a big table still gets a full answer. Two round trips:
@@ -423,7 +425,7 @@ def nearest(
     # Only this constant is formatted into the SQL; every value is a bound parameter.
     kind_sql = "and kind = :k " if kind else ""
     sql = (
-        "select kind, source_id, 1 - (embedding <=> cast(:q as halfvec(384))) as sim "  # noqa: S608
+        "select kind, source_id, chunk, 1 - (embedding <=> cast(:q as halfvec(384))) as sim "  # noqa: S608
         f"from search_vectors where user_id = :u {kind_sql}"
         "order by embedding <=> cast(:q as halfvec(384)) limit :n"
     )
@@ -432,9 +434,10 @@ def nearest(
         {"q": vector_literal(query_vector), "u": user_id, "k": kind, "n": limit},
     )
     out: dict[tuple[str, int], float] = {}
-    for k, sid, sim in rows:
+    for k, sid, chunk, sim in rows:
         key = (str(k), int(sid))
-        out[key] = max(out.get(key, -1.0), float(sim))
+        score = float(sim) - (later_chunk_penalty if chunk else 0.0)
+        out[key] = max(out.get(key, -2.0), score)
     return out
 
 

@@ -181,6 +181,7 @@ def search(
             np.asarray(pending.result(), dtype=np.float32),
             kind=parsed.kind,
             limit=CANDIDATES,
+            later_chunk_penalty=params.later_chunk_penalty,
         )
     fused = fuse(lexical, vector, params)
     if not fused:
