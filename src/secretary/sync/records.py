@@ -76,6 +76,34 @@ class MessageRecord:
     attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
+# Headers the local triage tier reads beyond the columns (issue 13), by their key in
+# ``messages.triage_headers``. The parser keeps the first occurrence of each header, i.e.
+# the topmost: for Authentication-Results and Received-SPF that is the one the user's own
+# provider added on receipt; any below it came with the message and may be forged.
+TRIAGE_HEADERS = {
+    "authentication-results": "authentication_results",
+    "received-spf": "received_spf",
+    "list-unsubscribe-post": "list_unsubscribe_post",
+    "x-mailer": "x_mailer",
+}
+# Gmail's own Authentication-Results runs to some 400 characters with the DMARC verdict
+# last; a longer value is padding, and the cap keeps a hostile header out of the row.
+MAX_TRIAGE_HEADER_CHARS = 1_000
+
+
+def triage_headers(parsed: ParsedMessage) -> dict[str, str] | None:
+    """The headers of ``TRIAGE_HEADERS`` that ``parsed`` has, unfolded and capped."""
+    found = {}
+    for name, key in TRIAGE_HEADERS.items():
+        value = parsed.headers.get(name)
+        if value is None:
+            continue
+        unfolded = " ".join((clean(value) or "").split())[:MAX_TRIAGE_HEADER_CHARS]
+        if unfolded:
+            found[key] = unfolded
+    return found or None
+
+
 def _emails(addresses: list[Any]) -> list[str]:
     return [clean(a.email) or "" for a in addresses if a.email]
 
@@ -115,6 +143,7 @@ def record_from_resource(
         "list_unsubscribe": clean(parsed.list_unsubscribe),
         "precedence": clean(parsed.precedence)[:64] if parsed.precedence else None,  # type: ignore[index]
         "auto_submitted": clean(parsed.auto_submitted)[:64] if parsed.auto_submitted else None,  # type: ignore[index]
+        "triage_headers": triage_headers(parsed),
         "body_text": clean(parsed.text),
         "reply_text": clean(parsed.reply),
         "signature": clean(parsed.signature),

@@ -46,6 +46,7 @@ _BODY_COLUMNS = (
     "list_unsubscribe",
     "precedence",
     "auto_submitted",
+    "triage_headers",
     "body_text",
     "reply_text",
     "signature",
@@ -54,6 +55,9 @@ _BODY_COLUMNS = (
     "parse_defects",
     "body_fetched_at",
 )
+
+
+_JSONB_COLUMNS = frozenset({"parse_defects", "triage_headers"})
 
 
 def advisory_key(account_id: int) -> int:
@@ -337,7 +341,7 @@ def store_records(
             account.id,
             gid,
             *(
-                Jsonb(v) if c == "parse_defects" and v is not None else v
+                Jsonb(v) if c in _JSONB_COLUMNS and v is not None else v
                 for c, v in ((c, r.row[c]) for c in _BODY_COLUMNS)
             ),
         )
