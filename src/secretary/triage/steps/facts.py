@@ -8,6 +8,14 @@ from secretary.db.models import Message
 from secretary.llm.schemas import EmailInput, SenderStats
 from secretary.triage.rules import MailFacts
 
+# ``messages.triage_headers`` keys (``sync.records.TRIAGE_HEADERS``) to header names.
+_TRIAGE_HEADER_NAMES = {
+    "authentication_results": "Authentication-Results",
+    "received_spf": "Received-SPF",
+    "list_unsubscribe_post": "List-Unsubscribe-Post",
+    "x_mailer": "X-Mailer",
+}
+
 
 def _lower(values: Iterable[str | None]) -> tuple[str, ...]:
     return tuple(v.strip().lower() for v in values if v)
@@ -45,6 +53,12 @@ def email_input(
         ("Reply-To", message.reply_to),
     )
     headers = {name: value for name, value in candidates if value}
+    # The receiving server's verdicts and bulk-mail headers the sync keeps for the tier,
+    # under the names the evaluation passes from raw mail (issue 13).
+    stored = message.triage_headers or {}
+    headers.update(
+        {name: stored[key] for key, name in _TRIAGE_HEADER_NAMES.items() if stored.get(key)}
+    )
     return EmailInput(
         message_id=message.gmail_id,
         subject=message.subject or "",
