@@ -590,6 +590,16 @@ def test_scheduling_preferences(page: Any, product: Product) -> None:
     saved = page.request.get("/api/v1/preferences/scheduling").json()
     assert saved["buffer_minutes"] == 25
     assert "fri" not in saved["working_hours"]
+    # The week view proposes free slots by the saved preferences: none on the Friday.
+    # (The slots loaded with the page had Fridays; wait for the ones after the save.)
+    friday = page.locator("#week [data-day]").nth(4).get_attribute("data-day")
+    wait_until(
+        page,
+        "document.querySelectorAll('#week .slot').length > 0 && document.querySelectorAll("
+        f"\"#week [data-day='{friday}'] .slot\").length === 0",
+    )
+    slots = page.locator("#week .slot").count()
+    print(f"week view: {slots} free slots proposed, none on {friday}")
 
 
 def test_keyboard_shortcuts(page: Any, product: Product) -> None:
