@@ -91,6 +91,10 @@ def mailbox(
         {"SENT"}, 1)  # fmt: skip
     add("received", _raw("Sam Ortiz <sam@example.org>", me, "Contract",
         "Hi Dana, can you review the contract by Tuesday?", 4), {"INBOX"}, 4)  # fmt: skip
+    # A stranger's old question without list headers and never triaged (a promotion or
+    # spam that slipped past Gmail's filter): not someone the user corresponds with.
+    add("stranger", _raw("Offers <deals@shop.example.net>", me, "Your order",
+        "Did you want to claim your reward?", 4), {"INBOX"}, 4)  # fmt: skip
     add("newsletter", _raw("News <news@list.example.com>", me, "Weekly digest",
         "What do you think of our new look?", 4, List_Id="<weekly.list.example.com>",
         List_Unsubscribe="<mailto:u@list.example.com>"), {"INBOX"}, 4)  # fmt: skip
@@ -137,7 +141,8 @@ def test_followups_lists_nudges_and_per_thread_delay(
     assert asked["days_waiting"] >= 4.9
     assert asked["followup_days"] == 3
     assert asked["draft_id"] is None  # no nudge unless asked (auto_nudge is off)
-    assert _threads(found["unanswered"]) == [mailbox["received"]]  # the newsletter is not
+    # Neither the newsletter nor the stranger's untriaged question.
+    assert _threads(found["unanswered"]) == [mailbox["received"]]
     assert found["unanswered"][0]["counterpart"] == "sam@example.org"
 
     # A thread's own delay: the recent question counts after half a day.

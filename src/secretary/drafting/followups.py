@@ -126,6 +126,17 @@ def _is_bulk(message: Message) -> bool:
     )
 
 
+def _correspondents(session: Session, user_id: int, own: dict[int, str]) -> set[str]:
+    """Addresses the user has written to (lower case), from their sent mail."""
+    rows = session.execute(
+        select(Message.to_addrs, Message.cc_addrs).where(
+            Message.user_id == user_id, Message.label_ids.contains(["SENT"])
+        )
+    ).all()
+    mine = {a.lower() for a in own.values()}
+    return {a.lower() for to, cc in rows for a in (*(to or ()), *(cc or ()))} - mine
+
+
 def latest_per_thread(session: Session, user_id: int, *, since: datetime) -> Sequence[Message]:
     """Each thread's newest message (drafts, spam and trash aside), for threads active
     since ``since``."""
@@ -176,6 +187,7 @@ def list_followups(session: Session, user_id: int, settings: FollowupSettings) -
     drafts = _pending_drafts(session, [m.id for m in latest])
     awaiting: list[FollowupItem] = []
     unanswered: list[FollowupItem] = []
+    correspondents: set[str] | None = None
     for m in latest:
         if m.internal_date is None:
             continue
@@ -193,7 +205,16 @@ def list_followups(session: Session, user_id: int, settings: FollowupSettings) -
             if verdict is not None:
                 needs = verdict.category == "needs_reply" and not verdict.cold_outreach
             else:
-                needs = not _is_bulk(m) and expects_answer(text)
+                # Never triaged (older than triage's window): without a verdict, only
+                # people the user corresponds with, so old promotions and spam that slipped
+                # past Gmail's filter do not fill the list.
+                if correspondents is None:
+                    correspondents = _correspondents(session, user_id, own)
+                needs = (
+                    not _is_bulk(m)
+                    and (m.from_addr or "").lower() in correspondents
+                    and expects_answer(text)
+                )
             if age < days or not needs:
                 continue
             unanswered.append(_item(m, m.from_addr or "", age, days, drafts.get(m.id)))
