@@ -36,8 +36,8 @@ CODE_KIND = {v: k for k, v in KIND_CODE.items()}
 BOOSTS = {"title": 2.0, "body": 1.0, "people": 1.0, "attachments": 1.0}
 TEXT_FIELDS = list(BOOSTS)
 # Function words left out of the scored words (kept inside the word pairs below, and kept
-# when a query has nothing else): in an OR query they match nearly every mail and add
-# noise. With the pairs, +2.3 points of BM25 hit@10 on the AESLC dev split
+# when a query has nothing else): in an OR query they match nearly every mail. With the
+# pairs, on the AESLC dev split: BM25 hit@1 0.596 -> 0.610, hit@10 0.840 -> 0.844
 # (docs/evaluation.md).
 # fmt: off
 STOPWORDS = frozenset({
