@@ -98,6 +98,21 @@ def test_recipient_preferences_win_over_everyone() -> None:
     assert apply_preferences(StyleProfile(), prefs).closing == "Cheers,"
 
 
+def test_one_shortening_edit_shortens_that_recipient_only_until_it_is_a_habit() -> None:
+    from secretary.db.models import StylePreference
+
+    def learned(scope: str, evidence: int) -> StylePreference:
+        return StylePreference(
+            scope=scope, key="max_words", value="12", evidence=evidence, source="edit"
+        )
+
+    assert apply_preferences(StyleProfile(), [learned("to:sam@example.org", 1)]).max_words == 12
+    assert apply_preferences(StyleProfile(), [learned("all", 1)]).max_words is None
+    assert apply_preferences(StyleProfile(), [learned("all", 3)]).max_words == 12
+    typed = StylePreference(scope="all", key="max_words", value="80", evidence=1, source="user")
+    assert apply_preferences(StyleProfile(), [typed]).max_words == 80
+
+
 def test_style_preferences_api(
     settings: Settings, engine: Engine, sessions: sessionmaker[Session]
 ) -> None:

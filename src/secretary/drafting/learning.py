@@ -117,6 +117,15 @@ def preferences_for(
     ).all()
 
 
+#: Shortening edits, for everyone, before a length limit applies to every recipient: one
+#: short reply to one person is about that person (its ``to:`` scope applies at once).
+LENGTH_HABIT_EVIDENCE = 3
+
+
+def _length_is_habit(pref: StylePreference) -> bool:
+    return pref.scope != "all" or pref.source != "edit" or pref.evidence >= LENGTH_HABIT_EVIDENCE
+
+
 def apply_preferences(style: StyleProfile, prefs: Sequence[StylePreference]) -> StyleProfile:
     """``style`` with the learned preferences laid over it (the recipient's win)."""
     update: dict[str, object] = {}
@@ -126,7 +135,8 @@ def apply_preferences(style: StyleProfile, prefs: Sequence[StylePreference]) -> 
         if pref.key in ("greeting", "closing", "signature"):
             update[pref.key] = pref.value
         elif pref.key == "max_words" and pref.value.isdigit():
-            update["max_words"] = int(pref.value)
+            if _length_is_habit(pref):
+                update["max_words"] = int(pref.value)
         elif pref.key.startswith("avoid:") and pref.key[6:] not in avoid:
             avoid.append(pref.key[6:])
     update["avoid_phrases"] = avoid
