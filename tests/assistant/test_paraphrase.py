@@ -451,3 +451,17 @@ def test_start_is_answered_by_a_time() -> None:
         people=["Jo Park", "jo@fabrikam.test"],
     )
     assert "10:00" in _answer("What time does the Fabrikam on-site start?", mail)
+
+
+def test_contractions_are_not_search_words() -> None:
+    intent = parse_intent("What is the name of the hotel I'm staying at?", now=NOW)
+    assert "i'm" not in intent.keywords
+
+
+def test_a_follow_up_keeps_the_direction_of_travel() -> None:
+    first = parse_intent("When does my flight to Denver leave?", now=NOW, time_zone=ZONE)
+    second = parse_intent("and what seat do I have?", now=NOW, time_zone=ZONE, previous=first)
+    assert "7F" in best_sentence(second, BOOKING.text)
+    home = parse_intent("When does my flight to Boston leave?", now=NOW, time_zone=ZONE)
+    again = parse_intent("and what seat do I have?", now=NOW, time_zone=ZONE, previous=home)
+    assert "9C" in best_sentence(again, BOOKING.text)

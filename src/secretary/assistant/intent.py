@@ -192,6 +192,14 @@ _STOP = frozenset(
         "declining",
         "else",
         "send",
+        "i'm",
+        "i've",
+        "i'll",
+        "i'd",
+        "we're",
+        "we've",
+        "you're",
+        "let's",
     ]
 )
 _OPERATIONS: tuple[tuple[Operation, re.Pattern[str]], ...] = (
@@ -451,11 +459,14 @@ def parse_intent(
         if not services:
             services = list(previous.services)
         keywords = _unique([*previous.keywords, *keywords])
+        context = " ".join(filter(None, [previous.context, previous.question]))[-400:]
         for field in ("people", "emails", "organizations", "locators"):
             if not getattr(entities, field):
                 setattr(entities, field, list(getattr(previous.entities, field)))
         if time_range is None:
             time_range = previous.time_range
+    if not follow_up:
+        context = ""
     if operation is Operation.SCHEDULE and Service.CALENDAR not in services:
         services.append(Service.CALENDAR)
     if operation is Operation.DRAFT and Service.MAIL not in services:
@@ -477,6 +488,7 @@ def parse_intent(
         new_keywords=new_keywords,
         wants_latest=bool(_LATEST.search(text)),
         follow_up=follow_up,
+        context=context,
         confidence=confidence,
     )
 

@@ -61,6 +61,7 @@ class Intent(BaseModel):
     services_named: bool = True  # False when no service word was found and all are searched
     wants_latest: bool = False  # "the latest/current/final value"
     follow_up: bool = False  # resolved against the previous turn
+    context: str = ""  # the earlier questions a follow-up resolves against ("to Chicago")
     confidence: float = Field(default=0.5, ge=0, le=1)
     source: str = "local"  # "local" or the provider that produced it
 

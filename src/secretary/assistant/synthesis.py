@@ -818,7 +818,8 @@ def best_sentence(intent: Intent, text: str, *, pairs: bool = True, title: str =
         candidates += [
             f"{a} {b}" for a, b in itertools.pairwise(sentences) if len(a) + len(b) < 220
         ]
-    ends = _trip_ends(intent.question)
+    # "and what seat do I have?" after "my flight to Chicago": the earlier turn's direction.
+    ends = _trip_ends(intent.question) or _trip_ends(intent.context)
     fresh = [t for t in intent.new_keywords if t in terms] if intent.follow_up else []
     # The words naming what is asked for ("how much *notice*") weigh more than the rest.
     focus = [t for t in focus_terms(intent) if t in terms and t not in titled]
