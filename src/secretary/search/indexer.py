@@ -49,6 +49,7 @@ Embed = Callable[[list[str]], Any]
 
 LEXICAL_BATCH = 1000
 VECTOR_BATCH = 256
+MAX_PASSES = 4  # passes one holder runs while batches keep arriving (the rest: the next)
 
 
 @dataclass
@@ -185,23 +186,38 @@ class Indexer:
         lexical_batch: int = LEXICAL_BATCH,
         vector_batch: int = VECTOR_BATCH,
     ) -> IndexReport:
-        """One pass for ``user_id``; returns at once if another process is indexing them."""
+        """One pass for ``user_id``; returns at once if another process is indexing them.
+
+        The pass that holds the user coalesces the others: a caller locked out simply
+        returns, and the holder looks again *after* unlocking, so a batch stored while it
+        ran (whose own pass found the lock taken) is indexed by a further pass, never
+        left behind and never retried in a storm of busy attempts.
+        """
         report = IndexReport()
-        with self.engine.connect() as lock_conn:
-            if not repo.try_lock_user(lock_conn, user_id):
-                report.locked_out = True
-                return report
-            lock_conn.commit()
-            try:
-                self._lexical(user_id, report, progress, lexical_batch)
-                self._deletions(user_id, report)
-                if vectors:
-                    self._vectors(user_id, report, progress, vector_batch)
-            finally:
-                repo.unlock_user(lock_conn, user_id)
+        for _ in range(MAX_PASSES):
+            with self.engine.connect() as lock_conn:
+                if not repo.try_lock_user(lock_conn, user_id):
+                    report.locked_out = report.indexed == 0 and report.embedded_items == 0
+                    break  # the holder's look after its unlock covers what we came for
                 lock_conn.commit()
+                try:
+                    self._lexical(user_id, report, progress, lexical_batch)
+                    self._deletions(user_id, report)
+                    if vectors:
+                        self._vectors(user_id, report, progress, vector_batch)
+                finally:
+                    repo.unlock_user(lock_conn, user_id)
+                    lock_conn.commit()
+            if not self._pending(user_id, vectors=vectors):
+                break
         log.info("search.indexed", user_id=user_id, **report.as_dict())
         return report
+
+    def _pending(self, user_id: int, *, vectors: bool) -> bool:
+        with self.sessions() as session:
+            if repo.count_changed(session, user_id):
+                return True
+            return vectors and bool(repo.count_unembedded(session, user_id))
 
     def reset(self, user_id: int) -> None:
         """Forget the lexical index and its state (vectors stay: they are reused by digest)."""

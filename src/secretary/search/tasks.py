@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from secretary.config import Settings
 from secretary.db.models import Message
-from secretary.errors import SecretaryError
 from secretary.kit.logging import get_logger
 from secretary.search import repository as repo
 from secretary.search.indexer import Indexer
@@ -28,14 +27,6 @@ from secretary.worker.task import RetryPolicy, TaskContext, task
 log = get_logger(__name__)
 
 INDEX_TASK = "search.index"
-
-
-class IndexBusy(SecretaryError):
-    """Another process is indexing this user right now: retry, so this batch is not missed
-    in the instant between that pass's last look and its unlock."""
-
-    status_code = 409
-    code = "search_index_busy"
 
 
 def _indexer(engine: Engine, home: Path) -> Indexer:
@@ -61,12 +52,12 @@ def enqueue_index(
     )
 
 
-INDEX_ATTEMPTS = 8
-
-
-@task(INDEX_TASK, retry=RetryPolicy(max_attempts=INDEX_ATTEMPTS), queue="batch", stage="index")
+@task(INDEX_TASK, retry=RetryPolicy(max_attempts=8), queue="batch", stage="index")
 def index(ctx: TaskContext, *, message_id: int) -> None:
-    """Run the index pass for the user whose batch ended at ``message_id``."""
+    """Run the index pass for the user whose batch ended at ``message_id``.
+
+    Locked out means another process is indexing this user: its look after unlocking
+    picks this batch up (``Indexer.run``), so there is nothing to retry."""
     message = ctx.session.get(Message, message_id)
     if message is None:
         return  # deleted since: the periodic pass will drop it from the index
@@ -74,12 +65,7 @@ def index(ctx: TaskContext, *, message_id: int) -> None:
         message.user_id, vectors=ctx.settings.search.vectors
     )
     if report.locked_out:
-        if ctx.attempt >= INDEX_ATTEMPTS:
-            # A long pass (a reindex) still holds the user: it or the periodic pass
-            # indexes this batch. Not a dead letter: nothing is lost, so nothing to retry.
-            log.info("search_index_left_to_periodic_pass", task_id=ctx.record_id)
-            return
-        raise IndexBusy("another process is indexing this user")
+        log.info("search_index_coalesced", task_id=ctx.record_id)
 
 
 @periodic("search.index_all", every=lambda s: s.search.index_interval_seconds)
