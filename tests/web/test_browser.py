@@ -226,8 +226,25 @@ def page(browser: Any, product: Product) -> Iterator[Any]:
     elsewhere: list[str] = []
     tab.on("request", lambda r: None if r.url.startswith(local) else elsewhere.append(r.url))
     tab.requests_elsewhere = elsewhere  # type: ignore[attr-defined]
+    # Signed in here, not by the first test: pytest-xdist may rebuild module fixtures
+    # between two tests of the walk, and every test must stand on its own then.
+    sign_in(tab, product)
     yield tab
     context.close()
+
+
+def sign_in(tab: Any, product: Product) -> None:
+    """Google sign-in through the emulator's consent, ending on the home page."""
+    tab.goto("/")
+    tab.wait_for_url(re.compile(r"/login"))
+    tab.get_by_role("link", name="Sign in with Google").click()
+    home = re.compile(r"^" + re.escape(product.url) + r"/(\?.*)?$")
+    try:
+        tab.wait_for_url(home)
+    except playwright_api.TimeoutError:
+        raise AssertionError(
+            f"sign-in ended at {tab.url}: {tab.locator('body').inner_text()[:500]}"
+        ) from None
 
 
 def wait_until(page: Any, expression: str, timeout_ms: int = WAIT_MS) -> None:
@@ -331,22 +348,21 @@ def pending_drafts(product: Product) -> list[Draft]:
 # --- the walk -------------------------------------------------------------------------------
 
 
-def test_sign_in_with_google(page: Any, product: Product) -> None:
-    page.goto("/")
-    page.wait_for_url(re.compile(r"/login"))
-    shot(page, "login")
-    page.get_by_role("link", name="Sign in with Google").click()
-    # The emulator's consent approves the demo user; Google sends the browser back.
-    home = re.compile(r"^" + re.escape(product.url) + r"/(\?.*)?$")
+def test_sign_in_with_google(browser: Any, product: Product) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=product.url)
+    context.set_default_timeout(WAIT_MS)
+    fresh = context.new_page()  # signed out: the walk's tab signs in by itself
     try:
-        page.wait_for_url(home)
-    except playwright_api.TimeoutError:
-        raise AssertionError(
-            f"sign-in ended at {page.url}: {page.locator('body').inner_text()[:500]}"
-        ) from None
-    assert page.get_by_role("navigation", name="Main").is_visible()
-    assert page.locator(".tile-n").first.inner_text().strip().isdigit()
-    shot(page, "home")
+        fresh.goto("/")
+        fresh.wait_for_url(re.compile(r"/login"))
+        shot(fresh, "login")
+        # The emulator's consent approves the demo user; Google sends the browser back.
+        sign_in(fresh, product)
+        assert fresh.get_by_role("navigation", name="Main").is_visible()
+        assert fresh.locator(".tile-n").first.inner_text().strip().isdigit()
+        shot(fresh, "home")
+    finally:
+        context.close()
 
 
 def test_read_a_thread(page: Any, product: Product) -> None:
