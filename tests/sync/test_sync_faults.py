@@ -33,7 +33,7 @@ from workspace_emulator.quota import quota_book
 
 from secretary.bootstrap import compose
 from secretary.config import Settings
-from secretary.db.models import AuditLog, SyncState
+from secretary.db.models import AuditLog, Message, SyncState, TaskRecord
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
 from tests.sync.conftest import (
@@ -127,6 +127,16 @@ def _drive(
                 ).first()
                 return state.phase if state else "none"
 
+        def progress() -> tuple[str, int, int]:
+            """What the sync has done so far: its phase, messages stored, bodies fetched."""
+            with sessions() as session:
+                stored, bodies = session.execute(
+                    select(func.count(Message.id), func.count(Message.body_fetched_at)).where(
+                        Message.account_id == connected.account_id
+                    )
+                ).one()
+            return phase(), int(stored), int(bodies)
+
         # Changes while the initial backfill runs.
         time.sleep(0.5)
         for round_ in range(6):
@@ -141,10 +151,17 @@ def _drive(
                 expire_access_tokens(emu, email)
             time.sleep(0.3)
 
-        deadline = time.monotonic() + 40
-        while phase() != "incremental":
-            assert time.monotonic() < deadline, "initial sync did not finish"
+        # Wait on progress, not on a fixed time: under these faults (429s with Retry-After,
+        # 5xx, an expired token) and a busy CI box the backfill is slow, never stuck.
+        last, moved_at = progress(), time.monotonic()
+        while last[0] != "incremental":
             time.sleep(0.2)
+            now = progress()
+            if now != last:
+                last, moved_at = now, time.monotonic()
+            assert time.monotonic() - moved_at < 60, (
+                f"initial sync stalled at {last}; tasks: {_task_counts(sessions)}"
+            )
 
         # One history expiry during the incremental phase, with changes behind it.
         expire_history(emu, email)
@@ -156,20 +173,36 @@ def _drive(
             mailbox.add_message(raw, label_ids={"INBOX"})
             time.sleep(0.2)
 
-        deadline = time.monotonic() + 40
+        seen: object = None
+        moved_at = time.monotonic()
         while True:
             expected = mailbox_snapshot(emu, email)
             got = store_snapshot(sessions, connected.account_id)
             if got == expected and phase() == "incremental":
                 break
-            assert time.monotonic() < deadline, (
-                f"store diverges: missing={len(expected.keys() - got.keys())} "
-                f"extra={len(got.keys() - expected.keys())} "
-                f"labels={sum(1 for k in expected.keys() & got.keys() if expected[k] != got[k])}"
+            diff = (
+                len(expected.keys() - got.keys()),
+                len(got.keys() - expected.keys()),
+                sum(1 for k in expected.keys() & got.keys() if expected[k] != got[k]),
+            )
+            if (diff, progress()) != seen:  # still converging: wait on progress, not a clock
+                seen, moved_at = (diff, progress()), time.monotonic()
+            assert time.monotonic() - moved_at < 60, (
+                f"store diverges: missing={diff[0]} extra={diff[1]} labels={diff[2]}"
             )
             time.sleep(0.3)
     finally:
         fault_injector(emu).configure(FaultConfig())
+
+
+def _task_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
+    with sessions() as session:
+        rows = session.execute(
+            select(TaskRecord.name, TaskRecord.status, func.count()).group_by(
+                TaskRecord.name, TaskRecord.status
+            )
+        ).all()
+    return {f"{name}/{status}": int(n) for name, status, n in rows}
 
 
 def _check(sessions: sessionmaker[Session], connected: Connected) -> None:

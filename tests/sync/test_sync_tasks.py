@@ -97,6 +97,13 @@ def test_inline_runtime_syncs_polls_and_renews_watch(
             store_snapshot(sessions, connected.account_id) == mailbox_snapshot(emu, connected.email)
         )
         _until(in_sync)  # the first poll found the new account and its task synced it
+        # Let that sync end first, or it could pick up the change below by itself.
+        _until(
+            lambda: all(
+                r.status == TaskStatus.SUCCEEDED
+                for r in sync_records(sessions, connected.account_id, service="gmail")
+            )
+        )
         # A change without any push (no endpoint configured): only the poll can see it.
         emu.users[connected.email].mailbox.add_message(make_raw()[0], label_ids={"INBOX", "UNREAD"})
         _until(in_sync)

@@ -12,6 +12,7 @@ _tasks: dict[str, TaskDef] = {}
 # Modules that declare tasks. Both runtimes import these at boot so that a worker knows
 # every name a producer may enqueue.
 TASK_MODULES = [
+    "secretary.sync.tasks",  # sync.run and the sync.poll periodic job (the safety poll)
     "secretary.triage.tasks",
     "secretary.drafting.tasks",
     "secretary.scheduling.tasks",
