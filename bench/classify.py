@@ -53,9 +53,16 @@ def main() -> int:
         tier.classify_many(emails[i : i + args.batch])
     seconds = time.perf_counter() - started
 
+    # The embedder alone, on the texts the classifier embeds (not ``tier.embed_emails``,
+    # which now answers from the per-message vector cache that classification filled).
+    from secretary.llm.local.embeddings import get_embedder
+    from secretary.llm.local.features import mail_text
+
+    texts = [mail_text(e) for e in emails]
+    embedder = get_embedder()
     embed_started = time.perf_counter()
-    for i in range(0, len(emails), args.batch):
-        tier.embed_emails(emails[i : i + args.batch])
+    for i in range(0, len(texts), args.batch):
+        embedder.embed(texts[i : i + args.batch])
     embed_seconds = time.perf_counter() - embed_started
 
     single = emails[: min(64, len(emails))]
