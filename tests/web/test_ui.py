@@ -318,3 +318,24 @@ def test_bulk_actions_change_the_labels_in_gmail(
     )
     assert read.json() == {"action": "read", "changed": 1}
     assert "UNREAD" not in mailbox.messages[gmail_ids[ids[1]]].label_ids
+    # Each bulk action is in the audit log: ids and counts only, the caller as the actor.
+    from secretary.db.models import AuditLog
+
+    with sessions() as s:
+        entries = s.scalars(
+            select(AuditLog)
+            .where(
+                AuditLog.action.in_(
+                    ["messages.archive", "messages.label", "messages.read", "messages.unread"]
+                )
+            )
+            .order_by(AuditLog.id)
+        ).all()
+    assert [(e.action, e.details["count"]) for e in entries][-3:] == [
+        ("messages.archive", 2),
+        ("messages.label", 1),
+        ("messages.read", 1),
+    ]
+    assert entries[-1].actor != "system"
+    with sessions() as s:  # the API's route-level entry would count it twice
+        assert s.scalar(select(AuditLog.id).where(AuditLog.action == "messages.bulk")) is None

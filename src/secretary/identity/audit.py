@@ -77,6 +77,21 @@ def _entries(session: Session) -> list[AuditLog]:
     return out
 
 
+def record(
+    session: Session, user_id: int, action: str, *, account_id: int | None = None, **details: Any
+) -> None:
+    """An entry for a change no single row shows (a bulk action over many messages)."""
+    session.add(
+        AuditLog(
+            user_id=user_id,
+            account_id=account_id,
+            actor=_actor(session),
+            action=action,
+            details=details,
+        )
+    )
+
+
 def _before_flush(session: Session, _flush_context: Any, _instances: Any) -> None:
     for entry in _entries(session):
         session.add(entry)

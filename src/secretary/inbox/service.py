@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from secretary.db.models import Attachment, Message, TriageResult
 from secretary.errors import BadRequest, NotFound
+from secretary.identity import audit
 from secretary.kit.logging import get_logger
 
 log = get_logger(__name__)
@@ -183,6 +184,15 @@ def apply_bulk(
         port.modify_message(message.gmail_id, add=add, remove=remove)
         labels = [lab for lab in (message.label_ids or []) if lab not in remove]
         message.label_ids = labels + [lab for lab in add if lab not in labels]
+    owners = {m.user_id for m in messages.values()}
+    for owner in owners:  # one user's messages (the caller's); ids and counts only
+        audit.record(
+            session,
+            owner,
+            f"messages.{action}",
+            count=sum(1 for m in messages.values() if m.user_id == owner),
+            labelled=label is not None,
+        )
     session.flush()
     log.info("inbox.bulk_applied", action=action, count=len(ids))
     return len(ids)

@@ -248,8 +248,9 @@ _METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "edit", "DELETE": "
 # POSTs that change nothing (a dry run) are not audited.
 _NOT_STATE_CHANGES = frozenset({"preview"})
 # Audited where the change happens instead: their services (token.created,
-# account.removed) or the flush hook of ``identity.audit`` (draft.sent, rule.deleted, ...).
-_SELF_AUDITED = frozenset({"tokens", "accounts", "drafts", "rules"})
+# account.removed, messages.archive) or the flush hook of ``identity.audit`` (draft.sent,
+# rule.deleted, ...).
+_SELF_AUDITED = frozenset({"tokens", "accounts", "drafts", "rules", "messages"})
 
 
 def audit_action(method: str, path: str) -> str | None:
