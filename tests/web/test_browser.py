@@ -348,6 +348,14 @@ def pending_drafts(product: Product) -> list[Draft]:
 # --- the walk -------------------------------------------------------------------------------
 
 
+def test_the_walk_stays_on_one_worker(request: pytest.FixtureRequest) -> None:
+    """The walk shares one demo and one tab: under ``--dist loadgroup`` every test of this
+    module must carry the ``@browser`` group, or xdist spreads them over workers, each
+    rebuilds the demo, and tests that read earlier tests' state fail."""
+    if request.config.getvalue("loadgroup"):
+        assert request.node.nodeid.endswith("@browser"), request.node.nodeid
+
+
 def test_sign_in_with_google(browser: Any, product: Product) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=product.url)
     context.set_default_timeout(WAIT_MS)
