@@ -6,7 +6,9 @@ back, with services' ``commit()``-free code joining it through savepoints.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +23,11 @@ from secretary.db import migrate
 from secretary.db.engine import embedded_database_url, make_engine, release_embedded
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-TEST_HOME = Path(os.environ.get("SECRETARY_TEST_HOME", "/tmp/secretary-test-home"))
+# One embedded test server per installation (virtualenv): the server belongs to the
+# installation that started it, so two checkouts testing at once on one machine would
+# otherwise restart each other's server mid-run.
+_INSTALLATION = hashlib.sha256(sys.prefix.encode()).hexdigest()[:8]
+TEST_HOME = Path(os.environ.get("SECRETARY_TEST_HOME", f"/tmp/secretary-test-home-{_INSTALLATION}"))
 
 
 def shared_data(*parts: str) -> Path:
