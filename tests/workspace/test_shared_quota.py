@@ -142,3 +142,26 @@ def test_shared_bucket_refills_at_the_documented_rate(
     assert 10 <= tokens < 100  # 100 - 90 plus a little refill
     assert leases == 0
     assert gov.stats.units_charged == 90
+
+
+def test_a_charge_survives_connections_the_server_dropped(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    """A restart or failover kills the pool's idle connections: the next charge is taken
+    once, on a fresh connection, instead of failing the Google call it guards."""
+    shared = settings.model_copy(
+        update={"google": settings.google.model_copy(update={"quota_shared": True})}
+    )
+    gov = SharedQuotaGovernor("dropped-test", 2400, 3, settings=shared)
+    gov.charge(5)  # the pool now holds an idle connection
+    with sessions() as session, session.begin():
+        killed = session.scalar(
+            text(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                "where datname = current_database() and pid <> pg_backend_pid() "
+                "and state = 'idle' and application_name = ''"
+            )
+        )
+    assert killed
+    gov.charge(5)
+    assert gov.stats.units_charged == 10

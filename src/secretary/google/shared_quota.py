@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from secretary.config import Settings
 from secretary.google.quota import MIN_CAPACITY, QuotaGovernor
@@ -145,19 +146,26 @@ class SharedQuotaGovernor(QuotaGovernor):
 
     def _try_take(self, units: int, *, lease: bool) -> tuple[int | None, float]:
         """(lease id or 0 when taken, else None; seconds to wait before trying again)."""
-        with self._auto.connect() as conn:
-            row = conn.execute(
-                _TAKE,
-                {
-                    "k": self.user_key,
-                    "u": float(units),
-                    "c": self.capacity,
-                    "r": self.rate,
-                    "m": self.max_concurrent,
-                    "l": LEASE_SECONDS,
-                    "take_lease": lease,
-                },
-            ).one()
+        params = {
+            "k": self.user_key,
+            "u": float(units),
+            "c": self.capacity,
+            "r": self.rate,
+            "m": self.max_concurrent,
+            "l": LEASE_SECONDS,
+            "take_lease": lease,
+        }
+        try:
+            with self._auto.connect() as conn:
+                row = conn.execute(_TAKE, params).one()
+        except OperationalError as exc:
+            # A pooled connection the server dropped while it sat idle (a restart, a
+            # failover): the pool has invalidated it, so charge once more on a fresh one.
+            # The charge is one statement in autocommit, so a failed one took nothing.
+            if not exc.connection_invalidated:
+                raise
+            with self._auto.connect() as conn:
+                row = conn.execute(_TAKE, params).one()
         if row[0] is None:
             return None, float(row[1])
         return int(row[0]), 0.0
