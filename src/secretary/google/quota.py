@@ -155,7 +155,15 @@ def governor_for(
     deployment shares one allowance per user too.
     """
     shared = bool(settings is not None and settings.google.quota_shared and units_per_minute > 0)
-    key = f"{user_key}:{units_per_minute}:{max_concurrent}:{'db' if shared else 'local'}"
+    where = "local"
+    if shared and settings is not None:
+        from secretary.db.engine import resolve_database_url
+
+        # The database is part of the key: a process that talks to two deployments (the
+        # demo beside the tests, two test databases) must not charge user 1 of one in the
+        # other's bucket, nor through an engine of a database dropped since.
+        where = "db:" + resolve_database_url(settings)
+    key = f"{user_key}:{units_per_minute}:{max_concurrent}:{where}"
     with _registry_lock:
         gov = _governors.get(key)
         if gov is None:
