@@ -33,9 +33,9 @@ from secretary.assistant.schemas import (
     StepResult,
 )
 from secretary.kit.clock import utcnow
+from secretary.kit.text import split_sentences
 
 NOT_FOUND = "I couldn't find that in your mail, calendar or Drive."
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _DATE_CUE = re.compile(
     r"\b(?:\d{1,2}:\d{2}|\d{1,2}\s?(?:am|pm)|(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|"
     r"sun)(?:day)?|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
@@ -777,9 +777,10 @@ def _sentences(text: str) -> list[str]:
     text = _INDENTED.sub(" ", text)
     out: list[str] = []
     heading = False
-    for raw in _SENTENCE.split(text):
-        sentence = " ".join(raw.split())
-        if not 3 <= len(sentence) <= 400 or sentence.startswith((">", "#")):
+    # A quote (">") or a heading ("#") is no answer. Dropped per sentence after the split,
+    # not per line first as ``drop_quoted`` does: answers have always been picked this way.
+    for sentence in split_sentences(text, min_chars=3, max_chars=400):
+        if sentence.startswith((">", "#")):
             continue
         if (
             out

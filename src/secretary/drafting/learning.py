@@ -11,7 +11,6 @@ first. Preferences are listed and editable through ``/api/v1/preferences/style``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,10 +19,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from secretary.db.models import StylePreference
+from secretary.kit.text import split_sentences
 from secretary.llm.local.style import _CLOSING, _greeting_template
 from secretary.llm.schemas import StyleProfile
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _MIN_PHRASE_WORDS = 3
 
 
@@ -52,7 +51,7 @@ def _parts(text: str) -> tuple[str | None, list[str], str | None, str | None]:
             signature = "\n".join(tail) if tail else None
             lines = lines[:i]
             break
-    sentences = [" ".join(s.split()) for s in _SENTENCE.split("\n".join(lines)) if s.strip()]
+    sentences = split_sentences("\n".join(lines))
     return greeting, sentences, closing, signature
 
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from secretary.kit.clock import utcnow
+from secretary.kit.text import split_sentences
 from secretary.llm.schemas import EmailInput, ExtractedTime, Extraction
 
 _WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?"
@@ -83,7 +84,6 @@ _ASK = re.compile(
     r"\bplease\b|\bdo you (?:have|know|mind)\b|\bare you (?:able|available|free)\b",
     re.IGNORECASE,
 )
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])|\n{2,}|\n(?=[-*•]\s)")
 _ORG = re.compile(
     r"\b(?:[A-Z][\w&.-]*(?:\s+(?:&\s+)?[A-Z][\w&.-]*){0,4})\s+"
     r"(?:Inc|LLC|Ltd|Limited|Corp|Corporation|GmbH|AG|S\.A|PLC|Co|Company|University|Institute|"
@@ -176,15 +176,20 @@ def newest_text(text: str) -> str:
     return text[: min(cuts)] if cuts else text
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of the newest text (quoted lines dropped), whitespace-normalised."""
-    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith(">")]
-    out = []
-    for chunk in _SENTENCE.split("\n".join(lines)):
-        sentence = " ".join(chunk.split())
-        if 3 <= len(sentence) <= 400:
-            out.append(sentence)
-    return out
+def body_sentences(text: str) -> list[str]:
+    """Sentences of the newest text (quoted lines dropped), whitespace-normalised.
+
+    Mail wraps at 72 columns and abbreviates ("e.g. the", "3 p.m. on"), so only a blank
+    line or a list item breaks a line, and a stop ends a sentence only before a capital.
+    """
+    return split_sentences(
+        text,
+        capital_after_stop=True,
+        line_breaks="paragraph",
+        drop_quoted=True,
+        min_chars=3,
+        max_chars=400,
+    )
 
 
 def _zone(name: str | None) -> str | None:
@@ -365,7 +370,7 @@ def _unique(items: object) -> list[str]:
 
 def extract(email: EmailInput) -> Extraction:
     text = newest_text(email.body_text or email.full_text or "")
-    sentences = split_sentences(text)
+    sentences = body_sentences(text)
     subject_and_text = f"{email.subject}\n{text}"
     times = find_times(text, sent_at=email.sent_at)
     deadlines = find_deadlines(text, sent_at=email.sent_at)

@@ -25,6 +25,7 @@ from secretary.llm.local.classifier import ClassifierModel, Matrix, shipped_mode
 from secretary.llm.local.embeddings import DIM as EMBEDDING_DIM
 from secretary.llm.local.embeddings import get_embedder
 from secretary.llm.local.extract import (
+    body_sentences,
     extract,
     find_deadlines,
     has_deadline_cue,
@@ -33,7 +34,6 @@ from secretary.llm.local.extract import (
     logistics_evidence,
     meeting_evidence,
     newest_text,
-    split_sentences,
 )
 from secretary.llm.local.features import (
     bulk_evidence,
@@ -92,7 +92,7 @@ def _addressing(email: EmailInput) -> str:
 
 
 def _intent_candidates(email: EmailInput) -> list[str]:
-    sentences = split_sentences(newest_text(email.body_text or email.full_text or ""))
+    sentences = body_sentences(newest_text(email.body_text or email.full_text or ""))
     asks = [s for s in sentences if s.endswith("?") or is_ask(s)]
     rest = [s for s in sentences if s not in asks]
     return (asks + rest)[:_MAX_INTENT_SENTENCES]
