@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 
+from secretary.kit.text import is_quoted_line
 from secretary.mail.schemas import ReplySplit
 
 # Verbs of "X wrote:" in the languages our users and the fixtures use.
@@ -115,10 +116,6 @@ _MAX_NAME_LINE_CHARS = 80
 _HYPHEN_NAME_RE = re.compile(r"^[-/]\s?[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}\s*$")
 
 
-def _is_quoted(line: str) -> bool:
-    return line.lstrip().startswith(">")
-
-
 # First words that can open a quote header or an Outlook field block; lines starting with
 # anything else skip the regexes entirely (the splitter runs on every synced message).
 _OPENER_WORDS = frozenset(
@@ -161,7 +158,7 @@ def _looks_like_header(joined: str, opens: bool) -> bool:
 def _next_nonblank_is_quoted(lines: list[str], i: int) -> bool:
     for line in lines[i + 1 : i + 4]:
         if line.strip():
-            return line.lstrip().startswith(">")
+            return is_quoted_line(line)
     return False
 
 
@@ -182,7 +179,7 @@ def _is_wrote_header(lines: list[str], i: int) -> int | None:
     if (
         opens
         and i + 1 < len(lines)
-        and lines[i + 1].lstrip().startswith(">")
+        and is_quoted_line(lines[i + 1])
         and _WROTE_END_RE.search(stripped)
     ):
         return 1  # "On Monday ..., Geege Schuman wrote" with neither colon nor address
@@ -254,7 +251,7 @@ def _split_interleaved(quoted: str) -> tuple[str, str]:
     reply header), and only when that quote is ">"-marked right after its header.
     """
     head = _window(quoted, 0, 4)
-    first_quoted = next((i for i, ln in enumerate(head) if ln.lstrip().startswith(">")), None)
+    first_quoted = next((i for i, ln in enumerate(head) if is_quoted_line(ln)), None)
     if first_quoted is None or first_quoted == 0:
         return "", quoted
     # nothing but ">" lines after the header (the common case): no Python loop over them
@@ -431,7 +428,7 @@ def _wrapped_header_start(text: str, line_start: int) -> int | None:
             break
         prev_start = text.rfind("\n", 0, top - 1) + 1
         prev = text[prev_start : top - 1]
-        if not prev.strip() or prev.lstrip().startswith(">"):
+        if not prev.strip() or is_quoted_line(prev):
             break
         top = prev_start
         tops.append(top)
@@ -446,7 +443,7 @@ def _wrapped_header_start(text: str, line_start: int) -> int | None:
 
 def _rest_is_signature(text: str, start: int) -> bool:
     """Whether the unquoted lines from ``start`` on are only a signature or list footer."""
-    rest = [ln for ln in text[start:].split("\n") if ln.strip() and not _is_quoted(ln)]
+    rest = [ln for ln in text[start:].split("\n") if ln.strip() and not is_quoted_line(ln)]
     return _find_signature_start(rest) == 0
 
 
@@ -600,7 +597,7 @@ def split_reply(text: str) -> ReplySplit:
         own: list[str] = []
         cited: list[str] = []
         for line in body.split("\n"):
-            (cited if line.lstrip().startswith(">") else own).append(line)
+            (cited if is_quoted_line(line) else own).append(line)
         if any(line.strip() for line in own):
             body = _BLANK_RUN_RE.sub("\n\n", "\n".join(own))
             quoted = "\n".join(cited) + ("\n\n" + quoted if quoted else "")
