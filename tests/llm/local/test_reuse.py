@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
-from secretary.llm.local import LocalTier
+import pytest
+
+from secretary.llm.local import LocalTier, embeddings
 from secretary.llm.local.extract import find_times
-from secretary.llm.schemas import DraftRequest, EmailInput
+from secretary.llm.schemas import DraftRequest, EmailInput, SenderStats
 
 
 def _email(body: str) -> EmailInput:
@@ -49,3 +52,30 @@ def test_parsed_spans_follow_each_messages_own_clock() -> None:
     assert at_utc[0].start.date() == date(2026, 3, 3)
     assert at_tokyo[0].start.date() == date(2026, 3, 4)
     assert find_times("Let's meet tomorrow at 3pm", sent_at=utc) == at_utc
+
+
+def test_the_drafter_reclassifying_with_other_sender_facts_embeds_nothing_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The triage stage classifies with sender facts, the draft stage without: a different
+    input, classified again, but the mail and its intent sentences are embedded once."""
+    tier = LocalTier()
+    embedded: list[str] = []
+    real = embeddings.get_embedder().embed
+
+    def counting(texts: list[str]) -> Any:
+        embedded.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(embeddings.get_embedder(), "embed", counting)
+    body = "Could you review the lease draft? Also, can we meet on Thursday at 10?"
+    triaged = _email(body).model_copy(
+        update={"sender_stats": SenderStats(user_wrote_to_sender=True, messages_from_sender=4)}
+    )
+    first = tier.classify(triaged)
+    assert embedded  # the mail and its sentences
+    count = len(embedded)
+    draft = tier.draft_reply(DraftRequest(email=_email(body), user_name="Dana"))
+    assert len(embedded) == count
+    assert draft.should_draft
+    assert tier.classify(_email(body)).category == first.category

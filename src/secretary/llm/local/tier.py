@@ -99,6 +99,7 @@ def _intent_candidates(email: EmailInput) -> list[str]:
 
 
 RECENT_CLASSIFICATIONS = 512  # messages between classify and draft under a busy queue
+RECENT_SENTENCES = RECENT_CLASSIFICATIONS * _MAX_INTENT_SENTENCES
 
 
 class LocalTier:
@@ -118,6 +119,7 @@ class LocalTier:
         self._recent_lock = threading.Lock()
         # Classifier text -> its embedding, for search to store (never embedded twice).
         self._vectors: OrderedDict[str, Matrix] = OrderedDict()
+        self._sentence_vectors: OrderedDict[str, Matrix] = OrderedDict()
 
     # --- embeddings ---------------------------------------------------------------------------
 
@@ -146,6 +148,32 @@ class LocalTier:
                     self._vectors[texts[i]] = computed[row]
                     while len(self._vectors) > RECENT_CLASSIFICATIONS:
                         self._vectors.popitem(last=False)
+        return out
+
+    def _embed_sentences(self, sentences: list[str]) -> Matrix | None:
+        """Intent-candidate vectors, memoised: the draft stage classifies the same mail
+        again (with other sender facts), and re-embedding its sentences was about a third of
+        that stage's CPU (issue #14)."""
+        if not sentences:
+            return None
+        out = np.zeros((len(sentences), EMBEDDING_DIM), dtype=np.float32)
+        missing: list[int] = []
+        with self._recent_lock:
+            for i, sentence in enumerate(sentences):
+                known = self._sentence_vectors.get(sentence)
+                if known is None:
+                    missing.append(i)
+                else:
+                    self._sentence_vectors.move_to_end(sentence)
+                    out[i] = known
+        if missing:
+            computed = get_embedder().embed([sentences[i] for i in missing])
+            with self._recent_lock:
+                for row, i in enumerate(missing):
+                    out[i] = computed[row]
+                    self._sentence_vectors[sentences[i]] = computed[row]
+                while len(self._sentence_vectors) > RECENT_SENTENCES:
+                    self._sentence_vectors.popitem(last=False)
         return out
 
     def remember_vector(self, email: EmailInput, vector: Matrix) -> None:
@@ -188,9 +216,7 @@ class LocalTier:
         probs = self.model.category_proba(emails, vectors if self.model.uses_embeddings else None)
         candidates = [_intent_candidates(e) for e in emails]
         flat = [s for c in candidates for s in c]
-        sentence_vectors = (
-            get_embedder().embed(flat) if self.model.uses_embeddings and flat else None
-        )
+        sentence_vectors = self._embed_sentences(flat) if self.model.uses_embeddings else None
         intent = self.model.intent_proba(flat, sentence_vectors)
         out, offset = [], 0
         for email, p, cands in zip(emails, probs, candidates, strict=True):
