@@ -120,9 +120,10 @@ def generate_draft(
     if meeting is not None and meeting.skip:
         log.info("draft_skipped", message_id=message_id, reason="booking_proposed")
         return None
+    earlier = _thread(session, message)  # read once: the draft and the exfiltration check
     request = DraftRequest(
         email=email_input(message, user_email=user_email),
-        thread=[email_input(m, user_email=user_email) for m in _thread(session, message)],
+        thread=[email_input(m, user_email=user_email) for m in earlier],
         user_name=user.display_name if user else None,
         user_timezone=meeting.owner_time_zone if meeting else (user.timezone if user else "UTC"),
         available_slots=meeting.slots if meeting else None,
@@ -152,7 +153,7 @@ def generate_draft(
     )
     usage = result.usage
     # Before the queue: links, addresses and numbers the conversation never contained.
-    exfil = exfil_flags(session, message, result.body, user_email=user_email)
+    exfil = exfil_flags(session, message, result.body, user_email=user_email, earlier=earlier)
     draft = Draft(
         user_id=message.user_id,
         account_id=message.account_id,
@@ -193,7 +194,12 @@ SENT_MAIL_CHECKED = 500  # the user's newest sent messages the exfiltration chec
 
 
 def exfil_flags(
-    session: Session, message: Message, body: str, *, user_email: str
+    session: Session,
+    message: Message,
+    body: str,
+    *,
+    user_email: str,
+    earlier: Sequence[Message] | None = None,
 ) -> list[ExfilFlag]:
     """The draft exfiltration check (``drafting.exfil``) for a reply to ``message``: the
     thread's texts first; the user's own sent mail only if they do not explain everything."""
@@ -209,7 +215,7 @@ def exfil_flags(
         ]
 
     thread = [user_email, *texts(message)]
-    for m in _thread(session, message):
+    for m in _thread(session, message) if earlier is None else earlier:
         thread.extend(texts(m))
 
     def sent() -> list[str]:
