@@ -95,25 +95,30 @@ def find_account_by_email(session: Session, email: str) -> GoogleAccount | None:
     ).first()
 
 
-def get_state(session: Session, account: GoogleAccount, *, for_update: bool = False) -> SyncState:
-    """The account's Gmail sync state, created on first use."""
+def get_state(
+    session: Session, account: GoogleAccount, *, for_update: bool = False, service: str = GMAIL
+) -> SyncState:
+    """The account's sync state for ``service`` (Gmail by default), created on first use."""
+    stmt = select(SyncState).where(SyncState.account_id == account.id, SyncState.service == service)
+    if for_update:
+        stmt = stmt.with_for_update()
+    stmt = stmt.execution_options(populate_existing=True)
+    state = session.scalars(stmt).one_or_none()
+    if state is not None:  # every call but the first: one round trip, not two
+        return state
     session.execute(
         insert(SyncState)
         .values(
             user_id=account.user_id,
             account_id=account.id,
-            service=GMAIL,
+            service=service,
             phase="initial",
             progress={},
             full_resyncs=0,
         )
         .on_conflict_do_nothing(index_elements=["account_id", "service"])
     )
-    stmt = select(SyncState).where(SyncState.account_id == account.id, SyncState.service == GMAIL)
-    if for_update:
-        stmt = stmt.with_for_update()
-    state = session.scalars(stmt.execution_options(populate_existing=True)).one()
-    return state
+    return session.scalars(stmt).one()
 
 
 def record_fetch_progress(session: Session, account_id: int, fetched: int) -> None:

@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from googleapiclient.errors import HttpError
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from secretary.config import Settings
@@ -27,6 +25,7 @@ from secretary.db.session import unit_of_work
 from secretary.google.client import ManagedCredentials
 from secretary.google.resilience import http_status
 from secretary.kit.logging import get_logger
+from secretary.sync import repository
 from secretary.sync.errors import AccountNotFound, AccountNotSyncable, SyncAlreadyRunning
 
 if TYPE_CHECKING:
@@ -83,22 +82,7 @@ def get_state(
     session: Session, account: GoogleAccount, service: str, *, for_update: bool = False
 ) -> SyncState:
     """The account's sync state for ``service``, created on first use."""
-    session.execute(
-        insert(SyncState)
-        .values(
-            user_id=account.user_id,
-            account_id=account.id,
-            service=service,
-            phase="initial",
-            progress={},
-            full_resyncs=0,
-        )
-        .on_conflict_do_nothing(index_elements=["account_id", "service"])
-    )
-    stmt = select(SyncState).where(SyncState.account_id == account.id, SyncState.service == service)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return session.scalars(stmt.execution_options(populate_existing=True)).one()
+    return repository.get_state(session, account, for_update=for_update, service=service)
 
 
 def save_state(session: Session, state: SyncState, **values: Any) -> None:
