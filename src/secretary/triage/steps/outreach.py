@@ -84,28 +84,28 @@ def sender_history(session: Session, message: Message) -> SenderHistory:
     )
     if message.internal_date is not None:
         earlier = earlier.where(Message.internal_date <= message.internal_date)
-    before = session.scalar(earlier)
-    wrote = session.scalar(
-        select(func.count(Message.id)).where(
-            Message.account_id == message.account_id,
-            Message.label_ids.contains(["SENT"]),
-            Message.to_addrs.contains([sender]) | Message.cc_addrs.contains([sender]),
-        )
+    wrote_to = select(func.count(Message.id)).where(
+        Message.account_id == message.account_id,
+        Message.label_ids.contains(["SENT"]),
+        Message.to_addrs.contains([sender]) | Message.cc_addrs.contains([sender]),
     )
     sent = Message.label_ids.contains(["SENT"])
-    in_thread = session.execute(
-        select(func.count(Message.id), func.count(Message.id).filter(sent)).where(
-            Message.account_id == message.account_id,
-            Message.gmail_thread_id == message.gmail_thread_id,
-            Message.id.is_distinct_from(message.id),
-        )
+    thread = select(func.count(Message.id), func.count(Message.id).filter(sent)).where(
+        Message.account_id == message.account_id,
+        Message.gmail_thread_id == message.gmail_thread_id,
+        Message.id.is_distinct_from(message.id),
+    )
+    # One round trip for the three counts (this runs for every message triaged).
+    counted = thread.subquery()
+    before, wrote, in_thread, sent_in_thread = session.execute(
+        select(earlier.scalar_subquery(), wrote_to.scalar_subquery(), *counted.c)
     ).one()
     return SenderHistory(
         messages_from_sender=int(before or 0),
         user_wrote_to_sender=bool(wrote),
-        earlier_in_thread=int(in_thread[0] or 0),
+        earlier_in_thread=int(in_thread or 0),
         messages_to_sender=int(wrote or 0),
-        user_in_thread=bool(in_thread[1]),
+        user_in_thread=bool(sent_in_thread),
     )
 
 
