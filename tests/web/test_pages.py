@@ -367,6 +367,50 @@ def test_rules_page_adds_previews_and_reorders(
     assert forged.status_code == 403
 
 
+def test_buttons_check_csrf_then_flash_the_outcome_on_their_page(
+    client: TestClient, world: World, sessions: sessionmaker[Session]
+) -> None:
+    """The one shape of the pages' buttons (rules, tasks, follow-ups): a forged token is
+    refused before anything runs, success and a refusal both land on the page with a flash."""
+    with sessions() as s:
+        first = s.query(Rule).filter_by(user_id=world.user_id, name=f"First {world.marker}").one()
+    forged = client.post(f"/rules/{first.id}/delete", data={"csrf_token": "x"})
+    assert forged.status_code == 403
+    # Before the rest of the form is read: a forged move without an offset is refused too.
+    assert client.post(f"/rules/{first.id}/move", data={"csrf_token": "x"}).status_code == 403
+
+    deleted = client.post(
+        f"/rules/{first.id}/delete", data={"csrf_token": world.csrf}, follow_redirects=False
+    )
+    assert deleted.status_code == 303
+    assert deleted.headers["location"] == "/rules"
+    page = client.get("/rules").text
+    assert "Rule deleted." in page
+    assert f"First {world.marker}" not in page
+    with sessions() as s:
+        assert s.get(Rule, first.id) is None
+
+    # A refusal from the service (not an unknown id: that is a 404 before any handler).
+    with sessions.begin() as s:
+        done = TaskRecord(
+            user_id=world.user_id,
+            name="triage.classify",
+            dedupe_key=f"done-{world.marker}",
+            stage="classify",
+            status="succeeded",
+            correlation_id=world.marker,
+        )
+        s.add(done)
+        s.flush()
+        done_id = done.id
+    refused = client.post(f"/tasks/{done_id}/retry", data={"csrf_token": world.csrf})
+    assert refused.url.path == "/tasks"
+    assert "flash-error" in refused.text
+    assert "only dead or retrying tasks can be retried" in refused.text
+    with sessions() as s:
+        assert s.get(TaskRecord, done_id).status == "succeeded"  # type: ignore[union-attr]
+
+
 def test_settings_and_pages_of_other_streams_say_what_is_missing(
     client: TestClient, world: World
 ) -> None:

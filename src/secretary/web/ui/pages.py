@@ -7,10 +7,12 @@ so plainly while a route is not there yet."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
@@ -23,6 +25,7 @@ from secretary.db.models import AuditLog, DraftStatus, StylePreference
 from secretary.drafting import followups
 from secretary.drafting import service as drafting
 from secretary.errors import SecretaryError
+from secretary.identity.schemas import Principal
 from secretary.kit.clock import utcnow
 from secretary.kit.logging import get_logger
 from secretary.llm.schemas import Category, Priority
@@ -33,7 +36,7 @@ from secretary.triage.schemas import RuleActions, RuleConditions, RuleIn
 from secretary.web.api.style import StylePreferenceIn
 from secretary.web.app import register_routes
 from secretary.web.auth import PageUser, check_form
-from secretary.web.deps import SessionDep, StateDep
+from secretary.web.deps import AppState, SessionDep, StateDep
 from secretary.web.ui import inbox, queue
 from secretary.web.ui.render import HERE, back, fragment, render
 from secretary.worker import repository as tasks
@@ -46,6 +49,43 @@ SWAGGER = "/static/vendor/swagger-ui-5.36.0"
 
 router = APIRouter(include_in_schema=False)
 Token = Annotated[str, Form()]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Button:
+    """A button's POST whose CSRF token checked out: who pressed it, in which app."""
+
+    state: AppState
+    user: Principal
+
+    def run(
+        self,
+        action: Callable[[Session], T],
+        *,
+        back_to: str,
+        done: str,
+        then: Callable[[T], str] | None = None,
+    ) -> Response:
+        """Run ``action`` in one transaction, then redirect with a flash: to ``back_to``
+        with the error when the service refused, else to ``then(result)`` (or ``back_to``)
+        with ``done``."""
+        try:
+            with self.state.sessions() as session, session.begin():
+                result = action(session)
+        except SecretaryError as exc:
+            return back(back_to, "error", exc.message)
+        return back(then(result) if then else back_to, "ok", done)
+
+
+def _pressed(request: Request, state: StateDep, user: PageUser, csrf_token: Token = "") -> _Button:
+    check_form(request, state.settings, user, csrf_token)
+    return _Button(state, user)
+
+
+# The shape the pages' buttons share (retry, move, delete, nudge): sign-in, CSRF, one
+# service call, a redirect with a flash. Each handler says only what differs.
+Button = Annotated[_Button, Depends(_pressed)]
 
 
 def _sync_status(session: Session, account_id: int) -> SyncStatus | None:
@@ -109,16 +149,12 @@ def tasks_page(
 
 
 @router.post("/tasks/{task_id}/retry")
-def retry_task(
-    task_id: int, request: Request, state: StateDep, user: PageUser, csrf_token: Token = ""
-) -> Response:
-    check_form(request, state.settings, user, csrf_token)
-    try:
-        with state.sessions() as session, session.begin():
-            tasks.retry(session, task_id, queue="priority")
-    except SecretaryError as exc:
-        return back("/tasks", "error", exc.message)
-    return back("/tasks", "ok", f"Task {task_id} queued again.")
+def retry_task(task_id: int, button: Button) -> Response:
+    return button.run(
+        lambda session: tasks.retry(session, task_id, queue="priority"),
+        back_to="/tasks",
+        done=f"Task {task_id} queued again.",
+    )
 
 
 # --- rules --------------------------------------------------------------------------------
@@ -232,36 +268,23 @@ async def add_rule(request: Request, state: StateDep, user: PageUser) -> Respons
 
 
 @router.post("/rules/{rule_id}/move")
-def move_rule(
-    rule_id: int,
-    request: Request,
-    state: StateDep,
-    user: PageUser,
-    offset: Annotated[int, Form()],
-    csrf_token: Token = "",
-) -> Response:
-    check_form(request, state.settings, user, csrf_token)
-    try:
-        with state.sessions() as session, session.begin():
-            uid = user.user_id
-            triage.move_rule(session, uid, rule_id, offset=max(-1, min(1, offset)))
-    except SecretaryError as exc:
-        return back("/rules", "error", exc.message)
-    return back("/rules", "ok", "Rule order saved.")
+def move_rule(rule_id: int, offset: Annotated[int, Form()], button: Button) -> Response:
+    return button.run(
+        lambda session: triage.move_rule(
+            session, button.user.user_id, rule_id, offset=max(-1, min(1, offset))
+        ),
+        back_to="/rules",
+        done="Rule order saved.",
+    )
 
 
 @router.post("/rules/{rule_id}/delete")
-def delete_rule(
-    rule_id: int, request: Request, state: StateDep, user: PageUser, csrf_token: Token = ""
-) -> Response:
-    check_form(request, state.settings, user, csrf_token)
-    try:
-        with state.sessions() as session, session.begin():
-            uid = user.user_id
-            triage.delete_rule(session, uid, rule_id)
-    except SecretaryError as exc:
-        return back("/rules", "error", exc.message)
-    return back("/rules", "ok", "Rule deleted.")
+def delete_rule(rule_id: int, button: Button) -> Response:
+    return button.run(
+        lambda session: triage.delete_rule(session, button.user.user_id, rule_id),
+        back_to="/rules",
+        done="Rule deleted.",
+    )
 
 
 # --- settings, tokens, audit ---------------------------------------------------------------
@@ -415,19 +438,18 @@ def followups_page(
 
 
 @router.post("/followups/{thread_id}/nudge")
-def nudge_thread(
-    thread_id: str, request: Request, state: StateDep, user: PageUser, csrf_token: Token = ""
-) -> Response:
-    check_form(request, state.settings, user, csrf_token)
-    try:
-        with state.sessions() as session, session.begin():
-            draft = followups.nudge(
-                session, user.user_id, thread_id, gmail_for=state.components.gmail
-            )
-            draft_id = draft.id
-    except SecretaryError as exc:
-        return back("/followups", "error", exc.message)
-    return back(f"/drafts/{draft_id}", "ok", "A nudge is ready: read it, then approve or reject.")
+def nudge_thread(thread_id: str, button: Button) -> Response:
+    return button.run(
+        # Only the id leaves the transaction: the draft is detached once the session closes.
+        lambda session: (
+            followups.nudge(
+                session, button.user.user_id, thread_id, gmail_for=button.state.components.gmail
+            ).id
+        ),
+        back_to="/followups",
+        done="A nudge is ready: read it, then approve or reject.",
+        then=lambda draft_id: f"/drafts/{draft_id}",
+    )
 
 
 @router.get("/audit", response_class=HTMLResponse)
