@@ -35,8 +35,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import sessionmaker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _fresh_db import fresh_database, kept_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -184,104 +187,102 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from secretary.db import migrate
-    from secretary.db.engine import embedded_database_url
+    from secretary.config import Settings
     from secretary.kit.logging import configure_logging
-    from secretary.search import service
-    from secretary.search.indexer import Indexer
-    from secretary.search.lexical import open_index, user_index_path
-    from secretary.search.query import parse_query
 
     configure_logging("WARNING", json=True)
     report: dict[str, Any] = {"items": args.items, "loadavg_start": _loadavg()}
     home = Path(os.environ.get("SECRETARY_BENCH_HOME", "/tmp/secretary-bench-home"))
     home.mkdir(parents=True, exist_ok=True)
-    base_url = embedded_database_url(home, database="postgres")
+    settings = Settings(home=home)
     name = args.reuse or f"bench_search_{os.getpid()}"
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    if not args.reuse:
-        with admin.connect() as conn:
-            conn.execute(text(f'drop database if exists "{name}" with (force)'))
-            conn.execute(text(f'create database "{name}"'))
-    engine = create_engine(base_url.replace("/postgres?", f"/{name}?"), pool_size=4)
     work = home / f"{name}-files"  # the tantivy index (and notmuch's maildir) beside it
     keep = bool(args.keep or args.reuse)
+    database = (
+        kept_database(settings, name) if args.reuse else fresh_database(settings, name, keep=keep)
+    )
     try:
-        sessions = sessionmaker(engine, expire_on_commit=False)
-        base, known = corpus()
-        report["distinct_messages"] = len(base)
-        _log(f"corpus: {len(base)} distinct messages")
-        indexer = Indexer(engine, sessions, work / "home")
-        if args.reuse:
-            with sessions() as s:
-                uid = s.execute(text("select id from users order by id limit 1")).scalar_one()
-                report["items"] = s.execute(text("select count(*) from messages")).scalar_one()
-            report["reused"] = name
-        else:
-            migrate.upgrade(engine)
-            uid = _build(report, sessions, indexer, base, args.items)
-        args.items = report["items"]
-
-        # Known-item queries (any copy of the email counts) and operator queries.
-        copies = (args.items + len(base) - 1) // len(base)
-        pool = [(i, q) for i, q in known if i < args.items]
-        wanted_known = int(args.queries * 0.9)
-        asked = (pool * (wanted_known // max(1, len(pool)) + 1))[:wanted_known]
-        warm = [q for _, q in pool[wanted_known : wanted_known + 50]] or [q for _, q in pool[:50]]
-        operators = ["from:enron after:2026/11/01 meeting", "is:unread report", "label:inbox offer"]
-        plain = [q for _, q in asked] + [
-            operators[i % len(operators)] for i in range(args.queries - len(asked))
-        ]
-        latencies: list[float] = []
-        ranks: list[int | None] = []
-        report["loadavg_queries"] = _loadavg()
-        with sessions() as s:
-            for q in warm:  # warm-up: page cache, HNSW graph, tantivy segments
-                service.search(s, uid, q, home=indexer.home, now=NOW)
-            for n, q in enumerate(plain):
-                t0 = time.perf_counter()
-                hits = service.search(s, uid, q, home=indexer.home, now=NOW)
-                latencies.append((time.perf_counter() - t0) * 1000)
-                if n < len(asked):
-                    target = asked[n][0]
-                    wanted = {f"b{target + k * len(base):07d}" for k in range(copies)}
-                    found = [i for i, h in enumerate(hits, 1) if h.id in wanted]
-                    ranks.append(found[0] if found else None)
-        lexical_ms: list[float] = []
-        index = open_index(user_index_path(indexer.home, uid))
-        for q in plain:
-            t0 = time.perf_counter()
-            index.search(parse_query(q, now=NOW), limit=service.CANDIDATES)
-            lexical_ms.append((time.perf_counter() - t0) * 1000)
-        report.update(
-            {
-                "queries": len(plain),
-                "p50_ms": round(statistics.median(latencies), 3),
-                "p99_ms": _pct(latencies, 0.99),
-                "bm25_p50_ms": round(statistics.median(lexical_ms), 3),
-                "bm25_p99_ms": _pct(lexical_ms, 0.99),
-                "known_item": {"n": len(ranks), **_quality(ranks)},
-                "loadavg_after_queries": _loadavg(),
-            }
-        )
-        _log("queries:", report)
-        if not args.no_notmuch:
-            report["notmuch"] = _notmuch(base, args.items, asked, copies, work)
-        report["loadavg_end"] = _loadavg()
-        report["note"] = (
-            "2 cores shared by ~8 engineers while this ran: figures are from a loaded machine"
-        )
+        with database as engine:
+            _measure(report, engine, args, work)
         if keep:
             report["kept"] = {"database": name, "files": str(work)}
     finally:
-        engine.dispose()
         if not keep:
-            with admin.connect() as conn:
-                conn.execute(text(f'drop database if exists "{name}" with (force)'))
             shutil.rmtree(work, ignore_errors=True)
-        admin.dispose()
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
     return 0
+
+
+def _measure(report: dict[str, Any], engine: Engine, args: argparse.Namespace, work: Path) -> None:
+    """Index (unless ``--reuse``), time the queries and notmuch: the figures go into ``report``."""
+    from secretary.search import service
+    from secretary.search.indexer import Indexer
+    from secretary.search.lexical import open_index, user_index_path
+    from secretary.search.query import parse_query
+
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    base, known = corpus()
+    report["distinct_messages"] = len(base)
+    _log(f"corpus: {len(base)} distinct messages")
+    indexer = Indexer(engine, sessions, work / "home")
+    if args.reuse:
+        with sessions() as s:
+            uid = s.execute(text("select id from users order by id limit 1")).scalar_one()
+            report["items"] = s.execute(text("select count(*) from messages")).scalar_one()
+        report["reused"] = args.reuse
+    else:
+        uid = _build(report, sessions, indexer, base, args.items)
+    args.items = report["items"]
+
+    # Known-item queries (any copy of the email counts) and operator queries.
+    copies = (args.items + len(base) - 1) // len(base)
+    pool = [(i, q) for i, q in known if i < args.items]
+    wanted_known = int(args.queries * 0.9)
+    asked = (pool * (wanted_known // max(1, len(pool)) + 1))[:wanted_known]
+    warm = [q for _, q in pool[wanted_known : wanted_known + 50]] or [q for _, q in pool[:50]]
+    operators = ["from:enron after:2026/11/01 meeting", "is:unread report", "label:inbox offer"]
+    plain = [q for _, q in asked] + [
+        operators[i % len(operators)] for i in range(args.queries - len(asked))
+    ]
+    latencies: list[float] = []
+    ranks: list[int | None] = []
+    report["loadavg_queries"] = _loadavg()
+    with sessions() as s:
+        for q in warm:  # warm-up: page cache, HNSW graph, tantivy segments
+            service.search(s, uid, q, home=indexer.home, now=NOW)
+        for n, q in enumerate(plain):
+            t0 = time.perf_counter()
+            hits = service.search(s, uid, q, home=indexer.home, now=NOW)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            if n < len(asked):
+                target = asked[n][0]
+                wanted = {f"b{target + k * len(base):07d}" for k in range(copies)}
+                found = [i for i, h in enumerate(hits, 1) if h.id in wanted]
+                ranks.append(found[0] if found else None)
+    lexical_ms: list[float] = []
+    index = open_index(user_index_path(indexer.home, uid))
+    for q in plain:
+        t0 = time.perf_counter()
+        index.search(parse_query(q, now=NOW), limit=service.CANDIDATES)
+        lexical_ms.append((time.perf_counter() - t0) * 1000)
+    report.update(
+        {
+            "queries": len(plain),
+            "p50_ms": round(statistics.median(latencies), 3),
+            "p99_ms": _pct(latencies, 0.99),
+            "bm25_p50_ms": round(statistics.median(lexical_ms), 3),
+            "bm25_p99_ms": _pct(lexical_ms, 0.99),
+            "known_item": {"n": len(ranks), **_quality(ranks)},
+            "loadavg_after_queries": _loadavg(),
+        }
+    )
+    _log("queries:", report)
+    if not args.no_notmuch:
+        report["notmuch"] = _notmuch(base, args.items, asked, copies, work)
+    report["loadavg_end"] = _loadavg()
+    report["note"] = (
+        "2 cores shared by ~8 engineers while this ran: figures are from a loaded machine"
+    )
 
 
 def _notmuch(
