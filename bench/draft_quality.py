@@ -69,7 +69,9 @@ def _date(raw: bytes, fallback: datetime) -> datetime:
 
 
 def _questions(text: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip().endswith("?")]
+    from secretary.kit.text import split_sentences
+
+    return [s for s in split_sentences(text) if s.endswith("?")]
 
 
 def run(engine: Any, *, show: bool = False) -> dict[str, Any]:
