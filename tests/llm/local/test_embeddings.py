@@ -36,3 +36,15 @@ def test_long_text_is_truncated_not_rejected() -> None:
     vectors = embed(["word " * 5000])
     assert vectors.shape == (1, DIM)
     assert np.isfinite(vectors).all()
+
+
+def test_a_bulk_job_split_across_threads_gives_each_text_its_own_vector() -> None:
+    """Batches run side by side (issue #14): every row must still land on its own text."""
+    texts = [f"note {i}: " + "budget review " * (i % 23) + f"item {i * 7}" for i in range(70)]
+    together = embed(texts)
+    one_by_one = np.vstack([embed([t]) for t in texts])
+    # Dynamic int8 quantisation scales per run, so a text's vector moves a little with
+    # its run-mates (as it always did in batches); it never moves to another row.
+    assert (np.einsum("ij,ij->i", together, one_by_one) > 0.9).all()
+    nearest = (together @ one_by_one.T).argmax(axis=1)
+    assert (nearest == np.arange(len(texts))).all()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,7 +46,13 @@ class Embedder:
         self._tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token, not a secret
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
+        # One thread per run: the pipeline embeds one mail at a time from several worker
+        # threads, where intra-op threads only add hand-offs (~12% more CPU per mail); a
+        # bulk job runs its batches side by side on ``threads`` threads instead.
+        self.threads = max(1, threads)
+        self._executor: ThreadPoolExecutor | None = None
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
         # Idle pool threads spin by default after each run: ~10 ms of CPU per single-mail
         # call, more than the inference, stolen from the workers and Postgres (issue #14).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -68,8 +75,13 @@ class Embedder:
         # attention work, and a mail's sentences vary from 3 to 64 word pieces.
         order = np.argsort([sum(e.attention_mask) for e in encoded], kind="stable")
         out = np.zeros((len(texts), DIM), dtype=np.float32)
-        for i in range(0, len(order), BATCH_SIZE):
-            index = order[i : i + BATCH_SIZE]
+
+        # Runs of at most BATCH_SIZE similar lengths; a bulk job gets at least one per thread.
+        runs = max(-(-len(order) // BATCH_SIZE), min(self.threads, -(-len(order) // 8)))
+        size = -(-len(order) // runs)
+
+        def run(start: int) -> None:
+            index = order[start : start + size]
             width = max(sum(encoded[j].attention_mask) for j in index)
             ids = np.array([encoded[j].ids[:width] for j in index], dtype=np.int64)
             mask = np.array([encoded[j].attention_mask[:width] for j in index], dtype=np.int64)
@@ -78,7 +90,21 @@ class Embedder:
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             out[index] = pooled / np.clip(norms, 1e-12, None)
+
+        starts = range(0, len(order), size)
+        if len(starts) == 1:
+            run(0)
+        else:  # a bulk job: batches side by side (a run releases the GIL)
+            list(self._pool().map(run, starts))
         return out
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.threads, thread_name_prefix="secretary-embed"
+                )
+            return self._executor
 
 
 @lru_cache(maxsize=1)
