@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from secretary import __version__
 from secretary.config import Settings, get_settings
@@ -59,6 +60,51 @@ def _load_routes() -> None:
     for mod in pkgutil.iter_modules(api_pkg.__path__):
         importlib.import_module(f"secretary.web.api.{mod.name}")
     importlib.import_module("secretary.web.ui.pages")  # the browser UI (/, /triage, /drafts)
+
+
+class CorrelationMiddleware:
+    """Binds the request's correlation id (``X-Correlation-Id``, or a new one) to its log
+    lines, echoes it on the response and counts the request in the HTTP metrics.
+
+    A pure ASGI middleware, like the app's others (``web.security``, ``web.limits``):
+    Starlette's ``BaseHTTPMiddleware`` runs each request in a task group of its own with
+    memory streams, which cost more than the push webhook's whole handler (issue 14)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cid = ""
+        for key, value in scope["headers"]:
+            if key == b"x-correlation-id":
+                cid = value.decode("latin-1")
+                break
+        cid = cid or new_correlation_id()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(correlation_id=cid)
+        started = time.perf_counter()
+        raw_cid = cid.encode("latin-1")
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                # Counted when the response starts, as before: a stream's length is not
+                # the request's latency.
+                route_path = getattr(scope.get("route"), "path", "unmatched")
+                HTTP_REQUESTS.labels(scope["method"], route_path, str(message["status"])).inc()
+                HTTP_LATENCY.labels(route_path).observe(time.perf_counter() - started)
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", ())
+                    if k.lower() != b"x-correlation-id"
+                ]
+                headers.append((b"x-correlation-id", raw_cid))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:
@@ -110,21 +156,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     )
     install_security(app, settings)  # trusted hosts, security headers, 401/429 answers
 
-    @app.middleware("http")
-    async def correlation_middleware(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        cid = request.headers.get("x-correlation-id") or new_correlation_id()
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(correlation_id=cid)
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        route_path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(request.method, route_path, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(route_path).observe(time.perf_counter() - started)
-        response.headers["x-correlation-id"] = cid
-        return response
+    app.add_middleware(CorrelationMiddleware)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -43,7 +43,9 @@ class AppState:
         return self.root.components
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: FastAPI would run a plain ``def`` dependency in the thread pool, a thread hop
+    # per request for an attribute read (issue 14).
     state: AppState = request.app.state.secretary
     return state
 

@@ -9,14 +9,13 @@ to 127.0.0.1 gets a 400 instead of the user's mail.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from secretary.config import Settings
 from secretary.identity import service as identity
@@ -108,6 +107,83 @@ def _json_error(
         )
 
 
+class PageGuardMiddleware:
+    """Pages need a signed-in browser, and every transaction opened while one is served runs
+    as that user (``auth.request_user``), whichever code opens it, until the response is
+    done. Pure ASGI (see ``web.app.CorrelationMiddleware``)."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        holder = RequestUser()
+        token = request_user.set(holder)
+        try:
+            path: str = scope["path"]
+            if not path.startswith("/api/") and not is_public(path):
+                refusal = await self._check_page(Request(scope, receive), holder)
+                if refusal is not None:
+                    await refusal(scope, receive, send)
+                    return
+            await self.app(scope, receive, send)
+        finally:
+            holder.user_id = None
+            request_user.reset(token)
+
+    async def _check_page(self, request: Request, holder: RequestUser) -> Response | None:
+        path = request.url.path
+        user_id = await run_in_threadpool(_session_user, request)
+        if user_id is None:
+            if request.method in ("GET", "HEAD"):
+                target = path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+            return _json_error(request, 401, "not_authenticated", "Sign in first.", {})
+        holder.user_id = user_id
+        if request.method not in SAFE_METHODS and not is_same_origin(request, self.settings):
+            # Forms carry their CSRF token too; this refuses any cross-site post, with or
+            # without a body, before a handler runs.
+            return _json_error(request, 403, "csrf_failed", "Cross-site requests are refused.", {})
+        return None
+
+
+class SecurityHeadersMiddleware:
+    """Our Content-Security-Policy and the other hardening headers, on every response that
+    does not set its own. Pure ASGI (see ``web.app.CorrelationMiddleware``)."""
+
+    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+        self.app = app
+        common = [
+            (b"x-content-type-options", b"nosniff"),
+            # same-origin: our own Referer still reaches us (the CSRF check's fallback).
+            (b"referrer-policy", b"same-origin"),
+            (b"x-frame-options", b"DENY"),
+        ]
+        if https:
+            common.append((b"strict-transport-security", b"max-age=31536000"))
+        self.page_headers = [(b"content-security-policy", CSP.encode()), *common]
+        self.docs_headers = [(b"content-security-policy", DOCS_CSP.encode()), *common]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        defaults = self.docs_headers if scope["path"].startswith(DOCS_PATHS) else self.page_headers
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {key.lower() for key, _ in headers}
+                headers.extend(h for h in defaults if h[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def install_security(app: FastAPI, settings: Settings) -> None:
     @app.exception_handler(NotAuthenticated)
     async def _not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
@@ -125,54 +201,8 @@ def install_security(app: FastAPI, settings: Settings) -> None:
             request, 429, exc.code, exc.message, {"Retry-After": str(exc.retry_after)}
         )
 
-    https = settings.base_url.startswith("https://")
-
-    @app.middleware("http")
-    async def page_guard(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Pages need a signed-in browser, and every transaction opened while one is served
-        runs as that user (``auth.request_user``), whichever code opens it."""
-        holder = RequestUser()
-        token = request_user.set(holder)
-        try:
-            path = request.url.path
-            if not path.startswith("/api/") and not is_public(path):
-                user_id = await run_in_threadpool(_session_user, request)
-                if user_id is None:
-                    if request.method in ("GET", "HEAD"):
-                        target = path + (f"?{request.url.query}" if request.url.query else "")
-                        return RedirectResponse(
-                            f"/login?next={quote(target, safe='')}", status_code=303
-                        )
-                    return _json_error(request, 401, "not_authenticated", "Sign in first.", {})
-                holder.user_id = user_id
-                if request.method not in SAFE_METHODS and not is_same_origin(request, settings):
-                    # Forms carry their CSRF token too; this refuses any cross-site post,
-                    # with or without a body, before a handler runs.
-                    return _json_error(
-                        request, 403, "csrf_failed", "Cross-site requests are refused.", {}
-                    )
-            return await call_next(request)
-        finally:
-            holder.user_id = None
-            request_user.reset(token)
-
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        headers: Any = response.headers
-        is_docs = request.url.path.startswith(DOCS_PATHS)
-        headers.setdefault("Content-Security-Policy", DOCS_CSP if is_docs else CSP)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        # same-origin: our own Referer still reaches us (the CSRF check's fallback).
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("X-Frame-Options", "DENY")
-        if https:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
+    app.add_middleware(PageGuardMiddleware, settings=settings)
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.base_url.startswith("https://"))
 
     # Added last, so it runs first: a foreign Host never reaches a handler.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=trusted_hosts(settings))
