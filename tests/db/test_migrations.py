@@ -12,8 +12,15 @@ from secretary.db import migrate, models  # noqa: F401  (models registers every 
 from secretary.db.base import Base
 
 # Indexes the migrations create by hand and the models do not declare: a descending
-# (user_id, created_at) index for the audit log and the HNSW index of the vectors.
-_HAND_MADE_INDEXES = frozenset({"ix_audit_log_user_created", "ix_search_vectors_embedding"})
+# (user_id, created_at) index for the audit log, the HNSW index of the vectors and the
+# push webhook's lookup of accounts by lower(email).
+_HAND_MADE_INDEXES = frozenset(
+    {
+        "ix_audit_log_user_created",
+        "ix_search_vectors_embedding",
+        "ix_google_accounts_lower_email",
+    }
+)
 
 
 def test_the_database_is_at_the_head_revision(session: Session) -> None:

@@ -10,6 +10,7 @@ from secretary.db.models.google_account import AccountStatus, GoogleAccount
 from secretary.db.models.label import Label
 from secretary.db.models.message import Message
 from secretary.db.models.proposed_action import ProposedAction, ProposedActionStatus
+from secretary.db.models.push_receipt import PushReceipt
 from secretary.db.models.rule import Rule
 from secretary.db.models.scheduling import MeetingOffer, MeetingOfferStatus, SchedulingPreference
 from secretary.db.models.search import SearchItem, SearchVector
@@ -51,6 +52,7 @@ __all__ = [
     "Message",
     "ProposedAction",
     "ProposedActionStatus",
+    "PushReceipt",
     "QuotaBucket",
     "QuotaLease",
     "Rule",
