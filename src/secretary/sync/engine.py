@@ -182,6 +182,45 @@ def request_sync(
     )
 
 
+def request_syncs(session: Session, users_by_account: dict[int, int], service: str) -> list[int]:
+    """``request_sync`` for many accounts at once (a batch of pushes): one coalescing
+    lookup for all of them, then one record for each pair without a waiting sync.
+
+    ``users_by_account`` maps each account id to its user id (the record's owner).
+    Returns the ids of the records created.
+    """
+    if not users_by_account:
+        return []
+    get_service(service)
+    import secretary.sync.tasks  # noqa: F401  (see request_sync)
+
+    account_key = TaskRecord.args["account_id"].as_integer()
+    waiting = set(
+        session.scalars(
+            select(account_key).where(
+                TaskRecord.name == SYNC_TASK,
+                TaskRecord.status.in_([TaskStatus.QUEUED, TaskStatus.RETRYING]),
+                account_key.in_(sorted(users_by_account)),
+                TaskRecord.args["service"].as_string() == service,
+            )
+        )
+    )
+    created = []
+    for account_id, user_id in users_by_account.items():
+        if account_id in waiting:
+            continue
+        record_id = tasks_repo.enqueue(
+            session,
+            SYNC_TASK,
+            {"account_id": account_id, "service": service},
+            user_id=user_id,
+            queue=SYNC_QUEUE,
+        )
+        if record_id is not None:
+            created.append(record_id)
+    return created
+
+
 def request_all(session: Session, account_ids: list[int] | None = None) -> list[tuple[int, str]]:
     """Queue a sync of every service of the given (default: every active) account."""
     stmt = select(GoogleAccount).where(GoogleAccount.status == AccountStatus.ACTIVE)

@@ -1,5 +1,6 @@
 """Background entry points of sync: the ``sync.run`` task (one account and service), the
-``sync.poll`` periodic job that requests due syncs, and Gmail watch renewal.
+``sync.poll`` periodic job that requests due syncs, Gmail watch renewal, and the pruning
+of old push receipts (``sync.prune_push_receipts``).
 
 See ``engine`` for how syncs are requested, coalesced and staggered (ADR 0009).
 """
@@ -17,7 +18,7 @@ from secretary.db.session import unit_of_work
 from secretary.errors import SecretaryError
 from secretary.kit.clock import from_epoch_ms, utcnow
 from secretary.kit.logging import correlation, get_logger
-from secretary.sync import engine
+from secretary.sync import engine, push
 from secretary.sync import repository as repo
 from secretary.sync.credentials import open_gmail
 from secretary.sync.errors import AccountNotFound, AccountNotSyncable, SyncAlreadyRunning
@@ -28,6 +29,7 @@ from secretary.worker.task import RetryPolicy, TaskContext, task
 log = get_logger(__name__)
 
 WATCH_RENEW_EVERY = timedelta(days=1)  # Google: re-call watch at least every 7 days; daily
+PRUNE_RECEIPTS_EVERY_S = 3600.0  # receipts live 7 days; an hour more or less is nothing
 
 
 @task(
@@ -66,6 +68,16 @@ def poll(runtime: Runtime) -> dict[str, int]:
     with unit_of_work(runtime.sessions) as session:
         requested = engine.poll_due(session, runtime.settings)
     return {"requested": len(requested)}
+
+
+@periodic("sync.prune_push_receipts", every=lambda _settings: PRUNE_RECEIPTS_EVERY_S)
+def prune_push_receipts(runtime: Runtime) -> dict[str, int]:
+    """Delete push receipts older than Pub/Sub's longest retention (``sync.push``)."""
+    with unit_of_work(runtime.sessions) as session:
+        pruned = push.prune_receipts(session)
+    if pruned:
+        log.info("push_receipts_pruned", pruned=pruned)
+    return {"pruned": pruned}
 
 
 def renew_watch_if_due(

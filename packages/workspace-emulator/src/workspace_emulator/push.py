@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import queue
+import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -185,7 +186,10 @@ class PushHub:
     _queue: queue.Queue[_Delivery | None] = field(default_factory=lambda: queue.Queue(QUEUE_SIZE))
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _seq: int = 0
+    # Pub/Sub's messageIds are unique per topic for good, and a subscriber may remember
+    # them (Secretary keeps receipts for 7 days): each hub numbers from a random start, so
+    # a restarted emulator does not hand out the ids of the last run again.
+    _seq: int = field(default_factory=lambda: secrets.randbelow(10**15) * 1000)
     _hooked: set[int] = field(default_factory=set)
 
     def configure_topic(self, config: TopicConfig) -> None:
@@ -273,7 +277,7 @@ class PushHub:
     def envelope(self, item: _Delivery) -> tuple[dict[str, Any], str]:
         with self._lock:
             self._seq += 1
-            message_id = str(10_000_000_000 + self._seq)
+            message_id = str(10**17 + self._seq)
         data = json.dumps({"emailAddress": item.email, "historyId": item.history_id}).encode()
         now = time.time()
         body = {
