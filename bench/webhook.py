@@ -2,22 +2,27 @@
 
 Usage:
   python bench/webhook.py [--pushes 20000] [--connections 16] [--accounts 50]
-                          [--duplicates 0.2] [--port 0]
+                          [--duplicates 0.2] [--warmup 500] [--profile PATH]
 
 Starts ``secretary serve --no-background`` (one uvicorn worker, the real app) on a fresh
-database with ``--accounts`` connected accounts, and the Google emulator in this process for
-the signing keys (fetched once and cached by the server). ``--connections`` keep-alive
-connections then POST valid pushes signed by the emulator's key, as Pub/Sub does: each
-unique push has its own ``messageId`` and a rising ``historyId``; ``--duplicates`` of them
-are delivered again (Pub/Sub delivers at least once). Requests are written over raw
-sockets so that the client costs little CPU beside the server on a 2-core machine.
+database (``_fresh_db.fresh_database``, dropped afterwards) with ``--accounts`` connected
+accounts, and the Google emulator in this process for the signing keys (fetched once and
+cached by the server). ``--connections`` keep-alive connections then POST valid pushes
+signed by the emulator's key, as Pub/Sub does: each unique push has its own ``messageId``
+and a rising ``historyId``; ``--duplicates`` of them are delivered again (Pub/Sub delivers
+at least once). Requests are pre-encoded and written over raw sockets so that the client
+costs little CPU beside the server on a 2-core machine; ``client_cpu_ms_per_push`` says
+how little, next to the server's and its Postgres backends' CPU per push.
+``pushes_per_transaction`` is the group commit's batch size (the server's
+``secretary_push_batch_size`` metric).
 
 Nothing runs the queued tasks, so the durable effect of the pushes stays visible: every
 account that got a push must have exactly one ``queued`` ``sync.run`` record (a push
 commits its sync request before the 204; further pushes coalesce into it), every unique
-push must be answered ``sync`` once and every redelivery ``duplicate``. Prints one JSON
-object; exit status 1 if a check fails. ``--profile PATH`` samples the server with py-spy
-while it is measured (see ``bench/pipeline.py``).
+push exactly one row in ``push_receipts``, and every unique push must be answered ``sync``
+once and every redelivery ``duplicate``. Prints one JSON object; exit status 1 if a check
+fails. ``--profile PATH`` samples the server with py-spy while it is measured (see
+``bench/pipeline.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _fresh_db import fresh_database
 
 ROOT = Path(__file__).resolve().parents[1]
 URL_PATH = "/webhooks/google/pubsub"
@@ -127,6 +136,47 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+def _metric_sum(text: str, name: str) -> float:
+    """The sum of a Prometheus metric's samples named exactly ``name`` (all labels)."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def _metrics(port: int) -> str:
+    import httpx
+
+    return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+
+
+def _backend_pids(engine: Any, database: str) -> list[int]:
+    """The Postgres backends serving ``database`` (the server's pool, once it is warm)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return [
+            int(pid)
+            for pid in conn.execute(
+                text(
+                    "select pid from pg_stat_activity where datname = :d and pid <> pg_backend_pid()"
+                ),
+                {"d": database},
+            ).scalars()
+        ]
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            total += sum(psutil.Process(pid).cpu_times()[:2])
+    return total
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -143,84 +193,83 @@ def main() -> int:
     args = parser.parse_args()
 
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
-    import psutil
-    from sqlalchemy import func, select, text
-    from sqlalchemy.orm import sessionmaker
-    from workspace_emulator.push import signing_key
+    os.environ.setdefault("SECRETARY_LOG_LEVEL", "WARNING")
     from workspace_emulator.server import run_in_thread
     from workspace_emulator.state import EmulatorState
 
     from secretary.config import Settings
-    from secretary.db import migrate
-    from secretary.db.engine import embedded_database_url, make_engine
+
+    home = Path(os.environ.get("SECRETARY_BENCH_HOME", "/tmp/secretary-bench-home"))
+    home.mkdir(parents=True, exist_ok=True)
+    emulator = run_in_thread(EmulatorState())
+    try:
+        settings = Settings(
+            env="test",
+            home=home,
+            database_url=os.environ.get("SECRETARY_DATABASE_URL") or None,
+            log_level="WARNING",
+            google={"api_base_url": emulator.base_url, "oauth_base_url": emulator.base_url},
+        )
+        with fresh_database(settings, f"bench_webhook_{os.getpid()}") as engine:
+            return run(engine, settings, emulator, args)
+    finally:
+        emulator.stop()
+
+
+def run(engine: Any, settings: Any, emulator: Any, args: argparse.Namespace) -> int:
+    import psutil
+    from sqlalchemy import func, select, text
+    from sqlalchemy.orm import sessionmaker
+    from workspace_emulator.push import signing_key
+
     from secretary.db.models import GoogleAccount, TaskRecord, User
     from secretary.kit.clock import utcnow
     from secretary.kit.crypto import TokenCipher
 
     rng = random.Random(args.seed)
-    home = Path(os.environ.get("SECRETARY_BENCH_HOME", "/tmp/secretary-bench-home"))
-    home.mkdir(parents=True, exist_ok=True)
-    base = embedded_database_url(home, database="postgres")
-    name = f"bench_webhook_{os.getpid()}"
-    from sqlalchemy import create_engine
-
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        conn.execute(text(f'create database "{name}"'))
-    url = base.replace("/postgres?", f"/{name}?")
-    emulator = run_in_thread(EmulatorState())
-    server: subprocess.Popen[bytes] | None = None
-    try:
-        settings = Settings(
-            env="test",
-            home=home,
-            database_url=url,
-            log_level="WARNING",
-            google={"api_base_url": emulator.base_url, "oauth_base_url": emulator.base_url},
-        )
-        engine = make_engine(settings, pool_size=2)
-        migrate.upgrade(engine)
-        sessions = sessionmaker(engine, expire_on_commit=False)
-        cipher = TokenCipher([k.get_secret_value() for k in settings.encryption_keys])
-        emails = [f"push.owner{i}@example.com" for i in range(args.accounts)]
-        with sessions.begin() as s:
-            for i, email in enumerate(emails):
-                user = User(email=email)
-                s.add(user)
-                s.flush()
-                s.add(
-                    GoogleAccount(
-                        user_id=user.id,
-                        google_sub=f"sub-{i}",
-                        email=email,
-                        scopes=["https://www.googleapis.com/auth/gmail.modify"],
-                        access_token_enc=cipher.encrypt("not-used"),
-                        refresh_token_enc=cipher.encrypt("not-used"),
-                        token_expires_at=utcnow() + timedelta(hours=1),
-                        status="active",
-                    )
+    url = engine.url.render_as_string(hide_password=False)
+    database = engine.url.database
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    cipher = TokenCipher([k.get_secret_value() for k in settings.encryption_keys])
+    emails = [f"push.owner{i}@example.com" for i in range(args.accounts)]
+    with sessions.begin() as s:
+        for i, email in enumerate(emails):
+            user = User(email=email)
+            s.add(user)
+            s.flush()
+            s.add(
+                GoogleAccount(
+                    user_id=user.id,
+                    google_sub=f"sub-{i}",
+                    email=email,
+                    scopes=["https://www.googleapis.com/auth/gmail.modify"],
+                    access_token_enc=cipher.encrypt("not-used"),
+                    refresh_token_enc=cipher.encrypt("not-used"),
+                    token_expires_at=utcnow() + timedelta(hours=1),
+                    status="active",
                 )
+            )
 
-        port = _free_port()
-        env = dict(os.environ)
-        env.update(
-            {
-                "SECRETARY_ENV": "test",
-                "SECRETARY_HOME": str(home),
-                "SECRETARY_DATABASE_URL": url,
-                "SECRETARY_LOG_LEVEL": "WARNING",
-                "SECRETARY_GOOGLE__API_BASE_URL": emulator.base_url,
-                "SECRETARY_GOOGLE__OAUTH_BASE_URL": emulator.base_url,
-            }
-        )
-        server = subprocess.Popen(
-            [sys.executable, "-m", "secretary", "serve", "--no-background", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "SECRETARY_ENV": "test",
+            "SECRETARY_HOME": str(settings.home_path),
+            "SECRETARY_DATABASE_URL": url,
+            "SECRETARY_LOG_LEVEL": "WARNING",
+            "SECRETARY_GOOGLE__API_BASE_URL": emulator.base_url,
+            "SECRETARY_GOOGLE__OAUTH_BASE_URL": emulator.base_url,
+        }
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "secretary", "serve", "--no-background", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
         _wait_until_serving(port, server)
 
         now = int(time.time())
@@ -255,7 +304,11 @@ def main() -> int:
         asyncio.run(_drive(port, batch("warm-", args.warmup), args.connections))
         requests = batch("m-", args.pushes)
         proc = psutil.Process(server.pid)
+        backends = _backend_pids(engine, database)
+        metrics_before = _metrics(port)
         cpu_before = sum(proc.cpu_times()[:2])
+        pg_before = _cpu_seconds(backends)
+        client_before = time.process_time()
         load_before = os.getloadavg()[0]
         spy = None
         if args.profile:
@@ -264,9 +317,15 @@ def main() -> int:
 
             spy = Profiler(args.profile, pid=server.pid)
         latencies, answers, seconds = asyncio.run(_drive(port, requests, args.connections))
+        client_cpu = time.process_time() - client_before
         server_cpu = sum(proc.cpu_times()[:2]) - cpu_before
+        pg_cpu = _cpu_seconds(backends) - pg_before
         if spy is not None:
             spy.stop()
+        metrics_after = _metrics(port)
+        batches = _metric_sum(metrics_after, "secretary_push_batch_size_count") - _metric_sum(
+            metrics_before, "secretary_push_batch_size_count"
+        )
 
         # Checks: each unique push answered "sync" once, each redelivery "duplicate", and
         # one durable queued sync record per account.
@@ -299,7 +358,11 @@ def main() -> int:
                 )
                 or 0
             )
-        durable = len(per_account) == args.accounts and not_queued == 0
+            receipts = int(
+                s.scalar(text("select count(*) from push_receipts where message_id like 'm-%'"))
+                or 0
+            )
+        durable = len(per_account) == args.accounts and not_queued == 0 and receipts == args.pushes
         extra_records = sum(n - 1 for n in per_account.values())
         result = {
             "pushes": len(requests),
@@ -314,7 +377,12 @@ def main() -> int:
             "max_ms": round(1000 * max(latencies), 2),
             "errors": errors,
             "server_cpu_ms_per_push": round(1000 * server_cpu / len(requests), 3),
+            "postgres_cpu_ms_per_push": round(1000 * pg_cpu / len(requests), 3),
+            "client_cpu_ms_per_push": round(1000 * client_cpu / len(requests), 3),
+            "transactions": int(batches),
+            "pushes_per_transaction": round(len(requests) / batches, 1) if batches else None,
             "answered_once": answered_once,
+            "receipts": receipts,
             "accounts_with_durable_sync": len(per_account),
             "extra_sync_records": extra_records,
             "durable": durable,
@@ -324,16 +392,11 @@ def main() -> int:
         print(json.dumps(result))
         return 0 if (errors == 0 and answered_once and durable) else 1
     finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        emulator.stop()
-        with contextlib.suppress(Exception), admin.connect() as conn:
-            conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 if __name__ == "__main__":
