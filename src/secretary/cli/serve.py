@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 
 import typer
@@ -36,10 +37,16 @@ def serve(
     check_bind(host, ctx.settings)
     ctx.migrated_engine()
     state = AppState(root=ctx.root, run_background=background)
+    app = create_app(ctx.settings, state=state)
+    # Everything built so far (modules, the app, the composition) lives as long as the
+    # process. Frozen out of the collector, it is no longer rescanned by every full
+    # collection: those took 200-370 ms, stalling every request in flight (issue 14).
+    gc.collect()
+    gc.freeze()
     console.print(f"[green]Secretary[/] serving on http://{host}:{port} (docs at /docs)")
     # log_config=None: uvicorn's records go to the root logger and so through the redactor.
     uvicorn.run(
-        create_app(ctx.settings, state=state),
+        app,
         host=host,
         port=port,
         access_log=False,
