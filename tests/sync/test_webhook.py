@@ -123,6 +123,8 @@ def test_signing_keys_are_cached_and_refetched_on_rotation(
 
     certs = webhooks._CachedCerts(min_refetch=0)
     monkeypatch.setattr(webhooks, "_certs_transport", certs)
+    # Only the keys' cache here: every token is verified against them.
+    monkeypatch.setattr(webhooks._verified_tokens, "capacity", 0)
     settings = connected.settings
     url = webhooks.certs_url(settings)
 
@@ -140,3 +142,49 @@ def test_signing_keys_are_cached_and_refetched_on_rotation(
     # A token from a key Google never published is still refused.
     with pytest.raises(webhooks.InvalidPushToken):
         webhooks.verify_push_token(f"Bearer {token(connected, key=_new_signing_key())}", settings)
+
+
+def test_verified_tokens_are_reused_until_they_expire_and_only_for_the_same_checks(
+    connected: Connected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from secretary.web.api import webhooks
+
+    monkeypatch.setattr(webhooks, "_verified_tokens", webhooks._VerifiedTokens())
+    settings = connected.settings
+    bearer = f"Bearer {token(connected)}"
+    assert webhooks.cached_claims(bearer, settings) is None
+    claims = webhooks.verify_push_token(bearer, settings)
+    assert webhooks.cached_claims(bearer, settings) == claims  # no RSA for the next push
+
+    # The same token under stricter settings (a required push service account it was not
+    # signed for) is checked again, and refused.
+    strict = settings.model_copy(
+        update={
+            "google": settings.google.model_copy(
+                update={"pubsub_service_account": "other@proj.iam.gserviceaccount.com"}
+            )
+        }
+    )
+    assert webhooks.cached_claims(bearer, strict) is None
+    with pytest.raises(webhooks.InvalidPushToken):
+        webhooks.verify_push_token(bearer, strict)
+
+    # Once exp has passed the cached claims are gone; google-auth then refuses the token.
+    now = int(time.time())
+    expired = str(
+        signing_key(connected.emulator.state).sign(
+            {
+                "iss": "https://accounts.google.com",
+                "aud": settings.google.pubsub_audience,
+                "email": "gmail-push@example.iam.gserviceaccount.com",
+                "email_verified": True,
+                "iat": now - 7200,
+                "exp": now - 3600,
+            }
+        )
+    )
+    key = webhooks._VerifiedTokens.key(expired, settings)
+    webhooks._verified_tokens.put(key, {"exp": now - 1, "aud": "x"})
+    assert webhooks.cached_claims(f"Bearer {expired}", settings) is None
+    with pytest.raises(webhooks.InvalidPushToken):
+        webhooks.verify_push_token(f"Bearer {expired}", settings)
