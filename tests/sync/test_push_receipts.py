@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from secretary.bootstrap import compose
-from secretary.db.models import PushReceipt
+from secretary.db.models import GoogleAccount, PushReceipt, TaskRecord, User
 from secretary.db.session import unit_of_work
 from secretary.sync import push as push_service
 from secretary.sync import tasks as sync_tasks
@@ -152,3 +152,47 @@ def test_receipts_older_than_pubsub_retention_are_pruned(sessions: sessionmaker[
     with sessions.begin() as s:
         assert push_service.prune_receipts(s, older_than=timedelta(days=5)) >= 1
         assert s.get(PushReceipt, recent) is None
+
+
+def test_a_batch_costs_one_statement_once_its_syncs_are_queued(session: Session) -> None:
+    """The hot path (issue 14): receipts, accounts, cursors and waiting syncs in one round
+    trip, whatever the batch size; a sync.run record only for accounts with none waiting."""
+    emails = []
+    for i in range(3):
+        user = User(email=f"batch-{i}-{uuid.uuid4().hex[:8]}@example.com")
+        session.add(user)
+        session.flush()
+        session.add(GoogleAccount(user_id=user.id, google_sub=f"b{i}", email=user.email))
+        emails.append(user.email)
+    session.flush()
+
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    def batch(size: int) -> list[str]:
+        pushes = [Push(new_id(), _data(emails[i % 3].upper(), 100 + i)) for i in range(size)]
+        return [d.reason for d in accept_pushes(session, pushes)]
+
+    conn = session.connection()
+    event.listen(conn, "before_cursor_execute", count)
+    try:
+        assert batch(6) == ["sync"] * 6
+        first = len(statements)
+        statements.clear()
+        assert batch(64) == ["sync"] * 64  # every account has a sync waiting now
+        again = len(statements)
+    finally:
+        event.remove(conn, "before_cursor_execute", count)
+    assert first == 1 + 1 + 3  # the batch, one coalescing lookup, a record per account
+    assert again == 1
+    queued = session.scalar(
+        select(func.count())
+        .select_from(TaskRecord)
+        .where(
+            TaskRecord.name == "sync.run",
+            TaskRecord.user_id.in_(select(User.id).where(User.email.in_(emails))),
+        )
+    )
+    assert queued == 3
