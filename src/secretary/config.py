@@ -216,7 +216,10 @@ class WorkerSettings(BaseModel):
     broker_url: str = Field(
         default="redis://127.0.0.1:6379/0", description="Celery broker (Redis or RabbitMQ URL)."
     )
-    concurrency: int = Field(default=4, description="In-process worker concurrency.")
+    concurrency: int = Field(
+        default=4,
+        description="Tasks a worker runs at once: in-process threads, or Celery pool slots.",
+    )
     retry_base_seconds: float = Field(
         default=1.0, description="First retry delay; doubles per attempt, with jitter."
     )

@@ -53,6 +53,7 @@ def start_worker(
     include: tuple[str, ...] = ("tests.worker.tasks_for_tests",),
     tier: str | None = None,
     log: Path | None = None,
+    pool: str | None = None,
 ) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
@@ -66,6 +67,8 @@ def start_worker(
         "--loglevel",
         "WARNING",
     ]
+    if pool:
+        cmd += ["--pool", pool]
     for module in include:
         cmd += ["--include", module]
     if tier:

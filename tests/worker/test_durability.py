@@ -152,9 +152,16 @@ def test_inline_runtime_survives_kill_9(
 @pytest.mark.slow
 @pytest.mark.timeout(STALL_SECONDS * 8)  # bounded by stalls, not by the machine's load
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
-def test_celery_two_processes_survive_kill_9(
-    broker: str, durable_settings: Settings, sessions: sessionmaker[Session], batch: str
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
+def test_celery_two_slots_survive_kill_9(
+    broker: str,
+    pool: str,
+    durable_settings: Settings,
+    sessions: sessionmaker[Session],
+    batch: str,
 ) -> None:
+    """Two slots: two pool processes (prefork) or two threads beside the embedded beat's
+    process (threads, the default); a kill takes a pool process or the whole worker."""
     n = 80
     prefix = f"t{batch}."
     settings = durable_settings.model_copy(
@@ -170,7 +177,7 @@ def test_celery_two_processes_survive_kill_9(
         _enqueue(sessions, batch, n)
         env = processes.worker_env(settings, broker=BROKERS[broker], prefix=prefix)
         _kill_while_flowing(
-            lambda: processes.start_worker("celery", env, concurrency=2),
+            lambda: processes.start_worker("celery", env, concurrency=2, pool=pool),
             sessions,
             batch,
             n,

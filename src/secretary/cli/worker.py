@@ -16,7 +16,12 @@ def worker(
     runtime: str = typer.Option(
         None, "--runtime", help="celery or inline (default: Settings.worker.runtime)."
     ),
-    concurrency: int = typer.Option(None, "--concurrency", "-c", help="Worker processes/slots."),
+    concurrency: int = typer.Option(
+        None,
+        "--concurrency",
+        "-c",
+        help="Slots: tasks run at once (default: Settings.worker.concurrency, both runtimes).",
+    ),
     queues: str = typer.Option(
         "priority,default,sync,batch", "--queues", "-Q", help="Celery queues to consume."
     ),
@@ -28,10 +33,10 @@ def worker(
         None, "--tier", help="Intelligence tier as module:attr (default: the configured chain)."
     ),
     pool: str = typer.Option(
-        "prefork",
+        "threads",
         "--pool",
-        help="Celery pool: prefork (a process per slot) or threads (one process, one model, "
-        "slots overlap their database and Google waits).",
+        help="Celery pool: threads (one process and one model; slots overlap their database "
+        "and Google waits, as in-process) or prefork (a process and a model per slot).",
     ),
     loglevel: str = typer.Option("INFO", "--loglevel", help="Celery log level."),
     include: list[str] = typer.Option(
@@ -64,27 +69,38 @@ def worker(
         raise typer.BadParameter("--runtime must be celery or inline")
     if pool not in ("prefork", "threads"):
         raise typer.BadParameter("--pool must be prefork or threads")
-    from secretary.worker.backends.celery import create_celery_app, warm_up_in_background
+    from secretary.worker.backends.celery import (
+        THREADS_POOL,
+        connection_pool_size,
+        create_celery_app,
+        warm_up_in_background,
+    )
 
-    # A threads pool shares one engine among its slots and their lease heartbeats.
-    pool_size = 2 if pool == "prefork" else 2 * (concurrency or 4) + 2
+    # As many slots as the in-process runtime by default (Celery's own default is one per
+    # CPU: 2 on a small host, each held for a message's whole chain while it waits on
+    # Postgres and Google, so a backlog formed at 20 messages/s; issue #14).
+    slots = concurrency or settings.worker.concurrency
+    pool_size = connection_pool_size(pool, slots)
 
     def compose_process(s: Settings) -> Secretary:
         return compose(s, tier_spec=tier, pool_size=pool_size)
 
     app = create_celery_app(settings, composer=compose_process)
-    if pool == "threads":
-        warm_up_in_background(app)  # this process runs the tasks: no pool-process signal
     argv = [
         "worker",
         f"--loglevel={loglevel}",
         "--queues=" + ",".join(settings.worker.queue_prefix + q for q in queues.split(",")),
-        f"--pool={pool}",
         "--without-gossip",
         "--without-mingle",
+        f"--concurrency={slots}",
     ]
-    if concurrency:
-        argv.append(f"--concurrency={concurrency}")
+    if pool == "threads":
+        # Celery's own threads pool stalls between tasks (see WakingThreadPool). Celery
+        # takes a pool class only from its configuration, used when --pool is left out.
+        app.conf.worker_pool = THREADS_POOL
+        warm_up_in_background(app)  # this process runs the tasks: no pool-process signal
+    else:
+        argv.append(f"--pool={pool}")
     if beat:
         argv += ["--beat", f"--schedule={settings.home_path / 'celerybeat-schedule'}"]
     app.worker_main(argv)

@@ -9,6 +9,7 @@ process dies (``task_reject_on_worker_lost``), and fetched one at a time (prefet
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -17,6 +18,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
+from celery.concurrency.thread import TaskPool as CeleryThreadPool
 from celery.signals import worker_process_init
 from kombu import Exchange, Queue  # type: ignore[attr-defined,unused-ignore]  # untyped before kombu 5.6
 
@@ -59,6 +61,63 @@ class CeleryBackend:
         )
 
 
+class WakingThreadPool(CeleryThreadPool):  # type: ignore[misc]  # celery is untyped
+    """Celery's ``threads`` pool, waking the worker's event loop when a task finishes.
+
+    A finished task acknowledges its message from its own thread, which frees a prefetch
+    slot, but the worker only asks the broker for the next message from its event loop, and
+    nothing wakes that loop: with Redis it slept until its next timer, so tasks started in
+    bursts about 2 s apart, a 14 s queue wait at 5 messages/s with 4 idle slots (issue #14;
+    celery/celery#6941). A prefork pool does not stall because its results arrive on pipes
+    the loop watches; this pool gets a pipe of its own, written once per finished task.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
+
+    def register_with_event_loop(self, loop: Any) -> None:
+        loop.add_reader(self._wake_read, self._drain_wake_ups)
+
+    def _drain_wake_ups(self, *_args: Any) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._wake_read, 4096)
+
+    def wake_up(self) -> None:
+        # A full pipe already holds a wake-up the loop has not read yet.
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_write, b"\0")
+
+    def on_apply(
+        self,
+        target: Callable[..., Any],
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        callback: Callable[..., Any] | None = None,
+        accept_callback: Callable[..., Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        def finished(*result: Any) -> None:
+            try:
+                if callback is not None:
+                    callback(*result)  # Celery's on_success: acknowledges the message
+            finally:
+                self.wake_up()
+
+        return super().on_apply(target, args, kwargs, finished, accept_callback, **options)
+
+    def on_stop(self) -> None:
+        super().on_stop()
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+THREADS_POOL = f"{__name__}:WakingThreadPool"
+
+
 class _ProcessRuntime:
     """One ``Runtime`` per worker *process*, built after the fork (engines don't survive one)."""
 
@@ -77,10 +136,25 @@ class _ProcessRuntime:
             return self._runtime
 
 
+# Connections one slot can hold at once: its task's transaction, the lease heartbeat's,
+# and for a search index pass the indexer's lock connection and its own short sessions.
+# A process pool smaller than its slots need opens and closes an overflow connection (a new
+# Postgres backend, with its start-up and cold catalog caches) on nearly every message:
+# with 2, one per index pass, ~100 for 100 messages (issue #14).
+CONNECTIONS_PER_SLOT = 4
+
+
+def connection_pool_size(pool: str, concurrency: int) -> int:
+    """Connections a worker process keeps: one slot's in a prefork pool process (a process
+    per slot), every slot's in a threads pool, plus one for the warm-up and start-up sweep."""
+    slots = 1 if pool == "prefork" else concurrency
+    return CONNECTIONS_PER_SLOT * slots + 1
+
+
 def _compose_process(settings: Settings) -> Secretary:
     from secretary.bootstrap import compose
 
-    return compose(settings, pool_size=2)
+    return compose(settings, pool_size=connection_pool_size("prefork", 1))
 
 
 def create_celery_app(settings: Settings, *, composer: ProcessComposer | None = None) -> Celery:
