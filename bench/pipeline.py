@@ -13,7 +13,8 @@ labels. ``p50_s``/``p99_s`` are push → Gmail draft stored, over messages that 
 
 ``--runtime inline`` runs the in-process runtime in this process; ``--runtime celery``
 starts ``--workers`` Celery worker processes on the broker, each with a ``--celery-pool``
-(default ``prefork``) of ``--concurrency`` slots (default 2; the in-process runtime has 4).
+(default ``threads``, as ``secretary worker``) of ``--concurrency`` slots (default: the
+worker's, ``Settings.worker.concurrency``, 4, for both runtimes).
 ``--kill N`` kills worker processes with SIGKILL N times at random moments while mail
 flows (with ``inline`` the runtime then runs as a ``secretary worker`` subprocess) and
 checks that every message was classified once, no Gmail draft is duplicated, and nothing is
@@ -24,6 +25,10 @@ emulator's threads: the sync, and with ``inline`` the workers), ``emulator`` (it
 thread and AnyIO worker threads), ``postgres`` (the embedded server and its backends),
 ``workers`` (``celery``/``--kill`` subprocesses and their pool processes) and ``broker``
 (the local redis-server or RabbitMQ, shared with whatever else uses it).
+``postgres_per_message``: the benchmark database's transactions per message (``commits``,
+``rollbacks``) and the server sessions (backends) started during the run
+(``pg_stat_database``; backends report within about a second, so the last second may be
+missing).
 ``stage_cpu_per_message_ms``: the worker thread's CPU per stage (claim, task, finish), from
 ``secretary_task_stage_cpu_seconds``, plus ``sync`` (the sync loop's thread); in-process
 runtime only.
@@ -293,6 +298,7 @@ def _one_run(args: argparse.Namespace, runtime: str, rate: float) -> dict[str, A
         ok=ok,
         load_avg_1m=load,
         cpu_per_message_ms=out.get("cpu_per_message_ms"),
+        postgres_per_message=out.get("postgres_per_message"),
         stage_cpu_per_message_ms=out.get("stage_cpu_per_message_ms"),
         dead=out.get("dead"),
         extra_attempts=out.get("extra_attempts"),
@@ -397,13 +403,16 @@ def main() -> int:
     parser.add_argument("--broker", default="redis", help="redis, rabbitmq or a broker URL")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (subprocess mode)")
     parser.add_argument(
-        "--concurrency", type=int, default=None, help="slots per worker (inline 4, Celery 2)"
+        "--concurrency",
+        type=int,
+        default=None,
+        help="slots per worker (default: Settings.worker.concurrency, both runtimes)",
     )
     parser.add_argument(
         "--celery-pool",
         choices=["threads", "prefork"],
-        default="prefork",
-        help="Celery pool (prefork: one process per slot)",
+        default="threads",
+        help="Celery pool (threads: one process; prefork: one process per slot)",
     )
     parser.add_argument("--kill", type=int, default=0, help="SIGKILL worker processes N times")
     parser.add_argument("--tier", default=None, help="intelligence tier as module:attr")
@@ -433,8 +442,6 @@ def main() -> int:
     parser.add_argument("--sweep-min-messages", type=int, default=200)
     args = parser.parse_args()
     args.concurrency_given = args.concurrency is not None
-    if args.concurrency is None:
-        args.concurrency = 2 if args.runtime == "celery" else 4
     if args.sweep:
         return _sweep(args)
 
@@ -491,7 +498,7 @@ def main() -> int:
                 "runtime": args.runtime,
                 "broker_url": broker,
                 "queue_prefix": prefix,
-                "concurrency": args.concurrency,
+                **({"concurrency": args.concurrency} if args.concurrency_given else {}),
                 "retry_base_seconds": 0.2,
                 "retry_max_seconds": 2.0,
                 "lease_seconds": 5.0,
@@ -503,6 +510,7 @@ def main() -> int:
                 "sweep_interval_seconds": 1.0,
             },
         )
+        args.concurrency = settings.worker.concurrency
         engine = make_engine(settings, pool_size=10)
         migrate.upgrade(engine)
         sessions = sessionmaker(engine, expire_on_commit=False)
@@ -671,6 +679,19 @@ def main() -> int:
         )
         meter = CpuMeter(home)
         meter.workers = workers
+
+        def db_counters() -> dict[str, int]:
+            with admin.connect() as conn:
+                row = conn.execute(
+                    text(
+                        "select xact_commit, xact_rollback, sessions from pg_stat_database"
+                        " where datname = :d"
+                    ),
+                    {"d": name},
+                ).one()
+            return {"commits": row[0], "rollbacks": row[1], "sessions": row[2]}
+
+        db_before = db_counters()
         from prometheus_client import REGISTRY
 
         def stage_cpu() -> dict[str, float]:
@@ -728,6 +749,12 @@ def main() -> int:
         wall = time.perf_counter() - started
         syncer.join(10)
         cpu = meter.per_message_ms(args.messages)
+        db_after = db_counters()
+        postgres_per_message: dict[str, float] = {
+            k: round((db_after[k] - db_before[k]) / args.messages, 2)
+            for k in ("commits", "rollbacks")
+        }
+        postgres_per_message["sessions_started"] = db_after["sessions"] - db_before["sessions"]
         if profiler is not None:
             profiler.stop()
         stage_cpu_after = stage_cpu()
@@ -797,6 +824,8 @@ def main() -> int:
             "runtime": args.runtime,
             "broker": args.broker if args.runtime == "celery" else None,
             "worker_processes": args.workers if subprocess_mode else 0,
+            "celery_pool": args.celery_pool if args.runtime == "celery" else None,
+            "slots_per_worker": args.concurrency,
             "tier": tier_note,
             "messages": args.messages,
             "warmup_messages": warmup,
@@ -824,6 +853,7 @@ def main() -> int:
                 **quota_book(state).stats()["users"].get(user_email, {}),
             },
             "cpu_per_message_ms": cpu,
+            "postgres_per_message": postgres_per_message,
             "stage_cpu_per_message_ms": stage_cpu_ms if not subprocess_mode else None,
             "load_avg_1m": round(os.getloadavg()[0], 2),
             "feed_s": round(feed_seconds, 2),
