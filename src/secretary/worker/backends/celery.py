@@ -136,19 +136,21 @@ class _ProcessRuntime:
             return self._runtime
 
 
-# Connections one slot can hold at once: its task's transaction, the lease heartbeat's,
-# and for a search index pass the indexer's lock connection and its own short sessions.
+# Connections a slot holds at once: its task's transaction and the lease heartbeat's, and
+# in a search index pass two more, the indexer's lock connection and its own sessions.
 # A process pool smaller than its slots need opens and closes an overflow connection (a new
 # Postgres backend, with its start-up and cold catalog caches) on nearly every message:
-# with 2, one per index pass, ~100 for 100 messages (issue #14).
-CONNECTIONS_PER_SLOT = 4
+# with 2 per prefork process, one per index pass, 144 for 300 messages (issue #14).
+CONNECTIONS_PER_SLOT = 2
+CONNECTIONS_PER_INDEX_PASS = 2
 
 
 def connection_pool_size(pool: str, concurrency: int) -> int:
     """Connections a worker process keeps: one slot's in a prefork pool process (a process
-    per slot), every slot's in a threads pool, plus one for the warm-up and start-up sweep."""
+    per slot), every slot's in a threads pool, where index passes for a user coalesce so
+    one slot at a time runs one; plus one for the warm-up and start-up sweep."""
     slots = 1 if pool == "prefork" else concurrency
-    return CONNECTIONS_PER_SLOT * slots + 1
+    return CONNECTIONS_PER_SLOT * slots + CONNECTIONS_PER_INDEX_PASS + 1
 
 
 def _compose_process(settings: Settings) -> Secretary:
