@@ -24,12 +24,14 @@ async def run_inline_forever(root: Secretary, *, concurrency: int | None = None)
     import asyncio
     import signal
 
+    from secretary.kit.heap import freeze_startup_heap
     from secretary.worker.backends.inline import InlineBackend
     from secretary.worker.dispatch import set_backend
     from secretary.worker.schedule import sweep
 
     runtime = root.runtime
     backend = InlineBackend(runtime, concurrency=concurrency)
+    freeze_startup_heap()  # composed: out of the collector's full passes (kit.heap)
     await backend.start()
     set_backend(backend)
     stop = asyncio.Event()
