@@ -218,7 +218,8 @@ class WorkerSettings(BaseModel):
     )
     concurrency: int = Field(
         default=4,
-        description="Tasks a worker runs at once: in-process threads, or Celery pool slots.",
+        description="Tasks a worker runs at once: in-process threads or Celery prefork "
+        "processes; a Celery threads pool runs twice as many.",
     )
     retry_base_seconds: float = Field(
         default=1.0, description="First retry delay; doubles per attempt, with jitter."

@@ -58,12 +58,12 @@ def started_worker(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Itera
     ctx.close()
 
 
-def test_a_celery_worker_has_the_inprocess_slots_in_one_threads_pool(
+def test_a_celery_worker_runs_twice_the_inprocess_slots_in_one_threads_pool(
     started_worker: Any, settings: Settings
 ) -> None:
     app, argv = started_worker()
-    assert f"--concurrency={settings.worker.concurrency}" in argv
     assert settings.worker.concurrency == 4
+    assert "--concurrency=8" in argv
     # Celery takes a pool class from its configuration only when --pool is left out.
     assert not [a for a in argv if a.startswith("--pool")]
     assert app.conf.worker_pool == THREADS_POOL
@@ -74,6 +74,13 @@ def test_prefork_and_an_explicit_slot_count_are_still_offered(started_worker: An
     assert "--pool=prefork" in argv
     assert "--concurrency=3" in argv
     assert app.conf.worker_pool != THREADS_POOL
+
+
+def test_prefork_has_the_inprocess_slots_by_default(
+    started_worker: Any, settings: Settings
+) -> None:
+    _app, argv = started_worker("--pool", "prefork")
+    assert f"--concurrency={settings.worker.concurrency}" in argv
 
 
 def test_a_process_keeps_the_connections_its_slots_use_at_once() -> None:

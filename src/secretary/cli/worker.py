@@ -20,7 +20,8 @@ def worker(
         None,
         "--concurrency",
         "-c",
-        help="Slots: tasks run at once (default: Settings.worker.concurrency, both runtimes).",
+        help="Slots: tasks run at once (default: Settings.worker.concurrency; twice that in a "
+        "Celery threads pool).",
     ),
     queues: str = typer.Option(
         "priority,default,sync,batch", "--queues", "-Q", help="Celery queues to consume."
@@ -73,13 +74,13 @@ def worker(
         THREADS_POOL,
         connection_pool_size,
         create_celery_app,
+        default_slots,
         warm_up_in_background,
     )
 
-    # As many slots as the in-process runtime by default (Celery's own default is one per
-    # CPU: 2 on a small host, each held for a message's whole chain while it waits on
-    # Postgres and Google, so a backlog formed at 20 messages/s; issue #14).
-    slots = concurrency or settings.worker.concurrency
+    # Not Celery's own default of one slot per CPU: 2 on a small host, each held for a
+    # message's whole chain while it waits on Postgres and Google (issue #14).
+    slots = concurrency or default_slots(pool, settings)
     pool_size = connection_pool_size(pool, slots)
 
     def compose_process(s: Settings) -> Secretary:

@@ -153,6 +153,24 @@ def connection_pool_size(pool: str, concurrency: int) -> int:
     return CONNECTIONS_PER_SLOT * slots + CONNECTIONS_PER_INDEX_PASS + 1
 
 
+# A threads worker's slots per ``worker.concurrency`` (see default_slots).
+THREADS_SLOTS_PER_CONCURRENCY = 2
+
+
+def default_slots(pool: str, settings: Settings) -> int:
+    """Slots when none are asked for: ``worker.concurrency``, twice that in a threads pool.
+
+    A threads worker's slots mostly wait on Postgres and Google, and unlike the in-process
+    runtime's they share their process with nothing else (no web server, no sync loop).
+    At 20 messages/s on 2 cores, 8 threads gave p50 0.16 s and p99 0.46 s against 0.50 s
+    and 1.09 s with 4, and the rate sweep 18.8 messages/s against 10 (issue #14,
+    docs/performance.md). A prefork slot is a process with its own model: as many as
+    in-process.
+    """
+    slots = settings.worker.concurrency
+    return slots * THREADS_SLOTS_PER_CONCURRENCY if pool == "threads" else slots
+
+
 def _compose_process(settings: Settings) -> Secretary:
     from secretary.bootstrap import compose
 
