@@ -14,7 +14,7 @@ labels. ``p50_s``/``p99_s`` are push → Gmail draft stored, over messages that 
 ``--runtime inline`` runs the in-process runtime in this process; ``--runtime celery``
 starts ``--workers`` Celery worker processes on the broker, each with a ``--celery-pool``
 (default ``threads``, as ``secretary worker``) of ``--concurrency`` slots (default: the
-worker's, ``Settings.worker.concurrency``, 4, for both runtimes).
+worker's own, ``Settings.worker.concurrency``, 4, and twice that in a Celery threads pool).
 ``--kill N`` kills worker processes with SIGKILL N times at random moments while mail
 flows (with ``inline`` the runtime then runs as a ``secretary worker`` subprocess) and
 checks that every message was classified once, no Gmail draft is duplicated, and nothing is
@@ -325,8 +325,8 @@ class Workers:
         env: dict[str, str],
         tier: str | None,
         *,
-        pool: str = "prefork",
-        concurrency: int = 4,
+        pool: str = "threads",
+        concurrency: int | None = None,
     ) -> None:
         self.runtime, self.count, self.env, self.tier = runtime, count, env, tier
         self.pool, self.concurrency = pool, concurrency
@@ -335,7 +335,9 @@ class Workers:
 
     def _start_one(self) -> subprocess.Popen[bytes]:
         cmd = [sys.executable, "-m", "secretary", "worker", "--runtime", self.runtime]
-        cmd += ["--concurrency", str(self.concurrency), "--loglevel", "WARNING"]
+        if self.concurrency is not None:  # else the worker's own default
+            cmd += ["--concurrency", str(self.concurrency)]
+        cmd += ["--loglevel", "WARNING"]
         if self.runtime == "celery":
             cmd += ["--pool", self.pool]
         if self.tier:
@@ -406,7 +408,7 @@ def main() -> int:
         "--concurrency",
         type=int,
         default=None,
-        help="slots per worker (default: Settings.worker.concurrency, both runtimes)",
+        help="slots per worker (default: the worker's own: 4 in-process and prefork, 8 threads)",
     )
     parser.add_argument(
         "--celery-pool",
@@ -510,7 +512,11 @@ def main() -> int:
                 "sweep_interval_seconds": 1.0,
             },
         )
-        args.concurrency = settings.worker.concurrency
+        if not args.concurrency_given:  # the worker's default, as it will choose it
+            from secretary.worker.backends.celery import default_slots
+
+            pool = args.celery_pool if args.runtime == "celery" else "inline"
+            args.concurrency = default_slots(pool, settings)
         engine = make_engine(settings, pool_size=10)
         migrate.upgrade(engine)
         sessions = sessionmaker(engine, expire_on_commit=False)
@@ -598,7 +604,7 @@ def main() -> int:
                 env,
                 tier_spec,
                 pool=args.celery_pool,
-                concurrency=args.concurrency,
+                concurrency=args.concurrency if args.concurrency_given else None,
             )
             workers.start()
         else:
