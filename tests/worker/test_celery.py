@@ -12,6 +12,7 @@ import statistics
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from secretary.db.models import AuditLog, TaskRecord, TaskStatus
 from secretary.worker import repository
 from secretary.worker.backends.celery import (
     THREADS_POOL,
+    CeleryBackend,
     WakingThreadPool,
     connection_pool_size,
     create_celery_app,
@@ -89,6 +91,28 @@ def test_a_process_keeps_the_connections_its_slots_use_at_once() -> None:
     # opened and closed a Postgres backend (issue #14).
     assert connection_pool_size("prefork", 8) >= 4
     assert connection_pool_size("threads", 4) >= 2 * 4 + 2
+
+
+def test_a_periodic_job_sends_its_dispatches_through_the_broker(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    """In a threads worker the sweep or the poll can be the first thing to run: its
+    dispatches went nowhere and waited for the next sweep (60 s by default)."""
+    from secretary.worker.dispatch import get_backend
+    from secretary.worker.runner import Runtime
+
+    def compose(s: Settings) -> Any:
+        return SimpleNamespace(runtime=Runtime(s, sessions))
+
+    app = create_celery_app(settings, composer=compose)
+    set_backend(None)
+    try:
+        app.tasks["worker.sweep"]()
+        # (Celery shares tasks between the apps of one process: an earlier test's app
+        # may be the one whose job ran, so this checks the kind of backend.)
+        assert isinstance(get_backend(), CeleryBackend)
+    finally:
+        set_backend(None)
 
 
 def _wake_readable(pool: WakingThreadPool, timeout: float) -> bool:

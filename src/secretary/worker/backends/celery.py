@@ -224,6 +224,10 @@ def create_celery_app(settings: Settings, *, composer: ProcessComposer | None = 
     for name, job in all_jobs().items():
 
         def run_job(_job: Any = job) -> Any:
+            # The sweeper's re-dispatches and the poll's syncs are sent through the broker:
+            # in a threads worker a job could run before any task had set the backend,
+            # and its dispatches waited for the next sweep.
+            set_backend(backend)
             return _job.fn(process_runtime.get())
 
         app.task(name=name, ignore_result=True, acks_late=False)(run_job)
@@ -248,7 +252,9 @@ def create_celery_app(settings: Settings, *, composer: ProcessComposer | None = 
 
 def warm_up_in_background(app: Celery) -> None:
     """Compose and warm this process now (a ``threads`` pool runs tasks in it, and
-    ``worker_process_init`` only fires in prefork children)."""
+    ``worker_process_init`` only fires in prefork children), and send its dispatches
+    through the broker from the start."""
+    set_backend(app.conf.secretary_backend)
     threading.Thread(
         target=_warm_up,
         args=(app.conf.secretary_process_runtime,),
