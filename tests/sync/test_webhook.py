@@ -188,3 +188,30 @@ def test_verified_tokens_are_reused_until_they_expire_and_only_for_the_same_chec
     assert webhooks.cached_claims(f"Bearer {expired}", settings) is None
     with pytest.raises(webhooks.InvalidPushToken):
         webhooks.verify_push_token(f"Bearer {expired}", settings)
+
+
+def test_a_verified_token_is_not_reused_under_other_signing_keys(
+    connected: Connected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings that verify against other keys (the emulator's vs. Google's) check the token
+    again: a verdict reached with one set of keys says nothing about another."""
+    from secretary.web.api import webhooks
+
+    monkeypatch.setattr(webhooks, "_verified_tokens", webhooks._VerifiedTokens())
+    settings = connected.settings
+    bearer = f"Bearer {token(connected)}"
+    webhooks.verify_push_token(bearer, settings)
+    assert webhooks.cached_claims(bearer, settings) is not None
+
+    elsewhere = settings.model_copy(
+        update={
+            "google": settings.google.model_copy(
+                update={"oauth_base_url": "http://127.0.0.1:9", "api_base_url": None}
+            )
+        }
+    )
+    assert webhooks.certs_url(elsewhere) != webhooks.certs_url(settings)
+    assert webhooks.cached_claims(bearer, elsewhere) is None
+    # Nothing answers at those keys' address: the token cannot be verified there.
+    with pytest.raises(webhooks.InvalidPushToken):
+        webhooks.verify_push_token(bearer, elsewhere)

@@ -147,8 +147,16 @@ class _VerifiedTokens:
     @staticmethod
     def key(token: str, settings: Settings) -> bytes:
         google = settings.google
+        # Everything the verdict depends on: the audience, the service account and the
+        # keys the signature was checked with (settings pointing at another issuer's keys,
+        # the emulator's or Google's, must not inherit the other's verdicts).
         checked = "\n".join(
-            (token, google.pubsub_audience or "", google.pubsub_service_account or "")
+            (
+                token,
+                google.pubsub_audience or "",
+                google.pubsub_service_account or "",
+                certs_url(settings),
+            )
         )
         return hashlib.sha256(checked.encode()).digest()
 
