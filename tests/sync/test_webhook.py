@@ -3,19 +3,25 @@ duplicate dropping and scheduling, through the real FastAPI app."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from workspace_emulator.push import _new_signing_key, signing_key
 
 from secretary.bootstrap import compose
+from secretary.db.models import PushReceipt
+from secretary.sync import engine as sync_engine
 from secretary.sync import service
 from secretary.web.app import create_app
 from secretary.web.deps import AppState
@@ -215,3 +221,74 @@ def test_a_verified_token_is_not_reused_under_other_signing_keys(
     # Nothing answers at those keys' address: the token cannot be verified there.
     with pytest.raises(webhooks.InvalidPushToken):
         webhooks.verify_push_token(bearer, elsewhere)
+
+
+def _db_down(*_args: Any, **_kwargs: Any) -> Any:
+    raise OperationalError("insert", {}, Exception("the database went away"))
+
+
+def test_a_push_that_cannot_be_recorded_is_refused_and_recorded_nowhere(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    connected: Connected,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No 2xx before the commit: Pub/Sub must redeliver what we failed to record, and the
+    redelivery is then a first delivery (no receipt was left behind)."""
+    real = sync_engine.request_syncs
+    monkeypatch.setattr(sync_engine, "request_syncs", _db_down)
+    state = AppState(root=compose(connected.settings, engine=engine, sessions=sessions))
+    headers = {"Authorization": f"Bearer {token(connected)}"}
+    message_id = f"m-{uuid.uuid4().hex}"
+    app = create_app(connected.settings, state=state)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        refused = client.post(
+            URL, json=push_body(connected.email, 9100, message_id), headers=headers
+        )
+        assert refused.status_code >= 500
+        with sessions() as session:
+            assert session.get(PushReceipt, message_id) is None
+        monkeypatch.setattr(sync_engine, "request_syncs", real)
+        again = client.post(URL, json=push_body(connected.email, 9100, message_id), headers=headers)
+    assert again.status_code == 204
+    assert again.headers["x-secretary-push"] == "sync"
+
+
+def test_a_batch_failing_with_the_database_gets_5xx_for_every_push_in_one_attempt(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    connected: Connected,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    attempts: list[int] = []
+
+    def db_down(session: Any, to_sync: Any, service: str) -> Any:
+        attempts.append(1)
+        _db_down()
+
+    monkeypatch.setattr(sync_engine, "request_syncs", db_down)
+    state = AppState(root=compose(connected.settings, engine=engine, sessions=sessions))
+    app = create_app(connected.settings, state=state)
+    app.state.secretary = state  # what the lifespan sets; ASGITransport runs none
+    headers = {"Authorization": f"Bearer {token(connected)}"}
+    ids = [f"m-{uuid.uuid4().hex}" for _ in range(20)]
+
+    async def push_all() -> list[int]:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            answers = await asyncio.gather(
+                *(
+                    client.post(URL, json=push_body(connected.email, 9200 + i, m), headers=headers)
+                    for i, m in enumerate(ids)
+                )
+            )
+        return [a.status_code for a in answers]
+
+    codes = asyncio.run(push_all())
+    assert all(code >= 500 for code in codes), codes
+    with sessions() as session:
+        assert not session.scalars(select(PushReceipt).where(PushReceipt.message_id.in_(ids))).all()
+    committer = app.state.push_committer
+    assert committer.batches == 0  # nothing committed
+    # A dead database is not the pushes' fault: no retry push by push (20 more attempts).
+    assert len(attempts) <= 3, len(attempts)

@@ -13,6 +13,7 @@ with the same processors, so a third-party traceback is redacted too. Long value
 from __future__ import annotations
 
 import logging
+import os
 import random
 import sys
 from collections.abc import Iterator, MutableMapping
@@ -141,10 +142,15 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     )
 
 
+_ids = random.Random(os.urandom(16))  # noqa: S311 - names log lines, guards nothing
+
+
 def new_correlation_id() -> str:
     # 16 hex digits like uuid4().hex[:16], without a getrandom() call per request: a
     # correlation id names a request in the logs, it guards nothing (issue 14's profile).
-    return f"{random.getrandbits(64):016x}"
+    # A generator of our own: task records derive de-duplication keys from these ids, so
+    # a library calling random.seed() must not make them repeat.
+    return f"{_ids.getrandbits(64):016x}"
 
 
 @contextmanager

@@ -126,7 +126,8 @@ def accept_pushes(session: Session, pushes: Sequence[Push]) -> list[PushDecision
     (stragglers), are dropped.
     """
     decoded = [decode_push_data(p.data) for p in pushes]
-    ids = list(dict.fromkeys(p.message_id for p in pushes if p.message_id is not None))
+    # Sorted: two servers inserting overlapping receipts lock them in one order (no deadlock).
+    ids = sorted({p.message_id for p in pushes if p.message_id is not None})
     emails = sorted({d[0].lower() for d in decoded if d is not None})
     fresh: set[str] = set()
     accounts: dict[str, _Account] = {}

@@ -26,13 +26,14 @@ from google.auth.transport import requests as ga_requests
 from google.oauth2 import id_token
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import exc as sa_exc
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from secretary.config import Settings
 from secretary.db.session import unit_of_work
-from secretary.errors import BadRequest, SecretaryError
+from secretary.errors import BadRequest, DatabaseError, SecretaryError
 from secretary.kit.group_commit import GroupCommit
 from secretary.kit.logging import get_logger
 from secretary.sync.push import Push, PushDecision, accept_pushes
@@ -260,6 +261,12 @@ def _record(state: AppState, pushes: list[Push]) -> list[PushDecision]:
     return decisions
 
 
+def _items_at_fault(exc: Exception) -> bool:
+    """Whether retrying a failed batch push by push can help: not when the database itself
+    is unreachable (every push would fail, one slow attempt after another)."""
+    return not isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, DatabaseError))
+
+
 def _committer(request: Request, state: AppState) -> GroupCommit[Push, PushDecision]:
     """The app's group commit of pushes, on the running loop (a test client runs a loop
     per client)."""
@@ -267,7 +274,7 @@ def _committer(request: Request, state: AppState) -> GroupCommit[Push, PushDecis
         request.app.state, "push_committer", None
     )
     if committer is None or committer.loop is not asyncio.get_running_loop():
-        committer = GroupCommit(functools.partial(_record, state))
+        committer = GroupCommit(functools.partial(_record, state), splits=_items_at_fault)
         request.app.state.push_committer = committer
     return committer
 
