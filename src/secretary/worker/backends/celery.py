@@ -23,6 +23,7 @@ from celery.signals import worker_process_init
 from kombu import Exchange, Queue  # type: ignore[attr-defined,unused-ignore]  # untyped before kombu 5.6
 
 from secretary.config import Settings
+from secretary.kit.heap import freeze_startup_heap
 from secretary.kit.logging import get_logger
 from secretary.worker import registry
 from secretary.worker.dispatch import Dispatch, set_backend
@@ -133,6 +134,7 @@ class _ProcessRuntime:
             if self._runtime is None or self._pid != os.getpid():
                 self._runtime = self.composer(self.settings).runtime
                 self._pid = os.getpid()
+                freeze_startup_heap()  # composed: out of the collector's full passes
             return self._runtime
 
 
