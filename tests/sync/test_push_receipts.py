@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -196,3 +197,37 @@ def test_a_batch_costs_one_statement_once_its_syncs_are_queued(session: Session)
         )
     )
     assert queued == 3
+
+
+def test_pruning_goes_in_short_transactions_until_nothing_old_is_left(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Millions of receipts expire per hour at high push rates: the job deletes them in
+    batches, each its own transaction, and stops once a batch comes back short."""
+    olds = [new_id() for _ in range(5)]
+    with sessions.begin() as s:
+        for message_id in olds:
+            s.execute(
+                text(
+                    "insert into push_receipts (message_id, received_at) "
+                    "values (:m, now() - interval '8 days')"
+                ),
+                {"m": message_id},
+            )
+    batches: list[int] = []
+    real = push_service.prune_receipts
+
+    def counting(session: Session, **kwargs: Any) -> int:
+        deleted = real(session, **kwargs)
+        batches.append(deleted)
+        return deleted
+
+    monkeypatch.setattr(sync_tasks, "PRUNE_RECEIPTS_BATCH", 2)
+    monkeypatch.setattr(push_service, "prune_receipts", counting)
+    result = sync_tasks.prune_push_receipts(SimpleNamespace(sessions=sessions))  # type: ignore[arg-type]
+    assert result["pruned"] >= 5
+    assert len(batches) >= 3  # 2 + 2 + 1 (more if other tests left old receipts)
+    assert all(n <= 2 for n in batches)
+    assert batches[-1] < 2
+    with sessions() as s:
+        assert all(s.get(PushReceipt, m) is None for m in olds)

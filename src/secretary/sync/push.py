@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import BigInteger, Boolean, String, delete, func, text
+from sqlalchemy import BigInteger, Boolean, String, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from secretary.db.models import AccountStatus, PushReceipt, TaskStatus
@@ -182,9 +182,20 @@ def accept_push(session: Session, data_b64: str, message_id: str | None = None) 
     return accept_pushes(session, [Push(message_id, data_b64)])[0]
 
 
-def prune_receipts(session: Session, *, older_than: timedelta = RECEIPT_RETENTION) -> int:
-    """Delete receipts Pub/Sub can no longer redeliver against; returns how many."""
-    result = session.execute(
-        delete(PushReceipt).where(PushReceipt.received_at < func.now() - older_than)
-    )
+def prune_receipts(
+    session: Session, *, older_than: timedelta = RECEIPT_RETENTION, limit: int | None = None
+) -> int:
+    """Delete receipts Pub/Sub can no longer redeliver against (the oldest ``limit`` of
+    them, or all); returns how many."""
+    expired = PushReceipt.received_at < func.now() - older_than
+    if limit is None:
+        result = session.execute(delete(PushReceipt).where(expired))
+    else:
+        oldest = (
+            select(PushReceipt.message_id)
+            .where(expired)
+            .order_by(PushReceipt.received_at)
+            .limit(limit)
+        )
+        result = session.execute(delete(PushReceipt).where(PushReceipt.message_id.in_(oldest)))
     return int(getattr(result, "rowcount", 0) or 0)

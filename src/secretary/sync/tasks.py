@@ -30,6 +30,7 @@ log = get_logger(__name__)
 
 WATCH_RENEW_EVERY = timedelta(days=1)  # Google: re-call watch at least every 7 days; daily
 PRUNE_RECEIPTS_EVERY_S = 3600.0  # receipts live 7 days; an hour more or less is nothing
+PRUNE_RECEIPTS_BATCH = 10_000  # receipts deleted per transaction
 
 
 @task(
@@ -72,9 +73,16 @@ def poll(runtime: Runtime) -> dict[str, int]:
 
 @periodic("sync.prune_push_receipts", every=lambda _settings: PRUNE_RECEIPTS_EVERY_S)
 def prune_push_receipts(runtime: Runtime) -> dict[str, int]:
-    """Delete push receipts older than Pub/Sub's longest retention (``sync.push``)."""
-    with unit_of_work(runtime.sessions) as session:
-        pruned = push.prune_receipts(session)
+    """Delete push receipts older than Pub/Sub's longest retention (``sync.push``), in
+    short transactions of ``PRUNE_RECEIPTS_BATCH``: at thousands of pushes a second an
+    hour's expiry is millions of rows, too many for one statement to hold locks and WAL."""
+    pruned = 0
+    while True:
+        with unit_of_work(runtime.sessions) as session:
+            deleted = push.prune_receipts(session, limit=PRUNE_RECEIPTS_BATCH)
+        pruned += deleted
+        if deleted < PRUNE_RECEIPTS_BATCH:
+            break
     if pruned:
         log.info("push_receipts_pruned", pruned=pruned)
     return {"pruned": pruned}
