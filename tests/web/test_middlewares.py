@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -72,3 +73,37 @@ def test_pages_need_a_session_before_any_handler(client: TestClient) -> None:
     )
     assert post.status_code == 401
     assert post.json()["error"]["code"] == "not_authenticated"
+
+
+def test_an_unexpected_error_is_a_500_with_every_layer_applied(
+    settings: Settings, engine: Engine
+) -> None:
+    """A bug's 500 carries the hardening headers and the correlation id and is counted,
+    like every other answer (Starlette's own last-resort layer gave it none of these), and
+    the exception still reaches the server (or here the test client)."""
+
+    def app_with_a_bug() -> FastAPI:
+        state = AppState(root=compose(settings, engine=engine, sessions=make_sessionmaker(engine)))
+        app = create_app(settings, state=state)
+
+        @app.get("/api/test-only/boom")
+        def boom() -> None:
+            raise RuntimeError("a bug")
+
+        return app
+
+    with TestClient(app_with_a_bug(), raise_server_exceptions=False) as client:
+        r = client.get("/api/test-only/boom", headers={"x-correlation-id": "boom-1"})
+        assert r.status_code == 500, r.text[:300]
+        assert r.json()["error"]["code"] == "internal_error"
+        assert "a bug" not in r.text
+        assert r.headers.get_list("content-security-policy") == [CSP]
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers.get_list("x-correlation-id") == ["boom-1"]
+        metrics = client.get("/metrics").text
+    assert (
+        'secretary_http_requests_total{method="GET",route="/api/test-only/boom",status="500"}'
+        in metrics
+    )
+    with TestClient(app_with_a_bug()) as strict, pytest.raises(RuntimeError, match="a bug"):
+        strict.get("/api/test-only/boom")

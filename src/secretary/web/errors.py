@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from secretary.errors import SecretaryError
 from secretary.kit.logging import get_logger, new_correlation_id
@@ -186,13 +187,49 @@ def install_error_handlers(app: FastAPI) -> None:
             message="a value in the request is out of range or not allowed",
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        # Logged through structlog (redacted), not by uvicorn's raw traceback printer.
-        log.error("request_failed", error=type(exc).__name__, path=request.url.path)
-        return error_response(
-            request,
-            status_code=500,
-            code="internal_error",
-            message="something went wrong on our side",
-        )
+    # Unexpected exceptions are answered by ``UnhandledErrorMiddleware`` (below), inside
+    # the app's other middlewares, not by an ``Exception`` handler: Starlette runs that one
+    # in its outermost layer, where 500s got no security headers, no correlation id and no
+    # count in the HTTP metrics.
+    app.add_middleware(UnhandledErrorMiddleware)
+
+
+def _unexpected_response(request: Request, exc: Exception) -> Response:
+    # Logged through structlog (redacted), not by uvicorn's raw traceback printer.
+    log.error("request_failed", error=type(exc).__name__, path=request.url.path)
+    return error_response(
+        request,
+        status_code=500,
+        code="internal_error",
+        message="something went wrong on our side",
+    )
+
+
+class UnhandledErrorMiddleware:
+    """Answers an exception no handler took with our 500 (JSON or an HTML page), then
+    re-raises it as Starlette's own outer layer does (so servers and test clients still see
+    it; that layer sends nothing more once a response has started). Pure ASGI, added first
+    so the correlation, security-header and metrics middlewares all wrap its answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if not started:
+                response = _unexpected_response(Request(scope), exc)
+                await response(scope, receive, send)
+            raise
