@@ -130,25 +130,9 @@ class LocalTier:
         and every vector computed here is kept for ``vector_for``: each text is embedded
         once (issue 9).
         """
-        texts = [mail_text(e) for e in emails]
-        out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
-        missing: list[int] = []
-        with self._recent_lock:
-            for i, text in enumerate(texts):
-                known = self._vectors.get(text)
-                if known is None:
-                    missing.append(i)
-                else:
-                    out[i] = known
-        if missing:
-            computed = get_embedder().embed([texts[i] for i in missing])
-            with self._recent_lock:
-                for row, i in enumerate(missing):
-                    out[i] = computed[row]
-                    self._vectors[texts[i]] = computed[row]
-                    while len(self._vectors) > RECENT_CLASSIFICATIONS:
-                        self._vectors.popitem(last=False)
-        return out
+        return self._embed_memoised(
+            [mail_text(e) for e in emails], self._vectors, RECENT_CLASSIFICATIONS
+        )
 
     def _embed_sentences(self, sentences: list[str]) -> Matrix | None:
         """Intent-candidate vectors, memoised: the draft stage classifies the same mail
@@ -156,24 +140,31 @@ class LocalTier:
         that stage's CPU (issue #14)."""
         if not sentences:
             return None
-        out = np.zeros((len(sentences), EMBEDDING_DIM), dtype=np.float32)
+        return self._embed_memoised(sentences, self._sentence_vectors, RECENT_SENTENCES)
+
+    def _embed_memoised(
+        self, texts: list[str], memo: OrderedDict[str, Matrix], keep: int
+    ) -> Matrix:
+        """Vectors of ``texts``, embedding only those ``memo`` lacks; the newest ``keep``
+        texts stay in it."""
+        out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
         missing: list[int] = []
         with self._recent_lock:
-            for i, sentence in enumerate(sentences):
-                known = self._sentence_vectors.get(sentence)
+            for i, text in enumerate(texts):
+                known = memo.get(text)
                 if known is None:
                     missing.append(i)
                 else:
-                    self._sentence_vectors.move_to_end(sentence)
+                    memo.move_to_end(text)
                     out[i] = known
         if missing:
-            computed = get_embedder().embed([sentences[i] for i in missing])
+            computed = get_embedder().embed([texts[i] for i in missing])
             with self._recent_lock:
                 for row, i in enumerate(missing):
                     out[i] = computed[row]
-                    self._sentence_vectors[sentences[i]] = computed[row]
-                while len(self._sentence_vectors) > RECENT_SENTENCES:
-                    self._sentence_vectors.popitem(last=False)
+                    memo[texts[i]] = computed[row]
+                while len(memo) > keep:
+                    memo.popitem(last=False)
         return out
 
     def remember_vector(self, email: EmailInput, vector: Matrix) -> None:
