@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -36,3 +37,13 @@ def runtime(fast_settings: Settings, sessions: sessionmaker[Session]) -> Iterato
     with sessions() as s, s.begin():
         s.execute(delete(TaskRecord).where(TaskRecord.name.like("test.%")))
         s.execute(delete(AuditLog).where(AuditLog.actor == "test-task"))
+
+
+@pytest.fixture
+def batch(sessions: sessionmaker[Session]) -> Iterator[str]:
+    """A tag for one test's ``test.slow`` records; they and their effects go afterwards."""
+    tag = uuid.uuid4().hex[:10]
+    yield tag
+    with sessions.begin() as s:
+        s.execute(delete(TaskRecord).where(TaskRecord.dedupe_key.like(f"test.slow:{tag}:%")))
+        s.execute(delete(AuditLog).where(AuditLog.details["key"].astext.like(f"{tag}:%")))

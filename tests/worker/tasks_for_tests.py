@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import threading
 
-from secretary.db.models import AuditLog
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from secretary.db.models import AuditLog, TaskRecord
+from secretary.worker import repository
 from secretary.worker.task import RetryPolicy, TaskContext, task
 
 failures_left: dict[str, int] = {}
@@ -55,3 +59,26 @@ def slow(ctx: TaskContext, *, key: str, seconds: float = 0.05) -> None:
 
     _effect(ctx, key)
     time.sleep(seconds)  # a window for kill -9 to land inside the transaction
+
+
+def enqueue_slow(sessions: sessionmaker[Session], tag: str, n: int, *, seconds: float) -> None:
+    """``n`` ``test.slow`` records keyed ``tag:0`` .. ``tag:n-1``, committed."""
+    with sessions.begin() as s:
+        for i in range(n):
+            repository.enqueue(
+                s,
+                "test.slow",
+                {"key": f"{tag}:{i}", "seconds": seconds},
+                dedupe_key=f"test.slow:{tag}:{i}",
+            )
+
+
+def slow_progress(sessions: sessionmaker[Session], tag: str) -> dict[str, int]:
+    """How many of ``tag``'s ``test.slow`` records are in each status."""
+    with sessions() as s:
+        rows = s.execute(
+            select(TaskRecord.status, func.count())
+            .where(TaskRecord.dedupe_key.like(f"test.slow:{tag}:%"))
+            .group_by(TaskRecord.status)
+        ).all()
+    return {str(k): int(v) for k, v in rows}

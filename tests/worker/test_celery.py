@@ -9,7 +9,6 @@ import itertools
 import os
 import select
 import statistics
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +16,6 @@ from typing import Any
 
 import pytest
 from celery import Celery
-from sqlalchemy import delete
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -25,8 +23,7 @@ from typer.testing import CliRunner
 from secretary.cli import context
 from secretary.cli.main import app as root_app
 from secretary.config import Settings
-from secretary.db.models import AuditLog, TaskRecord, TaskStatus
-from secretary.worker import repository
+from secretary.db.models import TaskRecord, TaskStatus
 from secretary.worker.backends.celery import (
     THREADS_POOL,
     CeleryBackend,
@@ -36,7 +33,7 @@ from secretary.worker.backends.celery import (
 )
 from secretary.worker.dispatch import set_backend
 from secretary.worker.task import QUEUES
-from tests.worker import processes, tasks_for_tests  # noqa: F401 (registers test.*)
+from tests.worker import processes, tasks_for_tests
 
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -152,23 +149,14 @@ def test_the_threads_pool_wakes_the_event_loop_after_each_acknowledgement() -> N
     assert order == ["ack 0: 0", "ack 1: 10"]
 
 
-@pytest.fixture
-def tag(sessions: sessionmaker[Session]) -> Iterator[str]:
-    tag = uuid.uuid4().hex[:10]
-    yield tag
-    with sessions.begin() as s:
-        s.execute(delete(TaskRecord).where(TaskRecord.dedupe_key.like(f"test.slow:{tag}:%")))
-        s.execute(delete(AuditLog).where(AuditLog.details["key"].astext.like(f"{tag}:%")))
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_threads_worker_starts_the_next_task_as_soon_as_a_slot_frees(
-    settings: Settings, sessions: sessionmaker[Session], tag: str, tmp_path: Path
+    settings: Settings, sessions: sessionmaker[Session], batch: str, tmp_path: Path
 ) -> None:
     """One slot, so each task waits for the one before: with Celery's own threads pool on
     Redis each waited about 2 s for the event loop's next timer (celery/celery#6941)."""
-    n = 8
+    n, tag = 8, batch
     prefix = f"t{tag}."
     worker = settings.worker.model_copy(update={"broker_url": REDIS, "queue_prefix": prefix})
     settings = settings.model_copy(update={"worker": worker})
@@ -179,28 +167,11 @@ def test_a_threads_worker_starts_the_next_task_as_soon_as_a_slot_frees(
         "celery", env, concurrency=1, pool="threads", log=tmp_path / "worker.log"
     )
     try:
-        with sessions.begin() as s:
-            for i in range(n):
-                repository.enqueue(
-                    s,
-                    "test.slow",
-                    {"key": f"{tag}:{i}", "seconds": 0.01},
-                    dedupe_key=f"test.slow:{tag}:{i}",
-                )
-
-        def succeeded() -> int:
-            with sessions() as s:
-                return len(
-                    s.scalars(
-                        sql_select(TaskRecord.id).where(
-                            TaskRecord.dedupe_key.like(f"test.slow:{tag}:%"),
-                            TaskRecord.status == TaskStatus.SUCCEEDED,
-                        )
-                    ).all()
-                )
-
+        tasks_for_tests.enqueue_slow(sessions, tag, n, seconds=0.01)
         done, state = processes.wait_for_progress(
-            succeeded, lambda count: count == n, stall_seconds=90
+            lambda: tasks_for_tests.slow_progress(sessions, tag).get(TaskStatus.SUCCEEDED, 0),
+            lambda count: count == n,
+            stall_seconds=90,
         )
         assert done, f"stalled at {state} of {n}"
     finally:

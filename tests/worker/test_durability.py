@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import random
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from secretary.config import Settings
-from secretary.db.models import AuditLog, TaskRecord, TaskStatus
-from secretary.worker import repository
+from secretary.db.models import AuditLog, TaskStatus
 from secretary.worker.backends.celery import create_celery_app
 from secretary.worker.dispatch import set_backend
 from secretary.worker.task import QUEUES
-from tests.worker import processes, tasks_for_tests  # noqa: F401 (registers test.*)
+from tests.worker import processes, tasks_for_tests
 
 # Fail on a stall, not on slowness: the longest a healthy run may go without any record
 # changing state (a worker's cold start on a loaded 2-core machine included).
@@ -50,36 +47,6 @@ def durable_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"worker": worker})
 
 
-@pytest.fixture
-def batch(sessions: sessionmaker[Session]) -> Iterator[str]:
-    tag = uuid.uuid4().hex[:10]
-    yield tag
-    with sessions.begin() as s:
-        s.execute(delete(TaskRecord).where(TaskRecord.dedupe_key.like(f"test.slow:{tag}:%")))
-        s.execute(delete(AuditLog).where(AuditLog.details["key"].astext.like(f"{tag}:%")))
-
-
-def _enqueue(sessions: sessionmaker[Session], tag: str, n: int) -> None:
-    with sessions.begin() as s:
-        for i in range(n):
-            repository.enqueue(
-                s,
-                "test.slow",
-                {"key": f"{tag}:{i}", "seconds": 0.02},
-                dedupe_key=f"test.slow:{tag}:{i}",
-            )
-
-
-def _progress(sessions: sessionmaker[Session], tag: str) -> dict[str, int]:
-    with sessions() as s:
-        rows = s.execute(
-            select(TaskRecord.status, func.count())
-            .where(TaskRecord.dedupe_key.like(f"test.slow:{tag}:%"))
-            .group_by(TaskRecord.status)
-        ).all()
-    return {str(k): int(v) for k, v in rows}
-
-
 def _assert_exactly_once(sessions: sessionmaker[Session], tag: str, n: int) -> None:
     with sessions() as s:
         keys = s.scalars(
@@ -90,7 +57,7 @@ def _assert_exactly_once(sessions: sessionmaker[Session], tag: str, n: int) -> N
     counts = Counter(keys)
     assert len(counts) == n, f"missing effects: {n - len(counts)}"
     assert set(counts.values()) == {1}, "an effect ran twice"
-    assert _progress(sessions, tag) == {TaskStatus.SUCCEEDED: n}
+    assert tasks_for_tests.slow_progress(sessions, tag) == {TaskStatus.SUCCEEDED: n}
 
 
 def _kill_while_flowing(
@@ -108,7 +75,7 @@ def _kill_while_flowing(
             # Kill while work flows: once a few records are done (a cold start on a loaded
             # machine can take a while; only a stall fails).
             started, state = processes.wait_for_progress(
-                lambda: _progress(sessions, tag),
+                lambda: tasks_for_tests.slow_progress(sessions, tag),
                 lambda p: p.get(TaskStatus.SUCCEEDED, 0) >= 5,
                 stall_seconds=STALL_SECONDS,
             )
@@ -121,7 +88,7 @@ def _kill_while_flowing(
                 processes.kill_tree(proc)  # the whole worker
                 proc = proc_factory()
         done, state = processes.wait_for_progress(
-            lambda: _progress(sessions, tag),
+            lambda: tasks_for_tests.slow_progress(sessions, tag),
             lambda p: p.get(TaskStatus.SUCCEEDED, 0) == n,
             stall_seconds=STALL_SECONDS,
         )
@@ -136,7 +103,9 @@ def test_inline_runtime_survives_kill_9(
     durable_settings: Settings, sessions: sessionmaker[Session], batch: str
 ) -> None:
     n = 80
-    _enqueue(sessions, batch, n)  # no backend here: the worker's startup sweep picks them up
+    tasks_for_tests.enqueue_slow(
+        sessions, batch, n, seconds=0.02
+    )  # no backend here: the worker's startup sweep picks them up
     env = processes.worker_env(durable_settings)
     _kill_while_flowing(
         lambda: processes.start_worker("inline", env, concurrency=4),
@@ -174,7 +143,7 @@ def test_celery_two_slots_survive_kill_9(
     app = create_celery_app(settings)
     set_backend(app.conf.secretary_backend)
     try:
-        _enqueue(sessions, batch, n)
+        tasks_for_tests.enqueue_slow(sessions, batch, n, seconds=0.02)
         env = processes.worker_env(settings, broker=BROKERS[broker], prefix=prefix)
         _kill_while_flowing(
             lambda: processes.start_worker("celery", env, concurrency=2, pool=pool),
