@@ -135,6 +135,21 @@ def services_for(scopes: list[str] | None) -> list[SyncService]:
 # -- requesting a sync --------------------------------------------------------------------
 
 
+def _waiting_syncs(session: Session, account_ids: list[int], service: str) -> set[int]:
+    """Those of ``account_ids`` with a sync of ``service`` queued and not yet started."""
+    account_key = TaskRecord.args["account_id"].as_integer()
+    return set(
+        session.scalars(
+            select(account_key).where(
+                TaskRecord.name == SYNC_TASK,
+                TaskRecord.status.in_([TaskStatus.QUEUED, TaskStatus.RETRYING]),
+                account_key.in_(account_ids),
+                TaskRecord.args["service"].as_string() == service,
+            )
+        )
+    )
+
+
 def request_sync(
     session: Session,
     account_id: int,
@@ -155,17 +170,7 @@ def request_sync(
     # producer that never loaded the task modules (a bare API process, a script) knows it.
     import secretary.sync.tasks  # noqa: F401
 
-    waiting = session.scalar(
-        select(TaskRecord.id)
-        .where(
-            TaskRecord.name == SYNC_TASK,
-            TaskRecord.status.in_([TaskStatus.QUEUED, TaskStatus.RETRYING]),
-            TaskRecord.args["account_id"].as_integer() == account_id,
-            TaskRecord.args["service"].as_string() == service,
-        )
-        .limit(1)
-    )
-    if waiting is not None:
+    if _waiting_syncs(session, [account_id], service):
         return None
     if user_id is None:  # the record is the user's (RLS, the user's task list)
         user_id = session.scalar(
@@ -194,17 +199,7 @@ def request_syncs(session: Session, users_by_account: dict[int, int], service: s
     get_service(service)
     import secretary.sync.tasks  # noqa: F401  (see request_sync)
 
-    account_key = TaskRecord.args["account_id"].as_integer()
-    waiting = set(
-        session.scalars(
-            select(account_key).where(
-                TaskRecord.name == SYNC_TASK,
-                TaskRecord.status.in_([TaskStatus.QUEUED, TaskStatus.RETRYING]),
-                account_key.in_(sorted(users_by_account)),
-                TaskRecord.args["service"].as_string() == service,
-            )
-        )
-    )
+    waiting = _waiting_syncs(session, sorted(users_by_account), service)
     created = []
     for account_id, user_id in users_by_account.items():
         if account_id in waiting:
