@@ -658,6 +658,9 @@ def test_keyboard_shortcuts(page: Any, product: Product) -> None:
             page.locator("[data-item].is-selected details.reject-box").get_attribute("open")
             is not None
         )
+        # The focus moves on <details>' "toggle" event, which the browser fires as a task
+        # after the key press returns: wait for it (fails after the timeout if it never does).
+        page.wait_for_function("document.activeElement && document.activeElement.name === 'reason'")
         assert page.evaluate("document.activeElement.name") == "reason"  # type the why
         page.keyboard.press("Escape")  # leave the field; the shortcuts work again
         chosen = page.locator("[data-item].is-selected").get_attribute("id")
